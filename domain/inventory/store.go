@@ -1,0 +1,31 @@
+package inventory
+
+import (
+	"context"
+
+	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/product"
+)
+
+// Store is what the inventory service needs from persistence. Every method
+// is scoped by tenant; inside InTx they run in that transaction.
+type Store interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	AppendEvents(ctx context.Context, events ...domain.Event) error
+	LockProduct(ctx context.Context, tenant domain.TenantID, id string) (product.Product, error)
+	// DefaultLocation returns the tenant's "main" location, creating it on
+	// first use (concurrent callers get the same one).
+	DefaultLocation(ctx context.Context, tenant domain.TenantID) (Location, error)
+	GetLocation(ctx context.Context, tenant domain.TenantID, id string) (Location, error)
+	ListLocations(ctx context.Context, tenant domain.TenantID) ([]Location, error)
+	// InsertLocation fails with domain.ErrConflict on a duplicate code.
+	InsertLocation(ctx context.Context, l Location) error
+	// StockLevel is the on hand of one product at one location (0 if none).
+	StockLevel(ctx context.Context, tenant domain.TenantID, productID, locationID string) (int64, error)
+	// SetStockLevel upserts the on hand of one product at one location.
+	SetStockLevel(ctx context.Context, tenant domain.TenantID, productID, locationID string, onHand int64) error
+	// SetProductStock writes the product's total on hand and low-stock flag.
+	SetProductStock(ctx context.Context, tenant domain.TenantID, productID string, onHand int64, lowStock bool) error
+	InsertMovement(ctx context.Context, m Movement) error
+	ListMovements(ctx context.Context, tenant domain.TenantID, f MovementFilter) ([]Movement, error)
+}

@@ -1,0 +1,299 @@
+package notification
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/notifyhub/notifyhub/domain"
+)
+
+// Fanout carries committed inbox changes to every hub node. Publish is
+// called after commit; an error means live sockets may miss the change
+// until they catch up from the database (which they do on the next gap,
+// reconnect or resync), so it is logged, not returned to the caller.
+type Fanout interface {
+	Publish(ctx context.Context, u domain.InboxUpdate) error
+}
+
+// Limits on notification text.
+const (
+	maxTitleLen  = 200
+	maxBodyLen   = 4000
+	maxURLLen    = 2000
+	maxDataBytes = 16 << 10
+	maxTypeLen   = 64
+)
+
+// Service persists notifications, then pushes them; it also serves the
+// inbox (list, counts, read state).
+type Service struct {
+	store  Store
+	fanout Fanout
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// NewService returns a Service. now defaults to time.Now, logger to
+// slog.Default().
+func NewService(store Store, fanout Fanout, now func() time.Time, logger *slog.Logger) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Service{store: store, fanout: fanout, now: now, log: logger}
+}
+
+// Draft is a notification before it is addressed to users.
+type Draft struct {
+	Type      string          // e.g. "LowStockNotification"
+	Severity  domain.Severity // info, success, warning, critical
+	Title     string
+	Body      string
+	ActionURL string // a path into the ERP ("/products/...") or an http(s) URL
+	Data      any    // structured data, JSON encoded as given
+}
+
+func (d Draft) validate() (json.RawMessage, error) {
+	v := &domain.ValidationError{}
+	if d.Type == "" || len(d.Type) > maxTypeLen {
+		v.Add("type", "is required (at most 64 characters)")
+	}
+	if !d.Severity.Valid() {
+		v.Add("severity", "must be info, success, warning or critical")
+	}
+	if strings.TrimSpace(d.Title) == "" {
+		v.Add("title", "is required")
+	} else if utf8.RuneCountInString(d.Title) > maxTitleLen {
+		v.Add("title", fmt.Sprintf("must be at most %d characters", maxTitleLen))
+	}
+	if utf8.RuneCountInString(d.Body) > maxBodyLen {
+		v.Add("body", fmt.Sprintf("must be at most %d characters", maxBodyLen))
+	}
+	if !SafeActionURL(d.ActionURL) {
+		v.Add("action_url", "must be a path starting with / or an http(s) URL")
+	}
+	raw := json.RawMessage("{}")
+	if d.Data != nil {
+		b, err := json.Marshal(d.Data)
+		if err != nil {
+			v.Add("data", "must be JSON")
+		} else if len(b) > maxDataBytes {
+			v.Add("data", "is too large")
+		} else {
+			raw = b
+		}
+	}
+	return raw, v.Err()
+}
+
+// SafeActionURL reports whether u may be rendered as a link: empty, a
+// same-site path ("/x", not "//host") or an absolute http(s) URL.
+func SafeActionURL(u string) bool {
+	if u == "" {
+		return true
+	}
+	if len(u) > maxURLLen || strings.ContainsAny(u, "\x00\r\n\t ") {
+		return false
+	}
+	if strings.HasPrefix(u, "/") {
+		return !strings.HasPrefix(u, "//") && !strings.HasPrefix(u, "/\\")
+	}
+	lower := strings.ToLower(u)
+	return strings.HasPrefix(lower, "https://") || strings.HasPrefix(lower, "http://")
+}
+
+// SendToUsers stores one notification per user and pushes each after
+// commit. Inside a caller's InTx (a listener's effect transaction) the
+// inserts join it, so they commit or roll back with the effect.
+func (s *Service) SendToUsers(ctx context.Context, tenant domain.TenantID, users []domain.UserID, d Draft) ([]domain.Notification, error) {
+	data, err := d.validate()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]domain.Notification, 0, len(users))
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		now := s.now().UTC()
+		for _, u := range users {
+			n := domain.Notification{
+				ID: domain.NewID(), TenantID: tenant, UserID: u, Type: d.Type,
+				Severity: d.Severity, Title: d.Title, Body: d.Body,
+				ActionURL: d.ActionURL, Data: data, CreatedAt: now,
+			}
+			if err := s.store.InsertNotification(ctx, &n); err != nil {
+				return err
+			}
+			unread, err := s.store.UnreadCount(ctx, tenant, u)
+			if err != nil {
+				return err
+			}
+			out = append(out, n)
+			s.publishAfterCommit(ctx, domain.InboxUpdate{
+				Kind: domain.UpdateNotification, TenantID: tenant, UserID: u,
+				Notification: &n, Seq: n.Seq, UnreadCount: unread,
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("send notifications: %w", err)
+	}
+	return out, nil
+}
+
+// SendToPermission addresses the draft to every known user of the tenant
+// holding perm (directly or through admin).
+func (s *Service) SendToPermission(ctx context.Context, tenant domain.TenantID, perm string, d Draft) ([]domain.Notification, error) {
+	var out []domain.Notification
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		users, err := s.store.UsersWithPermission(ctx, tenant, perm)
+		if err != nil {
+			return err
+		}
+		ids := make([]domain.UserID, len(users))
+		for i, u := range users {
+			ids[i] = u.ID
+		}
+		out, err = s.SendToUsers(ctx, tenant, ids, d)
+		return err
+	})
+	return out, err
+}
+
+// publishAfterCommit hands u to the fan-out once the transaction in ctx has
+// committed; a rolled-back notification is never pushed.
+func (s *Service) publishAfterCommit(ctx context.Context, u domain.InboxUpdate) {
+	s.store.AfterCommit(ctx, func() {
+		u.CommittedAt = s.now().UTC()
+		// The request may be over by now; the push must still go out.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.fanout.Publish(pctx, u); err != nil {
+			s.log.WarnContext(ctx, "fan-out publish failed; sockets will catch up from the database",
+				slog.String("kind", string(u.Kind)), slog.Any("error", err))
+		}
+	})
+}
+
+// Page is one page of an inbox listing (DESIGN.md §4.4).
+type Page struct {
+	Data        []domain.Notification `json:"data"`
+	UnreadCount int                   `json:"unread_count"`
+	NextBefore  *string               `json:"next_before"`
+}
+
+// List returns one page of the user's inbox, newest first.
+func (s *Service) List(ctx context.Context, tenant domain.TenantID, user domain.UserID, p ListParams) (Page, error) {
+	v := &domain.ValidationError{}
+	switch p.Status {
+	case "":
+		p.Status = StatusAll
+	case StatusAll, StatusRead, StatusUnread:
+	default:
+		v.Add("status", "must be all, read or unread")
+	}
+	if p.Before != "" {
+		id, err := domain.ParseID("before", p.Before)
+		if err != nil {
+			v.Add("before", "must be a notification id")
+		}
+		p.Before = id
+	}
+	switch {
+	case p.Limit < 0:
+		v.Add("limit", "must be between 1 and 200")
+	case p.Limit == 0:
+		p.Limit = 50
+	case p.Limit > 200:
+		p.Limit = 200
+	}
+	if err := v.Err(); err != nil {
+		return Page{}, err
+	}
+	// Ask for one more than the page to know whether another page follows.
+	want := p.Limit
+	p.Limit++
+	items, err := s.store.ListNotifications(ctx, tenant, user, p)
+	if err != nil {
+		return Page{}, err
+	}
+	unread, err := s.store.UnreadCount(ctx, tenant, user)
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Data: items, UnreadCount: unread}
+	if len(items) > want {
+		page.Data = items[:want]
+		next := items[want-1].ID
+		page.NextBefore = &next
+	}
+	if page.Data == nil {
+		page.Data = []domain.Notification{}
+	}
+	return page, nil
+}
+
+// UnreadCount returns how many of the user's notifications are unread.
+func (s *Service) UnreadCount(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int, error) {
+	return s.store.UnreadCount(ctx, tenant, user)
+}
+
+// MarkRead marks one notification read and tells every tab of the user.
+func (s *Service) MarkRead(ctx context.Context, tenant domain.TenantID, user domain.UserID, id string) error {
+	return s.mark(ctx, tenant, user, id, domain.UpdateRead)
+}
+
+// MarkUnread marks one notification unread and tells every tab of the user.
+func (s *Service) MarkUnread(ctx context.Context, tenant domain.TenantID, user domain.UserID, id string) error {
+	return s.mark(ctx, tenant, user, id, domain.UpdateUnread)
+}
+
+func (s *Service) mark(ctx context.Context, tenant domain.TenantID, user domain.UserID, id string, kind domain.UpdateKind) error {
+	id, err := domain.ParseID("id", id)
+	if err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		var changed bool
+		if kind == domain.UpdateRead {
+			changed, err = s.store.MarkRead(ctx, tenant, user, id, s.now().UTC())
+		} else {
+			changed, err = s.store.MarkUnread(ctx, tenant, user, id)
+		}
+		if err != nil || !changed {
+			return err
+		}
+		unread, err := s.store.UnreadCount(ctx, tenant, user)
+		if err != nil {
+			return err
+		}
+		s.publishAfterCommit(ctx, domain.InboxUpdate{
+			Kind: kind, TenantID: tenant, UserID: user, IDs: []string{id}, UnreadCount: unread,
+		})
+		return nil
+	})
+}
+
+// MarkAllRead marks every unread notification of the user read.
+func (s *Service) MarkAllRead(ctx context.Context, tenant domain.TenantID, user domain.UserID) error {
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		n, err := s.store.MarkAllRead(ctx, tenant, user, s.now().UTC())
+		if err != nil || n == 0 {
+			return err
+		}
+		unread, err := s.store.UnreadCount(ctx, tenant, user)
+		if err != nil {
+			return err
+		}
+		s.publishAfterCommit(ctx, domain.InboxUpdate{
+			Kind: domain.UpdateReadAll, TenantID: tenant, UserID: user, UnreadCount: unread,
+		})
+		return nil
+	})
+}

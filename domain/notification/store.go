@@ -1,0 +1,58 @@
+package notification
+
+import (
+	"context"
+	"time"
+
+	"github.com/notifyhub/notifyhub/domain"
+)
+
+// Status filters an inbox listing.
+type Status string
+
+const (
+	StatusAll    Status = "all"
+	StatusUnread Status = "unread"
+	StatusRead   Status = "read"
+)
+
+// ListParams pages through one user's inbox, newest first.
+type ListParams struct {
+	Status Status
+	Before string // exclusive cursor: a notification id of this user, "" for the newest
+	Limit  int
+}
+
+// Store is what the notification service (and the hub's catch-up) needs.
+// Every method is scoped by tenant and user: another user's id is
+// domain.ErrNotFound.
+type Store interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// AfterCommit runs fn after the surrounding transaction commits (never
+	// if it rolls back); outside a transaction it runs fn at once.
+	AfterCommit(ctx context.Context, fn func())
+	// UsersWithPermission lists the tenant's known users holding perm
+	// directly or through admin, ordered by id.
+	UsersWithPermission(ctx context.Context, tenant domain.TenantID, perm string) ([]domain.User, error)
+	// InsertNotification stores n (ID and CreatedAt set by the caller) and
+	// sets n.Seq to the user's next sequence number, taken in the
+	// transaction so that sequence order is commit order.
+	InsertNotification(ctx context.Context, n *domain.Notification) error
+	UnreadCount(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int, error)
+	// ListNotifications: domain.ErrNotFound when Before is not this user's.
+	ListNotifications(ctx context.Context, tenant domain.TenantID, user domain.UserID, p ListParams) ([]domain.Notification, error)
+	// NotificationSeq resolves one of the user's notification ids to its seq.
+	NotificationSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID, id string) (int64, error)
+	// NotificationsAfter returns up to limit notifications with seq > after,
+	// oldest first (the catch-up read).
+	NotificationsAfter(ctx context.Context, tenant domain.TenantID, user domain.UserID, after int64, limit int) ([]domain.Notification, error)
+	// MaxSeq is the user's latest seq, 0 when they have none.
+	MaxSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int64, error)
+	// MarkRead sets read_at if unset; changed is false when it was already
+	// read. domain.ErrNotFound for an id that is not this user's.
+	MarkRead(ctx context.Context, tenant domain.TenantID, user domain.UserID, id string, at time.Time) (changed bool, err error)
+	// MarkUnread clears read_at; changed is false when it was unread.
+	MarkUnread(ctx context.Context, tenant domain.TenantID, user domain.UserID, id string) (changed bool, err error)
+	// MarkAllRead marks every unread notification read and returns how many.
+	MarkAllRead(ctx context.Context, tenant domain.TenantID, user domain.UserID, at time.Time) (int64, error)
+}

@@ -1,0 +1,54 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Message is one stream entry as delivered to a consumer.
+type Message struct {
+	// ID is the backend's entry id ("1719835200000-0" on Redis, a decimal
+	// sequence in dbqueue). IDs increase in append order within a topic.
+	ID string
+	// Body is the payload exactly as published.
+	Body []byte
+	// Deliveries counts how many times this entry has been handed to a
+	// consumer of this group, this delivery included (1 on first read).
+	Deliveries int
+}
+
+// ErrClosed is returned by a stream that has been closed.
+var ErrClosed = errors.New("stream closed")
+
+// Stream is an append-only log per topic with consumer groups.
+//
+// Contract, which streamtest checks for every backend:
+//   - Publish appends all bodies in order, or returns an error; on error
+//     some may have been appended (the caller retries; consumers dedupe).
+//   - Every group sees every entry appended after the group was created,
+//     and, because groups are created from the start of the topic, every
+//     entry still in the topic when it was created.
+//   - Read hands each new entry to exactly one consumer of the group and
+//     marks it pending for that consumer until Ack. It blocks up to block
+//     for new entries and returns an empty slice (no error) on timeout or
+//     when ctx is done.
+//   - An entry not acknowledged within minIdle of its last delivery can be
+//     taken over by another consumer with Reclaim; its Deliveries grows.
+//   - Ack of an unknown or already acknowledged id is not an error.
+//   - A missing group (deleted, or Redis restarted empty) is recreated
+//     from the start of the topic by Read and Reclaim, never from the end.
+type Stream interface {
+	Publish(ctx context.Context, topic string, bodies ...[]byte) error
+	// EnsureGroup creates the group at the start of the topic if it does
+	// not exist (creating the topic too). Existing groups are untouched.
+	EnsureGroup(ctx context.Context, topic, group string) error
+	Read(ctx context.Context, topic, group, consumer string, max int, block time.Duration) ([]Message, error)
+	Ack(ctx context.Context, topic, group string, ids ...string) error
+	Reclaim(ctx context.Context, topic, group, consumer string, minIdle time.Duration, max int) ([]Message, error)
+	// Trim drops entries that every group of the topic has acknowledged
+	// (delivered and not pending). It returns how many it dropped.
+	Trim(ctx context.Context, topic string) (int64, error)
+	// Ping reports whether the backend is reachable (for /readyz).
+	Ping(ctx context.Context) error
+}
