@@ -1,0 +1,60 @@
+package listeners
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/inventory"
+	"github.com/notifyhub/notifyhub/domain/notification"
+)
+
+// SendLowStockNotification tells the holders of inventory.alerts that a
+// product fell below its reorder level.
+type SendLowStockNotification struct {
+	Store    Store
+	Notifier Notifier
+}
+
+func (SendLowStockNotification) Name() string     { return "SendLowStockNotification" }
+func (SendLowStockNotification) Events() []string { return []string{inventory.LowStockDetected{}.EventType()} }
+
+// LowStockData is the structured data of a LowStockNotification.
+type LowStockData struct {
+	ProductID       string `json:"product_id"`
+	SKU             string `json:"sku"`
+	Name            string `json:"name"`
+	CurrentQuantity int64  `json:"current_quantity"`
+	MinimumQuantity int64  `json:"minimum_quantity"`
+	LocationID      string `json:"location_id"`
+	Location        string `json:"location"`
+	EventID         string `json:"event_id"`
+}
+
+func (l SendLowStockNotification) Handle(ctx context.Context, ev domain.Event) error {
+	var e inventory.LowStockDetected
+	if err := ev.Decode(&e); err != nil {
+		return err
+	}
+	location := e.LocationName
+	if location == "" {
+		location = e.LocationCode
+	}
+	draft := notification.Draft{
+		Type:     notification.TypeLowStock,
+		Severity: domain.SeverityWarning,
+		Title:    fmt.Sprintf("Low stock: %s", e.Name),
+		Body: fmt.Sprintf("%s (%s) is down to %d on hand, below its reorder level of %d (last movement at %s).",
+			e.Name, e.SKU, e.OnHand, e.ReorderLevel, location),
+		ActionURL: "/products/" + e.ProductID,
+		Data: LowStockData{
+			ProductID: e.ProductID, SKU: e.SKU, Name: e.Name,
+			CurrentQuantity: e.OnHand, MinimumQuantity: e.ReorderLevel,
+			LocationID: e.LocationID, Location: location, EventID: ev.ID,
+		},
+	}
+	return once(ctx, l.Store, l.Name(), ev, func(ctx context.Context) error {
+		_, err := l.Notifier.SendToPermission(ctx, ev.TenantID, domain.PermInventoryAlerts, draft)
+		return err
+	})
+}

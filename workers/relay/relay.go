@@ -1,0 +1,219 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/notifyhub/notifyhub/domain"
+)
+
+// Store is the outbox side of the store.
+type Store interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// ClaimUnpublished locks up to limit committed, unpublished events,
+	// oldest first, skipping rows another relay holds. Call inside InTx.
+	ClaimUnpublished(ctx context.Context, limit int) ([]domain.Event, error)
+	MarkPublished(ctx context.Context, ids []string, at time.Time) error
+	OldestUnpublished(ctx context.Context) (time.Time, bool, error)
+	// EventSignal fires (coalesced) when new events may be in the outbox.
+	EventSignal() <-chan struct{}
+}
+
+// Publisher appends encoded events to a stream topic (stream.Stream has it).
+type Publisher interface {
+	Publish(ctx context.Context, topic string, bodies ...[]byte) error
+}
+
+// Config of a Relay. Zero values take the defaults noted.
+type Config struct {
+	Topic        string        // stream topic; default "events"
+	BatchSize    int           // events per transaction; default 500
+	PollInterval time.Duration // fallback poll when no signal comes; default 1s
+	MaxBackoff   time.Duration // cap of the retry delay after errors; default 5s
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer // nil: metrics are not registered
+	Now          func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.Topic == "" {
+		c.Topic = "events"
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Relay moves events from the outbox to the stream.
+type Relay struct {
+	cfg     Config
+	store   Store
+	pub     Publisher
+	metrics *metrics
+}
+
+// New returns a Relay.
+func New(cfg Config, store Store, pub Publisher) (*Relay, error) {
+	cfg.setDefaults()
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Relay{cfg: cfg, store: store, pub: pub, metrics: m}, nil
+}
+
+// Run publishes until ctx is done. Errors (database or stream down) are
+// logged and retried with backoff; Run returns only ctx's end.
+func (r *Relay) Run(ctx context.Context) error {
+	poll := time.NewTicker(r.cfg.PollInterval)
+	defer poll.Stop()
+	backoff := 50 * time.Millisecond
+	for {
+		n, err := r.Flush(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			r.metrics.errors.Inc()
+			r.cfg.Logger.WarnContext(ctx, "relay: publish failed, will retry",
+				slog.Duration("in", backoff), slog.Any("error", err))
+			if !sleep(ctx, backoff) {
+				return nil
+			}
+			backoff = min(backoff*2, r.cfg.MaxBackoff)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		r.updateLag(ctx)
+		if n > 0 {
+			continue // Flush stops after a full batch; more may wait.
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.store.EventSignal():
+		case <-poll.C:
+		}
+	}
+}
+
+// Flush publishes batches until the outbox is empty or an error occurs, and
+// returns how many events it published.
+func (r *Relay) Flush(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := r.publishBatch(ctx)
+		total += n
+		if err != nil || n < r.cfg.BatchSize {
+			return total, err
+		}
+	}
+}
+
+// publishBatch claims a batch, publishes it, and marks it published in the
+// same transaction. If the commit fails after the publish, the events go
+// out again later: consumers are idempotent, and nothing is lost.
+func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+	var n int
+	err := r.store.InTx(ctx, func(ctx context.Context) error {
+		events, err := r.store.ClaimUnpublished(ctx, r.cfg.BatchSize)
+		if err != nil || len(events) == 0 {
+			return err
+		}
+		bodies := make([][]byte, len(events))
+		ids := make([]string, len(events))
+		for i, ev := range events {
+			b, err := json.Marshal(ev)
+			if err != nil {
+				return fmt.Errorf("encode event %s: %w", ev.ID, err)
+			}
+			bodies[i], ids[i] = b, ev.ID
+		}
+		if err := r.pub.Publish(ctx, r.cfg.Topic, bodies...); err != nil {
+			return fmt.Errorf("publish %d events: %w", len(events), err)
+		}
+		if err := r.store.MarkPublished(ctx, ids, r.cfg.Now().UTC()); err != nil {
+			return err
+		}
+		n = len(events)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	r.metrics.published.Add(float64(n))
+	return n, nil
+}
+
+func (r *Relay) updateLag(ctx context.Context) {
+	oldest, ok, err := r.store.OldestUnpublished(ctx)
+	switch {
+	case err != nil && !errors.Is(err, context.Canceled):
+		r.cfg.Logger.DebugContext(ctx, "relay: lag query failed", slog.Any("error", err))
+	case ok:
+		r.metrics.lag.Set(r.cfg.Now().Sub(oldest).Seconds())
+	default:
+		r.metrics.lag.Set(0)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+type metrics struct {
+	published prometheus.Counter
+	errors    prometheus.Counter
+	lag       prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "notifyhub_events_published_total",
+			Help: "Outbox events published on the event stream.",
+		}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "notifyhub_relay_errors_total",
+			Help: "Relay batches that failed and were retried.",
+		}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "notifyhub_relay_lag_seconds",
+			Help: "Age of the oldest unpublished outbox event (0 when none).",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.published, m.errors, m.lag} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("relay metrics: %w", err)
+		}
+	}
+	return m, nil
+}
