@@ -65,7 +65,7 @@ func (c Claims) Expiry() time.Time {
 	if c.ExpiresAt == nil {
 		return time.Time{}
 	}
-	return c.ExpiresAt.Time
+	return c.ExpiresAt.UTC()
 }
 
 // Validate checks the application claims (jwt.ClaimsValidator): the parser

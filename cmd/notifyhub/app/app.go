@@ -1,0 +1,456 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/notifyhub/notifyhub/cmd/notifyhub/demo"
+	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/inventory"
+	"github.com/notifyhub/notifyhub/domain/notification"
+	"github.com/notifyhub/notifyhub/domain/product"
+	"github.com/notifyhub/notifyhub/domain/store/postgres"
+	"github.com/notifyhub/notifyhub/domain/store/sqlite"
+	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
+	"github.com/notifyhub/notifyhub/hub"
+	"github.com/notifyhub/notifyhub/hub/broker/memory"
+	redisbroker "github.com/notifyhub/notifyhub/hub/broker/redis"
+	"github.com/notifyhub/notifyhub/web"
+	"github.com/notifyhub/notifyhub/web/auth"
+	"github.com/notifyhub/notifyhub/workers/listeners"
+	"github.com/notifyhub/notifyhub/workers/relay"
+	"github.com/notifyhub/notifyhub/workers/runner"
+	"github.com/notifyhub/notifyhub/workers/stream"
+	"github.com/notifyhub/notifyhub/workers/stream/dbqueue"
+	redisstream "github.com/notifyhub/notifyhub/workers/stream/redis"
+)
+
+// Roles a process can run.
+const (
+	RoleHTTP   = "http"   // REST API, notification center, ops endpoints
+	RoleHub    = "hub"    // WebSocket hub and its fan-out subscription
+	RoleRelay  = "relay"  // outbox → event stream
+	RoleWorker = "worker" // listeners
+)
+
+// AllRoles is what `serve` runs by default.
+var AllRoles = []string{RoleHTTP, RoleHub, RoleRelay, RoleWorker}
+
+// Config of the whole process. cmd/notifyhub fills it from flags and the
+// environment.
+type Config struct {
+	Addr           string   // HTTP listen address; "" = no HTTP (worker without metrics)
+	DatabaseURL    string   // postgres:// URL, or a SQLite file path (default notifyhub.db)
+	RedisURL       string   // "" = database queue and in-process fan-out
+	RedisPrefix    string   // key prefix in Redis; default "notifyhub:"
+	JWTSecret      string   // required unless embedded (SQLite)
+	AllowedOrigins []string // WebSocket origin allow-list (host patterns)
+	Roles          []string // default AllRoles
+	Demo           bool     // seed the demo tenant and run demo traffic
+	DemoInterval   time.Duration
+	Worker         runner.Config // tries, timeout, backoff, reclaim, concurrency
+	Relay          relay.Config  // batch size, poll interval
+	Logger         *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "notifyhub.db"
+	}
+	if c.RedisPrefix == "" {
+		c.RedisPrefix = "notifyhub:"
+	}
+	if len(c.Roles) == 0 {
+		c.Roles = AllRoles
+	}
+	if c.DemoInterval <= 0 {
+		c.DemoInterval = 2 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate checks the configuration after defaults are applied.
+func (c *Config) Validate() error {
+	for _, r := range c.Roles {
+		if !slices.Contains(AllRoles, r) {
+			return fmt.Errorf("unknown role %q (roles: %s)", r, strings.Join(AllRoles, ","))
+		}
+	}
+	if c.has(RoleHub) && !c.has(RoleHTTP) {
+		return errors.New("role hub needs role http (sockets are served over HTTP)")
+	}
+	if (c.has(RoleHTTP)) && c.Addr == "" {
+		return errors.New("role http needs an address (NOTIFYHUB_ADDR)")
+	}
+	if c.Demo && !c.has(RoleHTTP) {
+		return errors.New("--demo needs role http")
+	}
+	return nil
+}
+
+func (c *Config) has(role string) bool { return slices.Contains(c.Roles, role) }
+
+// Embedded reports whether the database is SQLite (embedded mode).
+func (c *Config) Embedded() bool { return !isPostgresURL(c.DatabaseURL) }
+
+func isPostgresURL(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+// OpenStore opens (and migrates) the configured database.
+func OpenStore(ctx context.Context, cfg Config) (*sqlstore.Store, error) {
+	cfg.setDefaults()
+	if isPostgresURL(cfg.DatabaseURL) {
+		return postgres.Open(ctx, cfg.DatabaseURL, cfg.Logger)
+	}
+	return sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite://"), cfg.Logger)
+}
+
+const secretSetting = "jwt_secret"
+
+// Secret returns the JWT secret: the configured one, or in embedded mode
+// the one generated and stored in the database on first start.
+func Secret(ctx context.Context, cfg Config) ([]byte, error) {
+	cfg.setDefaults()
+	if cfg.JWTSecret != "" {
+		s := []byte(cfg.JWTSecret)
+		return s, auth.CheckSecret(s)
+	}
+	if !cfg.Embedded() {
+		return nil, errors.New("NOTIFYHUB_JWT_SECRET is required with PostgreSQL (at least 32 bytes)")
+	}
+	store, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	return storedSecret(ctx, store)
+}
+
+func storedSecret(ctx context.Context, store *sqlstore.Store) ([]byte, error) {
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return nil, err
+	}
+	s, err := store.PutSettingIfAbsent(ctx, secretSetting, hex.EncodeToString(buf))
+	if err != nil {
+		return nil, fmt.Errorf("stored jwt secret: %w", err)
+	}
+	return []byte(s), nil
+}
+
+// App is a wired notifyhub process.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *sqlstore.Store
+	redis    *redis.Client
+	stream   stream.Stream
+	broker   hub.Broker
+	registry *prometheus.Registry
+
+	secret        []byte
+	Products      *product.Service
+	Inventory     *inventory.Service
+	Notifications *notification.Service
+	hub           *hub.Hub
+	relay         *relay.Relay
+	runner        *runner.Runner
+	demo          *demo.Demo
+	ln            net.Listener
+	server        *http.Server
+}
+
+// New opens the backends and builds every component the roles need. It
+// also binds the HTTP listener, so URL is known before Run.
+func New(ctx context.Context, cfg Config) (a *App, err error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a = &App{cfg: cfg, log: cfg.Logger, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if a.store, err = OpenStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if cfg.JWTSecret != "" {
+		a.secret = []byte(cfg.JWTSecret)
+		if err := auth.CheckSecret(a.secret); err != nil {
+			return nil, fmt.Errorf("NOTIFYHUB_JWT_SECRET: %w", err)
+		}
+	} else if cfg.Embedded() {
+		if a.secret, err = storedSecret(ctx, a.store); err != nil {
+			return nil, err
+		}
+	} else {
+		return nil, errors.New("NOTIFYHUB_JWT_SECRET is required with PostgreSQL (at least 32 bytes)")
+	}
+	if err := a.openTransport(ctx); err != nil {
+		return nil, err
+	}
+	events, err := newMeteredStore(a.store, a.registry)
+	if err != nil {
+		return nil, err
+	}
+	a.Products = product.NewService(events, nil)
+	a.Inventory = inventory.NewService(events, nil)
+	a.Notifications = notification.NewService(a.store, a.broker, nil, a.log)
+
+	if cfg.has(RoleHub) {
+		if a.hub, err = hub.New(hub.Config{
+			AllowedOrigins: cfg.AllowedOrigins, Logger: a.log, Registerer: a.registry,
+		}, a.store); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.has(RoleRelay) {
+		rc := cfg.Relay
+		rc.Logger, rc.Registerer = a.log, a.registry
+		if a.relay, err = relay.New(rc, a.store, a.stream); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.has(RoleWorker) {
+		wc := cfg.Worker
+		wc.Logger, wc.Registerer = a.log, a.registry
+		if a.runner, err = runner.New(wc, a.stream, a.store, a.listeners()...); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Demo {
+		a.demo = &demo.Demo{Users: a.store, Products: a.Products, Inventory: a.Inventory, Logger: a.log}
+	}
+	if cfg.Addr != "" {
+		handler, err := a.handler()
+		if err != nil {
+			return nil, err
+		}
+		if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		}
+		a.server = &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		}
+	}
+	return a, nil
+}
+
+// openTransport picks the event stream and the fan-out: Redis when
+// configured, else the database queue and in-process fan-out.
+func (a *App) openTransport(ctx context.Context) error {
+	if a.cfg.RedisURL == "" {
+		a.stream = dbqueue.New(a.store.DB(), a.store.Dialect(), dbqueue.Options{})
+		a.broker = memory.New()
+		return nil
+	}
+	opts, err := redis.ParseURL(a.cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	a.redis = redis.NewClient(opts)
+	if err := a.redis.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis at %s: %w", opts.Addr, err)
+	}
+	a.stream = redisstream.New(a.redis, redisstream.Options{Prefix: a.cfg.RedisPrefix})
+	a.broker = redisbroker.New(a.redis, redisbroker.Options{Prefix: a.cfg.RedisPrefix})
+	return nil
+}
+
+func (a *App) listeners() []runner.Listener {
+	return []runner.Listener{
+		listeners.SendLowStockNotification{Store: a.store, Notifier: a.Notifications},
+	}
+}
+
+func (a *App) handler() (http.Handler, error) {
+	var demoTenant domain.TenantID
+	if a.cfg.Demo {
+		demoTenant = demo.Tenant
+	}
+	var h web.Hub
+	if a.hub != nil {
+		h = a.hub
+	}
+	return web.New(web.Config{
+		Secret:     a.secret,
+		DemoTenant: demoTenant,
+		Logger:     a.log,
+		Metrics:    promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}),
+		Ready:      a.ready,
+	}, web.Deps{
+		Products:      a.Products,
+		Inventory:     a.Inventory,
+		Notifications: a.Notifications,
+		Users:         a.store,
+		Events:        a.store,
+		Hub:           h,
+	})
+}
+
+// ready reports whether the store and the stream answer.
+func (a *App) ready(ctx context.Context) error {
+	if err := a.store.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if err := a.stream.Ping(ctx); err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	return nil
+}
+
+// URL is the base URL of the HTTP listener ("" without one).
+func (a *App) URL() string {
+	if a.ln == nil {
+		return ""
+	}
+	addr := a.ln.Addr().(*net.TCPAddr)
+	host := "localhost"
+	if !addr.IP.IsUnspecified() && !addr.IP.IsLoopback() {
+		host = addr.IP.String()
+	}
+	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+}
+
+// Store is the process's store (for tests and tools).
+func (a *App) Store() *sqlstore.Store { return a.store }
+
+// Secret is the JWT secret in use.
+func (a *App) Secret() []byte { return a.secret }
+
+// Run runs the configured roles until ctx is done, then shuts down: stop
+// taking work, close sockets, let in-flight requests and listener attempts
+// finish, acknowledge nothing undone.
+func (a *App) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if a.demo != nil {
+		if err := a.demo.Seed(ctx); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	fail := func(err error) {
+		select {
+		case errc <- err:
+		default:
+		}
+		cancel()
+	}
+	if a.hub != nil {
+		wg.Go(func() {
+			if err := a.broker.Subscribe(ctx, a.hub.Deliver, a.hub.Resync); err != nil && ctx.Err() == nil {
+				fail(fmt.Errorf("fan-out subscription: %w", err))
+			}
+		})
+	}
+	if a.relay != nil {
+		wg.Go(func() { _ = a.relay.Run(ctx) })
+	}
+	if a.runner != nil {
+		wg.Go(func() { _ = a.runner.Run(ctx) })
+	}
+	if a.demo != nil {
+		wg.Go(func() { _ = a.demo.Traffic(ctx, a.cfg.DemoInterval) })
+	}
+	if a.server != nil {
+		wg.Go(func() {
+			if err := a.server.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				fail(fmt.Errorf("http: %w", err))
+			}
+		})
+		mode := "distributed (PostgreSQL + Redis)"
+		if a.cfg.Embedded() {
+			mode = "embedded (SQLite, database queue, in-process fan-out)"
+		}
+		a.log.Info("notifyhub is up", slog.String("url", a.URL()+"/"), slog.String("mode", mode),
+			slog.String("roles", strings.Join(a.cfg.Roles, ",")))
+	} else {
+		a.log.Info("notifyhub is up", slog.String("roles", strings.Join(a.cfg.Roles, ",")))
+	}
+	<-ctx.Done()
+	a.log.Info("shutting down")
+	if a.hub != nil {
+		a.hub.Close()
+	}
+	if a.server != nil {
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := a.server.Shutdown(sctx); err != nil {
+			a.log.Warn("http shutdown", slog.Any("error", err))
+		}
+		scancel()
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// Close releases the backends. Call it after Run returned.
+func (a *App) Close() error {
+	var errs []error
+	if a.ln != nil && a.server == nil {
+		errs = append(errs, a.ln.Close())
+	}
+	if a.redis != nil {
+		errs = append(errs, a.redis.Close())
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// meteredStore counts the events that domain services append, once their
+// transaction has committed.
+type meteredStore struct {
+	*sqlstore.Store
+	appended *prometheus.CounterVec
+}
+
+func newMeteredStore(s *sqlstore.Store, reg prometheus.Registerer) (meteredStore, error) {
+	m := meteredStore{Store: s, appended: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "notifyhub_events_appended_total",
+		Help: "Events committed to the outbox, by type.",
+	}, []string{"type"})}
+	return m, reg.Register(m.appended)
+}
+
+func (s meteredStore) AppendEvents(ctx context.Context, events ...domain.Event) error {
+	if err := s.Store.AppendEvents(ctx, events...); err != nil {
+		return err
+	}
+	s.Store.AfterCommit(ctx, func() {
+		for _, e := range events {
+			s.appended.WithLabelValues(e.Type).Inc()
+		}
+	})
+	return nil
+}

@@ -1,0 +1,228 @@
+// Command notifyhub runs the notification and event backbone: the HTTP API
+// and notification center, the WebSocket hub, the outbox relay and the
+// workers, in one process or split by role.
+//
+//	notifyhub serve [--demo] [--roles=http,hub,relay,worker]
+//	notifyhub worker [--tries=3 --timeout=60s --reclaim-after=5m ...]
+//	notifyhub migrate
+//	notifyhub token --tenant T --user U [--perms a,b] [--name N] [--email E] [--ttl 1h]
+//
+// Configuration comes from the environment (DESIGN.md §4.1); flags mirror it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/notifyhub/notifyhub/cmd/notifyhub/app"
+	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/web/auth"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "notifyhub:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: notifyhub <command> [flags]
+
+commands:
+  serve     run the server (every role by default); --demo seeds a demo tenant and traffic
+  worker    run listeners only (no HTTP)
+  migrate   apply database migrations and exit
+  token     print a signed token for a user
+
+environment: NOTIFYHUB_ADDR, DATABASE_URL, REDIS_URL, NOTIFYHUB_JWT_SECRET,
+NOTIFYHUB_ALLOWED_ORIGINS, NOTIFYHUB_LOG_LEVEL (debug|info|warn|error)`
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return flag.ErrHelp
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stderr, app.AllRoles)
+	case "worker":
+		return serve(ctx, args[1:], stderr, []string{app.RoleWorker})
+	case "migrate":
+		return migrate(ctx, args[1:], stdout, stderr)
+	case "token":
+		return token(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+// baseFlags binds the flags every command shares to cfg, with the
+// environment as defaults.
+func baseFlags(fs *flag.FlagSet, cfg *app.Config) *string {
+	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("DATABASE_URL", "notifyhub.db"), "postgres:// URL or SQLite file path")
+	fs.StringVar(&cfg.RedisURL, "redis-url", os.Getenv("REDIS_URL"), "redis:// URL; unset = database queue and in-process fan-out")
+	fs.StringVar(&cfg.JWTSecret, "jwt-secret", os.Getenv("NOTIFYHUB_JWT_SECRET"), "HS256 secret (at least 32 bytes); required outside embedded mode")
+	return fs.String("log-level", envOr("NOTIFYHUB_LOG_LEVEL", "info"), "debug, info, warn or error")
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer, defaultRoles []string) error {
+	name := "serve"
+	if len(defaultRoles) == 1 && defaultRoles[0] == app.RoleWorker {
+		name = "worker"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg app.Config
+	level := baseFlags(fs, &cfg)
+	fs.StringVar(&cfg.Addr, "addr", envOr("NOTIFYHUB_ADDR", ":8080"), "HTTP listen address")
+	origins := fs.String("allowed-origins", os.Getenv("NOTIFYHUB_ALLOWED_ORIGINS"), "WebSocket origin allow-list: comma-separated host patterns")
+	roles := fs.String("roles", strings.Join(defaultRoles, ","), "roles to run: "+strings.Join(app.AllRoles, ","))
+	fs.BoolVar(&cfg.Demo, "demo", false, "seed the demo tenant and keep demo traffic flowing")
+	fs.DurationVar(&cfg.DemoInterval, "demo-interval", 2*time.Second, "time between demo stock movements")
+	fs.IntVar(&cfg.Worker.Tries, "tries", 3, "attempts per event and listener before it becomes a failed job")
+	fs.DurationVar(&cfg.Worker.Timeout, "timeout", 60*time.Second, "time limit of one attempt")
+	fs.DurationVar(&cfg.Worker.ReclaimAfter, "reclaim-after", 0, "idle time after which another worker takes over an unacknowledged entry (default: longest delivery + 1m; must exceed it)")
+	backoff := fs.String("backoff", "1s,10s", "delays before the 2nd, 3rd, ... try (the last repeats)")
+	fs.IntVar(&cfg.Worker.Concurrency, "concurrency", 1, "consumers per listener in this process")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected arguments %q", name, fs.Args())
+	}
+	var err error
+	if cfg.Worker.Backoff, err = parseDurations(*backoff); err != nil {
+		return fmt.Errorf("--backoff: %w", err)
+	}
+	cfg.AllowedOrigins = splitList(*origins)
+	cfg.Roles = splitList(*roles)
+	logger, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = logger
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.Run(ctx)
+}
+
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg app.Config
+	level := baseFlags(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = logger
+	// Opening the store applies every pending migration.
+	s, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Fprintf(stdout, "migrated %s database\n", s.Dialect())
+	return nil
+}
+
+func token(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg app.Config
+	level := baseFlags(fs, &cfg)
+	tenant := fs.String("tenant", "", "tenant id (required)")
+	user := fs.String("user", "", "user id (required)")
+	perms := fs.String("perms", "", "comma-separated permissions")
+	name := fs.String("name", "", "display name")
+	email := fs.String("email", "", "e-mail address")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !domain.ValidExternalID(*tenant) || !domain.ValidExternalID(*user) {
+		return errors.New("token: --tenant and --user are required (letters, digits, . _ @ : -; at most 128)")
+	}
+	if *ttl <= 0 {
+		return errors.New("token: --ttl must be positive")
+	}
+	logger, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = logger
+	secret, err := app.Secret(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	tok, err := auth.Issue(secret, domain.User{
+		TenantID: domain.TenantID(*tenant), ID: domain.UserID(*user),
+		Name: *name, Email: *email, Perms: splitList(*perms),
+	}, *ttl, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func parseDurations(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, part := range splitList(s) {
+		d, err := time.ParseDuration(part)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("%q is not a duration like 10s", part)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

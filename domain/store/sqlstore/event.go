@@ -1,0 +1,194 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/notifyhub/notifyhub/domain"
+)
+
+const eventCols = `id, tenant_id, actor_id, type, aggregate_type, aggregate_id, occurred_at, payload`
+
+// eventsPerInsert bounds one multi-row INSERT (8 binds per row stays far
+// below every driver's parameter limit).
+const eventsPerInsert = 100
+
+// idsPerUpdate bounds one "id IN (...)" list.
+const idsPerUpdate = 500
+
+func scanEvent(sc scanner) (domain.Event, error) {
+	var (
+		e       domain.Event
+		payload []byte
+	)
+	err := sc.Scan(&e.ID, &e.TenantID, &e.ActorID, &e.Type, &e.AggregateType, &e.AggregateID,
+		timeCol{&e.OccurredAt}, &payload)
+	e.Payload = payload
+	return e, err
+}
+
+// AppendEvents writes events to the outbox, in order, atomically: in the
+// transaction carried by ctx, or in one of its own. Once that transaction
+// commits, EventSignal fires (and, on PostgreSQL, other processes are
+// notified). domain.ErrConflict when an event id is already there.
+func (s *Store) AppendEvents(ctx context.Context, events ...domain.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	args := make([]any, 0, len(events)*8)
+	for i, e := range events {
+		id, err := newRowID("id", e.ID)
+		if err != nil {
+			return fmt.Errorf("append events: event %d: %w", i, err)
+		}
+		if err := requireTenant(e.TenantID); err != nil {
+			return fmt.Errorf("append events: event %s: %w", id, err)
+		}
+		if e.Type == "" {
+			return fmt.Errorf("append events: event %s: %w", id, domain.Invalid("type", "required"))
+		}
+		payload, err := encJSON("payload", e.Payload, "{}")
+		if err != nil {
+			return fmt.Errorf("append events: event %s: %w", id, err)
+		}
+		args = append(args, id, e.TenantID, e.ActorID, e.Type, e.AggregateType, e.AggregateID,
+			encTimeOrNow(e.OccurredAt), payload)
+	}
+	return s.InTx(ctx, func(ctx context.Context) error {
+		for start := 0; start < len(events); start += eventsPerInsert {
+			n := min(eventsPerInsert, len(events)-start)
+			q := `INSERT INTO events (` + eventCols + `) VALUES ` + valuesList(n, 8)
+			_, err := s.exec(ctx, q, args[start*8:(start+n)*8]...)
+			if s.kind(err) == KindUniqueViolation {
+				return fmt.Errorf("append events: duplicate event id: %w", domain.ErrConflict)
+			}
+			if err != nil {
+				return s.wrap("append events", err)
+			}
+		}
+		s.txFrom(ctx).events.Store(true)
+		return nil
+	})
+}
+
+// valuesList is "(?, ?), (?, ?)" for rows of cols markers.
+func valuesList(rows, cols int) string {
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	return strings.Repeat(row+", ", rows-1) + row
+}
+
+// inList is "?, ?, ?" for n markers.
+func inList(n int) string { return strings.Repeat("?, ", n-1) + "?" }
+
+// ClaimUnpublished returns up to limit (default 100, at most 1000) committed,
+// unpublished events, oldest (outbox position) first. It must run inside
+// InTx: on PostgreSQL the rows stay locked (FOR UPDATE SKIP LOCKED) until
+// that transaction ends, so concurrent relays never claim the same rows; on
+// SQLite the write transaction excludes other claimers.
+//
+// It selects by published_at rather than from a remembered position, so an
+// event whose transaction commits after a later-positioned one is still
+// claimed, by a later call.
+func (s *Store) ClaimUnpublished(ctx context.Context, limit int) ([]domain.Event, error) {
+	if !s.inTx(ctx) {
+		return nil, errors.New("claim unpublished events: must run inside InTx")
+	}
+	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE published_at IS NULL ORDER BY pos LIMIT ?`+s.d.LockRows(true),
+		clamp(limit, 100, 1000))
+	if err != nil {
+		return nil, s.wrap("claim unpublished events", err)
+	}
+	return collectEvents("claim unpublished events", rows)
+}
+
+func collectEvents(op string, rows *sql.Rows) ([]domain.Event, error) {
+	defer rows.Close()
+	out := []domain.Event{}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: scan: %w", op, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+// MarkPublished records that the events with these ids reached the stream.
+// Ids already marked, unknown or malformed are skipped.
+func (s *Store) MarkPublished(ctx context.Context, ids []string, at time.Time) error {
+	keys := make([]any, 0, len(ids))
+	for _, id := range ids {
+		if key, ok := lookupID(id); ok {
+			keys = append(keys, key)
+		}
+	}
+	when := encTimeOrNow(at)
+	for start := 0; start < len(keys); start += idsPerUpdate {
+		chunk := keys[start:min(start+idsPerUpdate, len(keys))]
+		args := append([]any{when}, chunk...)
+		_, err := s.exec(ctx, `UPDATE events SET published_at = ? WHERE published_at IS NULL AND id IN (`+inList(len(chunk))+`)`, args...)
+		if err != nil {
+			return s.wrap("mark events published", err)
+		}
+	}
+	return nil
+}
+
+// OldestUnpublished is when the oldest unpublished event occurred; ok is
+// false when every event is published (for the relay lag metric).
+func (s *Store) OldestUnpublished(ctx context.Context) (time.Time, bool, error) {
+	var t time.Time
+	err := s.queryRow(ctx, `SELECT occurred_at FROM events WHERE published_at IS NULL ORDER BY pos LIMIT 1`).Scan(timeCol{&t})
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, s.wrap("oldest unpublished event", err)
+	}
+	return t, true, nil
+}
+
+// ListEvents pages through the tenant's event log, oldest first, optionally
+// of one type. after is an event id of this tenant ("" for the start;
+// domain.ErrNotFound when it is not the tenant's). Limit defaults to 50, at
+// most 500. Only committed events appear; one that commits late with an
+// earlier position than after is not shown to that page's reader.
+func (s *Store) ListEvents(ctx context.Context, tenant domain.TenantID, eventType string, after string, limit int) ([]domain.Event, error) {
+	q := `SELECT ` + eventCols + ` FROM events WHERE tenant_id = ?`
+	args := []any{tenant}
+	if eventType != "" {
+		q += ` AND type = ?`
+		args = append(args, eventType)
+	}
+	if after != "" {
+		key, ok := lookupID(after)
+		if !ok {
+			return nil, fmt.Errorf("list events: after %q: %w", after, domain.ErrNotFound)
+		}
+		var pos int64
+		err := s.queryRow(ctx, `SELECT pos FROM events WHERE tenant_id = ? AND id = ?`, tenant, key).Scan(&pos)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("list events: after %s: %w", key, domain.ErrNotFound)
+		}
+		if err != nil {
+			return nil, s.wrap("list events: resolve after", err)
+		}
+		q += ` AND pos > ?`
+		args = append(args, pos)
+	}
+	q += ` ORDER BY pos LIMIT ?`
+	args = append(args, clamp(limit, 50, 500))
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, s.wrap("list events", err)
+	}
+	return collectEvents("list events", rows)
+}

@@ -1,0 +1,120 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults applied by New to zero fields of Config.
+const (
+	DefaultQueueSize      = 256
+	DefaultWriteTimeout   = 5 * time.Second
+	DefaultReadLimit      = 4 << 10
+	DefaultCatchupBatch   = 500
+	DefaultPingInterval   = 30 * time.Second
+	DefaultHistoryTimeout = 10 * time.Second
+)
+
+// minReadLimit leaves room for a small JSON control message such as
+// {"type":"ping"}; anything smaller is a configuration mistake.
+const minReadLimit = 64
+
+// Config tunes a Hub. The zero value is usable: New fills in the defaults.
+type Config struct {
+	// AllowedOrigins lists host patterns (host or host:port, `*` matches
+	// any run of characters, case-insensitive) whose browser pages may
+	// open a socket, e.g. "app.example.com", "*.example.com",
+	// "localhost:*". The serving host itself (r.Host) is always allowed,
+	// and so are requests without an Origin header (non-browser clients).
+	AllowedOrigins []string
+	// QueueSize bounds the frames waiting for one connection; a connection
+	// whose queue is full is closed with 4008. Default 256.
+	QueueSize int
+	// WriteTimeout bounds every single frame write. Default 5s.
+	WriteTimeout time.Duration
+	// ReadLimit is the largest inbound message accepted; a larger one
+	// closes the connection with 1009. Default 4 KiB.
+	ReadLimit int64
+	// CatchupBatch is the page size of catch-up reads. Default 500.
+	CatchupBatch int
+	// PingInterval is how often the server pings each client to detect
+	// dead peers. Default 30s; negative disables pings.
+	PingInterval time.Duration
+	// HistoryTimeout bounds each History call. Default 10s.
+	HistoryTimeout time.Duration
+	// Logger receives connection-level logs. Default: discarded.
+	Logger *slog.Logger
+	// Registerer receives the hub's metrics. Default: not registered.
+	Registerer prometheus.Registerer
+}
+
+func (c *Config) applyDefaults() {
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.ReadLimit == 0 {
+		c.ReadLimit = DefaultReadLimit
+	}
+	if c.CatchupBatch == 0 {
+		c.CatchupBatch = DefaultCatchupBatch
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.HistoryTimeout == 0 {
+		c.HistoryTimeout = DefaultHistoryTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports every invalid field. New calls it after applying
+// defaults, so zero values are fine there.
+func (c Config) Validate() error {
+	var errs []error
+	for _, p := range c.AllowedOrigins {
+		if err := validOriginPattern(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.QueueSize < 1 {
+		errs = append(errs, fmt.Errorf("queue size %d: must be at least 1", c.QueueSize))
+	}
+	if c.WriteTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("write timeout %s: must be positive", c.WriteTimeout))
+	}
+	if c.ReadLimit < minReadLimit {
+		errs = append(errs, fmt.Errorf("read limit %d: must be at least %d bytes", c.ReadLimit, minReadLimit))
+	}
+	if c.CatchupBatch < 1 {
+		errs = append(errs, fmt.Errorf("catch-up batch %d: must be at least 1", c.CatchupBatch))
+	}
+	if c.HistoryTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("history timeout %s: must be positive", c.HistoryTimeout))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("hub config: %w", err)
+	}
+	return nil
+}
+
+// validOriginPattern accepts host[:port] patterns only: a scheme or path in
+// the allow-list is a configuration mistake that would never match.
+func validOriginPattern(p string) error {
+	switch {
+	case p == "":
+		return errors.New("allowed origin: empty pattern")
+	case strings.ContainsAny(p, "/ \t\r\n"):
+		return fmt.Errorf("allowed origin %q: must be a host pattern such as app.example.com or *.example.com, without scheme or path", p)
+	}
+	return nil
+}

@@ -1,0 +1,16 @@
+// Package hub fans out committed inbox changes to the WebSocket connections
+// of each (tenant, user) on this node. It stores nothing: the database is the
+// truth and the hub is a cache of it. A connection that reconnects with
+// ?since=<id> is sent every newer notification from History, oldest first,
+// then unread_count, then live updates, with no gap and no duplicate thanks to
+// the per-user sequence of each notification.
+//
+// Updates reach every node through a Broker (hub/broker/memory in embedded
+// mode, hub/broker/redis in distributed mode); the hub delivers only to its
+// own sockets. Delivery never blocks: each connection has a bounded queue and
+// a connection that does not keep up is closed with code 4008.
+//
+// The hub does not authenticate: the web layer verifies the token and passes
+// an Identity to Serve. It does not persist or publish notifications either:
+// the notification service does, through the broker.
+package hub

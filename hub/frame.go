@@ -1,0 +1,109 @@
+package hub
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/notifyhub/notifyhub/domain"
+)
+
+// Frame types sent to clients (DESIGN.md §4.5), one JSON object per text
+// frame.
+const (
+	FrameNotification = "notification"
+	FrameUnreadCount  = "unread_count"
+	FrameRead         = "read"
+	FrameUnread       = "unread"
+	FrameReadAll      = "read_all"
+	FramePong         = "pong"
+)
+
+type notificationFrame struct {
+	Type         string               `json:"type"`
+	Notification *domain.Notification `json:"notification"`
+}
+
+type countFrame struct {
+	Type        string `json:"type"`
+	UnreadCount int    `json:"unread_count"`
+}
+
+type idsFrame struct {
+	Type string   `json:"type"`
+	IDs  []string `json:"ids"`
+}
+
+type bareFrame struct {
+	Type string `json:"type"`
+}
+
+// pongFrame answers a client's {"type":"ping"}; it never changes.
+var pongFrame = mustJSON(bareFrame{Type: FramePong})
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("hub: encode constant frame: %v", err))
+	}
+	return b
+}
+
+func encodeNotification(n *domain.Notification) ([]byte, error) {
+	b, err := json.Marshal(notificationFrame{Type: FrameNotification, Notification: n})
+	if err != nil {
+		return nil, fmt.Errorf("encode notification %s: %w", n.ID, err)
+	}
+	return b, nil
+}
+
+func encodeCount(n int) []byte {
+	// A struct of a string and an int cannot fail to encode.
+	return mustJSON(countFrame{Type: FrameUnreadCount, UnreadCount: n})
+}
+
+// outbound is one update encoded once and shared, read-only, by every
+// connection of the user it is addressed to.
+type outbound struct {
+	kind        domain.UpdateKind
+	seq         int64  // notification updates only
+	frame       []byte // the notification / read / unread / read_all frame
+	count       []byte // the unread_count frame that follows it
+	committedAt time.Time
+}
+
+// encodeUpdate turns an update into frames. It rejects updates the hub
+// cannot place: unknown kinds, notifications without body or seq.
+func encodeUpdate(u domain.InboxUpdate) (*outbound, error) {
+	ob := &outbound{kind: u.Kind, committedAt: u.CommittedAt}
+	var err error
+	switch u.Kind {
+	case domain.UpdateNotification:
+		if u.Notification == nil {
+			return nil, fmt.Errorf("notification update without notification")
+		}
+		ob.seq = u.Seq
+		if ob.seq == 0 {
+			ob.seq = u.Notification.Seq
+		}
+		if ob.seq <= 0 {
+			return nil, fmt.Errorf("notification update %s without seq", u.Notification.ID)
+		}
+		ob.frame, err = encodeNotification(u.Notification)
+	case domain.UpdateRead, domain.UpdateUnread:
+		ids := u.IDs
+		if ids == nil {
+			ids = []string{} // [] not null: clients iterate it
+		}
+		ob.frame, err = json.Marshal(idsFrame{Type: string(u.Kind), IDs: ids})
+	case domain.UpdateReadAll:
+		ob.frame, err = json.Marshal(bareFrame{Type: FrameReadAll})
+	default:
+		return nil, fmt.Errorf("unknown update kind %q", u.Kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encode %s update: %w", u.Kind, err)
+	}
+	ob.count = encodeCount(u.UnreadCount)
+	return ob, nil
+}

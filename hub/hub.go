@@ -1,0 +1,185 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/notifyhub/notifyhub/domain"
+)
+
+// ErrClosed is returned by Serve once Close has been called.
+var ErrClosed = errors.New("hub closed")
+
+// numShards splits the connection registry so that Deliver, register and
+// unregister for different users rarely contend on one lock.
+const numShards = 64
+
+// userKey routes updates: every route is keyed by (tenant, user), so the
+// same user id in two tenants never shares a socket.
+type userKey struct {
+	tenant domain.TenantID
+	user   domain.UserID
+}
+
+type shard struct {
+	mu    sync.RWMutex
+	users map[userKey]map[*conn]struct{}
+}
+
+// Hub holds this node's WebSocket connections, keyed by (tenant, user).
+// Its methods are safe for concurrent use.
+type Hub struct {
+	cfg     Config
+	history History
+	log     *slog.Logger
+	metrics *metrics
+
+	seed   maphash.Seed
+	shards [numShards]shard
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	live      sync.WaitGroup // registered connections, for Close
+}
+
+// New returns a Hub reading catch-up history from history.
+func New(cfg Config, history History) (*Hub, error) {
+	if history == nil {
+		return nil, errors.New("hub: history is required")
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	h := &Hub{
+		cfg:     cfg,
+		history: history,
+		log:     cfg.Logger,
+		metrics: m,
+		seed:    maphash.MakeSeed(),
+	}
+	for i := range h.shards {
+		h.shards[i].users = make(map[userKey]map[*conn]struct{})
+	}
+	return h, nil
+}
+
+func (h *Hub) shard(k userKey) *shard {
+	var mh maphash.Hash
+	mh.SetSeed(h.seed)
+	mh.WriteString(string(k.tenant))
+	mh.WriteByte(0) // ("ab","c") and ("a","bc") must not collide by construction
+	mh.WriteString(string(k.user))
+	return &h.shards[mh.Sum64()%numShards]
+}
+
+// register adds c to the registry; it fails once Close has begun, so that
+// Close sees every connection it has to wait for.
+func (h *Hub) register(c *conn) error {
+	s := h.shard(c.key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h.closed.Load() {
+		return ErrClosed
+	}
+	set := s.users[c.key]
+	if set == nil {
+		set = make(map[*conn]struct{})
+		s.users[c.key] = set
+	}
+	set[c] = struct{}{}
+	h.live.Add(1)
+	h.metrics.connections.Inc()
+	return nil
+}
+
+func (h *Hub) unregister(c *conn) {
+	s := h.shard(c.key)
+	s.mu.Lock()
+	set := s.users[c.key]
+	_, ok := set[c]
+	if ok {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(s.users, c.key)
+		}
+	}
+	s.mu.Unlock()
+	if ok {
+		h.metrics.connections.Dec()
+		h.live.Done()
+	}
+}
+
+// Deliver hands a committed update to every local connection of its
+// (tenant, user). It never blocks: the update is encoded once and queued on
+// each connection; a connection whose queue is full is closed as slow (4008)
+// by its own goroutine. Brokers call it from their subscription.
+func (h *Hub) Deliver(u domain.InboxUpdate) {
+	k := userKey{tenant: u.TenantID, user: u.UserID}
+	s := h.shard(k)
+	s.mu.RLock()
+	n := len(s.users[k])
+	s.mu.RUnlock()
+	if n == 0 {
+		return // nobody of this user on this node: skip the encoding
+	}
+	ob, err := encodeUpdate(u)
+	if err != nil {
+		// Connections will notice the missing seq on the next update and
+		// refill from History, which is the truth.
+		h.log.Error("hub: drop undeliverable update",
+			slog.String("tenant", string(u.TenantID)), slog.String("kind", string(u.Kind)),
+			slog.Any("err", err))
+		return
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for c := range s.users[k] {
+		c.enqueue(ob)
+	}
+}
+
+// Resync makes every local connection refill from History from its last
+// delivered seq and re-send unread_count. Brokers call it when updates may
+// have been missed. It never blocks; requests to a busy connection coalesce.
+func (h *Hub) Resync() {
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.RLock()
+		for _, set := range s.users {
+			for c := range set {
+				c.requestResync()
+			}
+		}
+		s.mu.RUnlock()
+	}
+}
+
+// Close closes every connection with 1001 (going away), makes later Serve
+// calls fail with ErrClosed, and waits until every connection has ended
+// (bounded by the close handshake timeouts). It is idempotent.
+func (h *Hub) Close() {
+	h.closeOnce.Do(func() {
+		h.closed.Store(true)
+		for i := range h.shards {
+			s := &h.shards[i]
+			s.mu.RLock()
+			for _, set := range s.users {
+				for c := range set {
+					c.halt(CloseGoingAway, "server shutting down", nil)
+				}
+			}
+			s.mu.RUnlock()
+		}
+	})
+	h.live.Wait()
+}

@@ -1,0 +1,65 @@
+package hub
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Results of a connection attempt (label of notifyhub_ws_connections_total).
+const (
+	resultAccepted        = "accepted"
+	resultOriginRefused   = "origin_refused"
+	resultInvalid         = "invalid"
+	resultUnauthenticated = "unauthenticated"
+	resultUnavailable     = "unavailable"
+	resultHandshakeFailed = "handshake_failed"
+	resultError           = "error"
+)
+
+type metrics struct {
+	connections      prometheus.Gauge
+	connectionsTotal *prometheus.CounterVec
+	delivered        prometheus.Counter
+	latency          prometheus.Histogram
+	slowCloses       prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "notifyhub_ws_connections",
+			Help: "WebSocket connections currently open on this node.",
+		}),
+		connectionsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notifyhub_ws_connections_total",
+			Help: "WebSocket connection attempts by result.",
+		}, []string{"result"}),
+		delivered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "notifyhub_notifications_delivered_total",
+			Help: "Notification frames written to sockets (live and catch-up).",
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "notifyhub_delivery_latency_seconds",
+			Help:    "Time from an inbox change's commit to its write on a socket (live updates).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		slowCloses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "notifyhub_ws_slow_closes_total",
+			Help: "Connections closed (4008) because their queue overflowed.",
+		}),
+	}
+	for _, r := range []string{resultAccepted, resultOriginRefused, resultInvalid, resultUnauthenticated,
+		resultUnavailable, resultHandshakeFailed, resultError} {
+		m.connectionsTotal.WithLabelValues(r) // export every result from 0
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.connections, m.connectionsTotal, m.delivered, m.latency, m.slowCloses} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register hub metrics: %w", err)
+		}
+	}
+	return m, nil
+}

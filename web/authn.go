@@ -1,0 +1,229 @@
+package web
+
+import (
+	"container/list"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/web/auth"
+)
+
+// SessionCookie is the cookie the web login sets; it holds the JWT.
+const SessionCookie = "notifyhub_session"
+
+// credSource says where a request's token came from: only cookies need the
+// cross-origin check, since only they are sent by the browser on its own.
+type credSource int
+
+const (
+	fromBearer credSource = iota + 1
+	fromCookie
+	fromQuery
+)
+
+// authenticate finds and verifies the request's token: the Authorization
+// header first, then the session cookie, then (only where allowQuery) the
+// token query parameter. It then applies the CSRF check to cookie-borne
+// unsafe requests and records the user from the claims.
+func (s *server) authenticate(r *http.Request, allowQuery bool) (auth.Claims, credSource, error) {
+	var (
+		token string
+		src   credSource
+	)
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			return auth.Claims{}, 0, fmt.Errorf("%w: Authorization must be \"Bearer <token>\"", domain.ErrUnauthenticated)
+		}
+		token, src = strings.TrimSpace(tok), fromBearer
+	} else if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		token, src = c.Value, fromCookie
+	} else if allowQuery && r.URL.Query().Get("token") != "" {
+		token, src = r.URL.Query().Get("token"), fromQuery
+	} else {
+		return auth.Claims{}, 0, fmt.Errorf("%w: no credentials", domain.ErrUnauthenticated)
+	}
+	claims, err := auth.Verify(s.cfg.Secret, token, s.cfg.Now())
+	if err != nil {
+		return auth.Claims{}, src, err
+	}
+	if src == fromCookie {
+		if err := s.csrf.Check(r); err != nil {
+			return auth.Claims{}, src, fmt.Errorf("%w: cross-origin request with a session cookie: %w", domain.ErrForbidden, err)
+		}
+	}
+	if err := s.users.sync(r.Context(), claims); err != nil {
+		return auth.Claims{}, src, err
+	}
+	return claims, src, nil
+}
+
+// requireAPI authenticates API requests; failures answer JSON (401/403).
+func (s *server) requireAPI(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, _, err := s.authenticate(r, false)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey, claims)))
+	})
+}
+
+// requirePage authenticates page requests; without a valid session the
+// browser is sent to the login page (and a stale cookie is dropped).
+func (s *server) requirePage(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, src, err := s.authenticate(r, false)
+		if err != nil {
+			status, _ := classify(err)
+			if status != http.StatusUnauthorized {
+				s.renderError(w, r, err)
+				return
+			}
+			if src == fromCookie {
+				s.clearSession(w)
+			}
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey, claims)))
+	})
+}
+
+func claimsFrom(ctx context.Context) (auth.Claims, bool) {
+	c, ok := ctx.Value(claimsKey).(auth.Claims)
+	return c, ok
+}
+
+// mustClaims is for handlers mounted behind requireAPI/requirePage.
+func mustClaims(r *http.Request) (auth.Claims, error) {
+	c, ok := claimsFrom(r.Context())
+	if !ok {
+		return auth.Claims{}, fmt.Errorf("%w: route not behind authentication", domain.ErrUnauthenticated)
+	}
+	return c, nil
+}
+
+func (s *server) setSession(w http.ResponseWriter, token string, expires time.Time) {
+	maxAge := int(time.Until(expires) / time.Second)
+	if d := expires.Sub(s.cfg.Now()); d > 0 {
+		maxAge = int(d / time.Second)
+	}
+	if maxAge <= 0 {
+		maxAge = 1
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     SessionCookie,
+		Value:    token,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   s.cfg.SecureCookie,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *server) clearSession(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     SessionCookie,
+		Value:    "",
+		Path:     "/",
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   s.cfg.SecureCookie,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// userSync records users from their claims: the first request of a user
+// inserts them and a request whose claims differ from the last recorded
+// ones updates them. A bounded LRU of claim fingerprints per (tenant, user)
+// keeps the common case (same claims again) free of database writes.
+type userSync struct {
+	store UserStore
+	mu    sync.Mutex
+	max   int
+	order *list.List // front = most recently used; values are *userEntry
+	byKey map[userKey]*list.Element
+}
+
+type userKey struct {
+	tenant domain.TenantID
+	user   domain.UserID
+}
+
+type userEntry struct {
+	key userKey
+	sum [sha256.Size]byte
+}
+
+func newUserSync(store UserStore, max int) *userSync {
+	return &userSync{store: store, max: max, order: list.New(), byKey: make(map[userKey]*list.Element)}
+}
+
+// fingerprint covers the stored fields; perms as a set, so a token that
+// lists them in another order is not a change.
+func fingerprint(u domain.User) [sha256.Size]byte {
+	perms := slices.Clone(u.Perms)
+	slices.Sort(perms)
+	perms = slices.Compact(perms)
+	h := sha256.New()
+	for _, part := range append([]string{u.Name, u.Email}, perms...) {
+		fmt.Fprintf(h, "%d:%s", len(part), part) // length-prefixed: no ambiguity
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+func (u *userSync) sync(ctx context.Context, c auth.Claims) error {
+	user := c.User()
+	key := userKey{user.TenantID, user.ID}
+	sum := fingerprint(user)
+	if u.known(key, sum) {
+		return nil
+	}
+	if user.Perms == nil {
+		user.Perms = []string{}
+	}
+	if err := u.store.UpsertUser(ctx, user); err != nil {
+		return fmt.Errorf("record user %s/%s: %w", user.TenantID, user.ID, err)
+	}
+	u.remember(key, sum)
+	return nil
+}
+
+func (u *userSync) known(key userKey, sum [sha256.Size]byte) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	el, ok := u.byKey[key]
+	if !ok {
+		return false
+	}
+	u.order.MoveToFront(el)
+	return el.Value.(*userEntry).sum == sum
+}
+
+func (u *userSync) remember(key userKey, sum [sha256.Size]byte) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if el, ok := u.byKey[key]; ok {
+		el.Value.(*userEntry).sum = sum
+		u.order.MoveToFront(el)
+		return
+	}
+	u.byKey[key] = u.order.PushFront(&userEntry{key: key, sum: sum})
+	for u.order.Len() > u.max {
+		oldest := u.order.Back()
+		u.order.Remove(oldest)
+		delete(u.byKey, oldest.Value.(*userEntry).key)
+	}
+}

@@ -1,0 +1,241 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
+	"github.com/notifyhub/notifyhub/domain/store/storetest"
+	"github.com/notifyhub/notifyhub/workers/relay"
+	"github.com/notifyhub/notifyhub/workers/stream"
+	"github.com/notifyhub/notifyhub/workers/stream/dbqueue"
+	redisstream "github.com/notifyhub/notifyhub/workers/stream/redis"
+	"github.com/notifyhub/notifyhub/workers/stream/streamtest"
+)
+
+type backend struct {
+	store  *sqlstore.Store
+	stream stream.Stream
+}
+
+func backends() map[string]func(t *testing.T) backend {
+	return map[string]func(t *testing.T) backend{
+		"sqlite+dbqueue": func(t *testing.T) backend {
+			s := storetest.OpenSQLite(t)
+			return backend{store: s, stream: dbqueue.New(s.DB(), s.Dialect(), dbqueue.Options{PollInterval: 10 * time.Millisecond})}
+		},
+		"postgres+redis": func(t *testing.T) backend {
+			s := storetest.OpenPostgres(t)
+			client, prefix := streamtest.OpenRedis(t)
+			return backend{store: s, stream: redisstream.New(client, redisstream.Options{Prefix: prefix})}
+		},
+	}
+}
+
+type tick struct {
+	N int `json:"n"`
+}
+
+func (tick) EventType() string             { return "Tick" }
+func (e tick) Aggregate() (string, string) { return "tick", fmt.Sprint(e.N) }
+
+func appendEvent(ctx context.Context, s *sqlstore.Store, tenant domain.TenantID, n int) (domain.Event, error) {
+	ev, err := domain.NewEvent(tenant, "u", time.Now(), tick{N: n})
+	if err != nil {
+		return ev, err
+	}
+	return ev, s.AppendEvents(ctx, ev)
+}
+
+// drain reads everything the group has on the topic and returns event ids
+// in stream order.
+func drain(t *testing.T, s stream.Stream, group string) []string {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, s.EnsureGroup(ctx, "events", group))
+	var ids []string
+	for {
+		msgs, err := s.Read(ctx, "events", group, "c", 500, 20*time.Millisecond)
+		require.NoError(t, err)
+		if len(msgs) == 0 {
+			return ids
+		}
+		for _, m := range msgs {
+			var ev domain.Event
+			require.NoError(t, json.Unmarshal(m.Body, &ev))
+			ids = append(ids, ev.ID)
+			require.NoError(t, s.Ack(ctx, "events", group, m.ID))
+		}
+	}
+}
+
+// TestConcurrentWritersEveryCommittedEventPublishedOnce runs writers that
+// commit and roll back at random while the relay runs: every committed
+// event is published exactly once, no rolled-back one ever.
+func TestConcurrentWritersEveryCommittedEventPublishedOnce(t *testing.T) {
+	t.Parallel()
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := open(t)
+			ctx := context.Background()
+			// The group exists before anything is published, as the
+			// runner's groups do.
+			require.NoError(t, b.stream.EnsureGroup(ctx, "events", "check"))
+			r, err := relay.New(relay.Config{BatchSize: 7, PollInterval: 5 * time.Millisecond}, b.store, b.stream)
+			require.NoError(t, err)
+			rctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { defer close(done); _ = r.Run(rctx) }()
+
+			var mu sync.Mutex
+			committed := map[string]bool{}
+			rolledBack := map[string]bool{}
+			var wg sync.WaitGroup
+			errRollback := errors.New("rollback on purpose")
+			for w := range 8 {
+				wg.Go(func() {
+					for i := range 25 {
+						var ids []string
+						err := b.store.InTx(ctx, func(ctx context.Context) error {
+							for k := range 1 + (i % 3) {
+								ev, err := appendEvent(ctx, b.store, "t-relay", w*1000+i*10+k)
+								if err != nil {
+									return err
+								}
+								ids = append(ids, ev.ID)
+							}
+							if (w+i)%5 == 0 {
+								return errRollback
+							}
+							return nil
+						})
+						mu.Lock()
+						for _, id := range ids {
+							if err == nil {
+								committed[id] = true
+							} else {
+								rolledBack[id] = true
+							}
+						}
+						mu.Unlock()
+						if err != nil && !errors.Is(err, errRollback) {
+							t.Errorf("writer: %v", err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			require.Eventually(t, func() bool {
+				_, ok, err := b.store.OldestUnpublished(ctx)
+				return err == nil && !ok
+			}, 30*time.Second, 10*time.Millisecond)
+			cancel()
+			<-done
+
+			published := drain(t, b.stream, "check")
+			seen := map[string]bool{}
+			for _, id := range published {
+				require.False(t, seen[id], "event %s published twice", id)
+				seen[id] = true
+				require.False(t, rolledBack[id], "rolled-back event %s published", id)
+			}
+			require.Len(t, seen, len(committed))
+			for id := range committed {
+				require.True(t, seen[id], "committed event %s never published", id)
+			}
+			require.NotEmpty(t, rolledBack)
+		})
+	}
+}
+
+// TestOutOfOrderCommitIsNotSkipped: a transaction that took an earlier
+// outbox position but commits after a later one has been published is
+// still published. Only PostgreSQL lets two writers overlap like this
+// (SQLite serialises write transactions).
+func TestOutOfOrderCommitIsNotSkipped(t *testing.T) {
+	t.Parallel()
+	b := backends()["postgres+redis"](t)
+	ctx := context.Background()
+	require.NoError(t, b.stream.EnsureGroup(ctx, "events", "check"))
+	r, err := relay.New(relay.Config{}, b.store, b.stream)
+	require.NoError(t, err)
+
+	appended := make(chan domain.Event)
+	release := make(chan struct{})
+	slowDone := make(chan error)
+	go func() {
+		slowDone <- b.store.InTx(ctx, func(ctx context.Context) error {
+			ev, err := appendEvent(ctx, b.store, "t-ooo", 1)
+			if err != nil {
+				return err
+			}
+			appended <- ev
+			<-release // hold the transaction open
+			return nil
+		})
+	}()
+	early := <-appended // took the lower position, not committed yet
+	var late domain.Event
+	require.NoError(t, b.store.InTx(ctx, func(ctx context.Context) error {
+		late, err = appendEvent(ctx, b.store, "t-ooo", 2)
+		return err
+	}))
+	n, err := r.Flush(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, []string{late.ID}, drain(t, b.stream, "check"))
+
+	close(release)
+	require.NoError(t, <-slowDone)
+	n, err = r.Flush(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, []string{early.ID}, drain(t, b.stream, "check"))
+}
+
+// TestPublishFailureLeavesEventsUnpublished: when the stream refuses, the
+// events stay in the outbox and go out on the next flush.
+func TestPublishFailureLeavesEventsUnpublished(t *testing.T) {
+	t.Parallel()
+	b := backends()["sqlite+dbqueue"](t)
+	ctx := context.Background()
+	ev, err := appendEvent(ctx, b.store, "t-fail", 1)
+	require.NoError(t, err)
+	failing := &flakyPublisher{Stream: b.stream, failures: 1}
+	r, err := relay.New(relay.Config{}, b.store, failing)
+	require.NoError(t, err)
+	_, err = r.Flush(ctx)
+	require.Error(t, err)
+	_, ok, err := b.store.OldestUnpublished(ctx)
+	require.NoError(t, err)
+	require.True(t, ok, "the event is still unpublished")
+	require.NoError(t, b.stream.EnsureGroup(ctx, "events", "check"))
+	n, err := r.Flush(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, []string{ev.ID}, drain(t, b.stream, "check"))
+}
+
+// flakyPublisher wraps the real stream and refuses the first publishes,
+// as a stream that is briefly down would.
+type flakyPublisher struct {
+	stream.Stream
+	failures int
+}
+
+func (p *flakyPublisher) Publish(ctx context.Context, topic string, bodies ...[]byte) error {
+	if p.failures > 0 {
+		p.failures--
+		return errors.New("stream unavailable")
+	}
+	return p.Stream.Publish(ctx, topic, bodies...)
+}
