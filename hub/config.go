@@ -77,8 +77,8 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-// Validate reports every invalid field. New calls it after applying
-// defaults, so zero values are fine there.
+// Validate reports every invalid field. Zero values are valid: they stand
+// for the defaults.
 func (c Config) Validate() error {
 	var errs []error
 	for _, p := range c.AllowedOrigins {
@@ -86,19 +86,19 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.QueueSize < 1 {
-		errs = append(errs, fmt.Errorf("queue size %d: must be at least 1", c.QueueSize))
+	if c.QueueSize < 0 {
+		errs = append(errs, fmt.Errorf("queue size %d: must be positive", c.QueueSize))
 	}
-	if c.WriteTimeout <= 0 {
+	if c.WriteTimeout < 0 {
 		errs = append(errs, fmt.Errorf("write timeout %s: must be positive", c.WriteTimeout))
 	}
-	if c.ReadLimit < minReadLimit {
+	if c.ReadLimit < 0 || (c.ReadLimit > 0 && c.ReadLimit < minReadLimit) {
 		errs = append(errs, fmt.Errorf("read limit %d: must be at least %d bytes", c.ReadLimit, minReadLimit))
 	}
-	if c.CatchupBatch < 1 {
-		errs = append(errs, fmt.Errorf("catch-up batch %d: must be at least 1", c.CatchupBatch))
+	if c.CatchupBatch < 0 {
+		errs = append(errs, fmt.Errorf("catch-up batch %d: must be positive", c.CatchupBatch))
 	}
-	if c.HistoryTimeout <= 0 {
+	if c.HistoryTimeout < 0 {
 		errs = append(errs, fmt.Errorf("history timeout %s: must be positive", c.HistoryTimeout))
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -140,12 +140,12 @@ func (c *conn) catchUp(ctx context.Context, since int64, hasSince bool) error {
 		}
 	} else {
 		hctx, cancel := context.WithTimeout(ctx, c.h.cfg.HistoryTimeout)
-		max, err := c.h.history.MaxSeq(hctx, c.key.tenant, c.key.user)
+		maxSeq, err := c.h.history.MaxSeq(hctx, c.key.tenant, c.key.user)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("%w: max seq: %w", errHistory, err)
 		}
-		c.lastSeq = max
+		c.lastSeq = maxSeq
 	}
 	return c.sendCount(ctx)
 }

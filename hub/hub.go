@@ -51,10 +51,10 @@ func New(cfg Config, history History) (*Hub, error) {
 	if history == nil {
 		return nil, errors.New("hub: history is required")
 	}
-	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.applyDefaults()
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)

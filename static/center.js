@@ -1,7 +1,7 @@
 // center.js drives the notification center page rendered by web/view:
 // a WebSocket to /ws for live notifications and cross-tab read state, and
 // fetch calls to the REST API for mark read/unread/all and "load more".
-// Notification text is only ever set with textContent, never innerHTML.
+// Notification text is only ever set with textContent, never parsed as HTML.
 (function () {
   "use strict";
 

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 )
 
@@ -111,7 +112,7 @@ func Handler() http.Handler {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		h.Set("Content-Length", fmt.Sprint(len(a.body)))
+		h.Set("Content-Length", strconv.Itoa(len(a.body)))
 		if r.Method == http.MethodHead {
 			return
 		}

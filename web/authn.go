@@ -62,6 +62,7 @@ func (s *server) authenticate(r *http.Request, allowQuery bool) (auth.Claims, cr
 	if err := s.users.sync(r.Context(), claims); err != nil {
 		return auth.Claims{}, src, err
 	}
+	noteCaller(r.Context(), string(claims.TenantID), claims.Subject)
 	return claims, src, nil
 }
 
@@ -113,13 +114,8 @@ func mustClaims(r *http.Request) (auth.Claims, error) {
 }
 
 func (s *server) setSession(w http.ResponseWriter, token string, expires time.Time) {
-	maxAge := int(time.Until(expires) / time.Second)
-	if d := expires.Sub(s.cfg.Now()); d > 0 {
-		maxAge = int(d / time.Second)
-	}
-	if maxAge <= 0 {
-		maxAge = 1
-	}
+	// The cookie lives exactly as long as the token it carries.
+	maxAge := max(int(expires.Sub(s.cfg.Now())/time.Second), 1)
 	http.SetCookie(w, &http.Cookie{
 		Name:     SessionCookie,
 		Value:    token,

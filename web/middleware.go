@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -21,7 +22,35 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	claimsKey
+	logInfoKey
 )
+
+// logInfo lets authentication, deeper in the chain, tell the access log
+// who the caller was.
+type logInfo struct {
+	mu     sync.Mutex
+	tenant string
+	user   string
+}
+
+func (li *logInfo) set(tenant, user string) {
+	li.mu.Lock()
+	li.tenant, li.user = tenant, user
+	li.mu.Unlock()
+}
+
+func (li *logInfo) get() (tenant, user string) {
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	return li.tenant, li.user
+}
+
+// noteCaller records the authenticated caller for the access log.
+func noteCaller(ctx context.Context, tenant, user string) {
+	if li, ok := ctx.Value(logInfoKey).(*logInfo); ok {
+		li.set(tenant, user)
+	}
+}
 
 const requestIDHeader = "X-Request-Id"
 
@@ -145,7 +174,8 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
+		info := &logInfo{}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), logInfoKey, info)))
 		elapsed := time.Since(start)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
@@ -169,8 +199,8 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 			slog.Duration("duration", elapsed),
 			slog.String("remote", r.RemoteAddr),
 		}
-		if c, ok := claimsFrom(r.Context()); ok {
-			attrs = append(attrs, slog.String("tenant", string(c.TenantID)), slog.String("user", c.Subject))
+		if tenant, user := info.get(); tenant != "" {
+			attrs = append(attrs, slog.String("tenant", tenant), slog.String("user", user))
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
 	})

@@ -71,7 +71,7 @@ func (s *Service) Record(ctx context.Context, actor domain.Actor, in RecordInput
 		p, err := s.store.LockProduct(ctx, actor.TenantID, m.ProductID)
 		if err != nil {
 			if errors.Is(err, domain.ErrNotFound) {
-				return domain.Invalid("product_id", "no such product")
+				return fmt.Errorf("product %s: %w", m.ProductID, domain.ErrNotFound)
 			}
 			return err
 		}

@@ -140,6 +140,9 @@ type DemoUser struct {
 // LoginProps is the login page.
 type LoginProps struct {
 	Error string // shown above the forms when set
+	// Token prefills the token form: a sign-in link followed from another
+	// site is confirmed by the user instead of signing in on its own.
+	Token string
 	// DemoTenant is set in demo mode: the page then lists DemoUsers.
 	DemoTenant string
 	DemoUsers  []DemoUser

@@ -36,6 +36,13 @@ type Config struct {
 	BatchSize    int           // events per transaction; default 500
 	PollInterval time.Duration // fallback poll when no signal comes; default 1s
 	MaxBackoff   time.Duration // cap of the retry delay after errors; default 5s
+	// PublishOutsideTx claims, publishes and marks in separate steps
+	// instead of holding the claimed rows locked while publishing. SQLite
+	// needs it when the queue lives in the same file: the claim's write
+	// transaction would block the queue's own write until the busy timeout.
+	// Only one relay may then run against the database (embedded mode is
+	// one process).
+	PublishOutsideTx bool
 	Logger       *slog.Logger
 	Registerer   prometheus.Registerer // nil: metrics are not registered
 	Now          func() time.Time
@@ -129,28 +136,20 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 }
 
 // publishBatch claims a batch, publishes it, and marks it published in the
-// same transaction. If the commit fails after the publish, the events go
-// out again later: consumers are idempotent, and nothing is lost.
+// same transaction, so two relays never publish the same rows. If the
+// commit fails after the publish, the events go out again later: consumers
+// are idempotent, and nothing is lost.
 func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+	if r.cfg.PublishOutsideTx {
+		return r.publishBatchUnlocked(ctx)
+	}
 	var n int
 	err := r.store.InTx(ctx, func(ctx context.Context) error {
 		events, err := r.store.ClaimUnpublished(ctx, r.cfg.BatchSize)
 		if err != nil || len(events) == 0 {
 			return err
 		}
-		bodies := make([][]byte, len(events))
-		ids := make([]string, len(events))
-		for i, ev := range events {
-			b, err := json.Marshal(ev)
-			if err != nil {
-				return fmt.Errorf("encode event %s: %w", ev.ID, err)
-			}
-			bodies[i], ids[i] = b, ev.ID
-		}
-		if err := r.pub.Publish(ctx, r.cfg.Topic, bodies...); err != nil {
-			return fmt.Errorf("publish %d events: %w", len(events), err)
-		}
-		if err := r.store.MarkPublished(ctx, ids, r.cfg.Now().UTC()); err != nil {
+		if err := r.publish(ctx, events); err != nil {
 			return err
 		}
 		n = len(events)
@@ -161,6 +160,43 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	}
 	r.metrics.published.Add(float64(n))
 	return n, nil
+}
+
+// publishBatchUnlocked is publishBatch without holding the claimed rows:
+// the claim commits at once, the publish runs outside any transaction, and
+// the mark is its own short transaction.
+func (r *Relay) publishBatchUnlocked(ctx context.Context) (int, error) {
+	var events []domain.Event
+	err := r.store.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		events, err = r.store.ClaimUnpublished(ctx, r.cfg.BatchSize)
+		return err
+	})
+	if err != nil || len(events) == 0 {
+		return 0, err
+	}
+	if err := r.publish(ctx, events); err != nil {
+		return 0, err
+	}
+	r.metrics.published.Add(float64(len(events)))
+	return len(events), nil
+}
+
+// publish appends the events to the stream, then marks them published.
+func (r *Relay) publish(ctx context.Context, events []domain.Event) error {
+	bodies := make([][]byte, len(events))
+	ids := make([]string, len(events))
+	for i, ev := range events {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encode event %s: %w", ev.ID, err)
+		}
+		bodies[i], ids[i] = b, ev.ID
+	}
+	if err := r.pub.Publish(ctx, r.cfg.Topic, bodies...); err != nil {
+		return fmt.Errorf("publish %d events: %w", len(events), err)
+	}
+	return r.store.MarkPublished(ctx, ids, r.cfg.Now().UTC())
 }
 
 func (r *Relay) updateLag(ctx context.Context) {

@@ -90,7 +90,8 @@ func TestConcurrentWritersEveryCommittedEventPublishedOnce(t *testing.T) {
 			// The group exists before anything is published, as the
 			// runner's groups do.
 			require.NoError(t, b.stream.EnsureGroup(ctx, "events", "check"))
-			r, err := relay.New(relay.Config{BatchSize: 7, PollInterval: 5 * time.Millisecond}, b.store, b.stream)
+			r, err := relay.New(relay.Config{BatchSize: 7, PollInterval: 5 * time.Millisecond,
+				PublishOutsideTx: b.store.Dialect() == "sqlite"}, b.store, b.stream)
 			require.NoError(t, err)
 			rctx, cancel := context.WithCancel(ctx)
 			done := make(chan struct{})
@@ -211,7 +212,7 @@ func TestPublishFailureLeavesEventsUnpublished(t *testing.T) {
 	ev, err := appendEvent(ctx, b.store, "t-fail", 1)
 	require.NoError(t, err)
 	failing := &flakyPublisher{Stream: b.stream, failures: 1}
-	r, err := relay.New(relay.Config{}, b.store, failing)
+	r, err := relay.New(relay.Config{PublishOutsideTx: true}, b.store, failing)
 	require.NoError(t, err)
 	_, err = r.Flush(ctx)
 	require.Error(t, err)

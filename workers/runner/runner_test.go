@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,6 +81,10 @@ func newEvent(t *testing.T, tenant domain.TenantID) domain.Event {
 func startRunner(t *testing.T, b backend, cfg runner.Config, ls ...runner.Listener) {
 	t.Helper()
 	cfg.ReadBlock = 50 * time.Millisecond
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		cfg.Logger = slog.Default()
+	}
 	r, err := runner.New(cfg, b.stream, b.store, ls...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -122,12 +128,13 @@ func TestFailsTwiceThenSucceedsRunsEffectOnce(t *testing.T) {
 			b := open(t)
 			var calls atomic.Int32
 			succeeded := make(chan struct{})
+			var once sync.Once
 			l := funcListener{name: "Flaky", handle: func(ctx context.Context, ev domain.Event) error {
 				n := calls.Add(1)
 				if err := effect(ctx, b.store, "Flaky", ev, n < 3); err != nil {
 					return err
 				}
-				close(succeeded)
+				once.Do(func() { close(succeeded) })
 				return nil
 			}}
 			startRunner(t, b, runner.Config{Tries: 3, Backoff: []time.Duration{time.Millisecond}, Timeout: 5 * time.Second}, l)

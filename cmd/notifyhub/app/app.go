@@ -228,6 +228,8 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	if cfg.has(RoleRelay) {
 		rc := cfg.Relay
 		rc.Logger, rc.Registerer = a.log, a.registry
+		// The database queue in the SQLite file shares its single write lock.
+		rc.PublishOutsideTx = cfg.Embedded() && cfg.RedisURL == ""
 		if a.relay, err = relay.New(rc, a.store, a.stream); err != nil {
 			return nil, err
 		}
@@ -263,9 +265,10 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 // configured, else the database queue and in-process fan-out.
 func (a *App) openTransport(ctx context.Context) error {
 	if a.cfg.RedisURL == "" {
-		a.stream = dbqueue.New(a.store.DB(), a.store.Dialect(), dbqueue.Options{})
-		a.broker = memory.New()
-		return nil
+		a.stream = dbqueue.New(a.store.DB(), a.store.Dialect(), dbqueue.Options{Logger: a.log})
+		var err error
+		a.broker, err = memory.New(memory.Config{})
+		return err
 	}
 	opts, err := redis.ParseURL(a.cfg.RedisURL)
 	if err != nil {
@@ -276,8 +279,10 @@ func (a *App) openTransport(ctx context.Context) error {
 		return fmt.Errorf("redis at %s: %w", opts.Addr, err)
 	}
 	a.stream = redisstream.New(a.redis, redisstream.Options{Prefix: a.cfg.RedisPrefix})
-	a.broker = redisbroker.New(a.redis, redisbroker.Options{Prefix: a.cfg.RedisPrefix})
-	return nil
+	a.broker, err = redisbroker.New(redisbroker.Config{
+		Client: a.redis, Prefix: a.cfg.RedisPrefix, Logger: a.log, Registerer: a.registry,
+	})
+	return err
 }
 
 func (a *App) listeners() []runner.Listener {
@@ -291,14 +296,15 @@ func (a *App) handler() (http.Handler, error) {
 	if a.cfg.Demo {
 		demoTenant = demo.Tenant
 	}
-	var h web.Hub
+	var sockets web.SocketServer = noHub{}
 	if a.hub != nil {
-		h = a.hub
+		sockets = a.hub
 	}
 	return web.New(web.Config{
 		Secret:     a.secret,
 		DemoTenant: demoTenant,
 		Logger:     a.log,
+		Registerer: a.registry,
 		Metrics:    promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}),
 		Ready:      a.ready,
 	}, web.Deps{
@@ -307,8 +313,15 @@ func (a *App) handler() (http.Handler, error) {
 		Notifications: a.Notifications,
 		Users:         a.store,
 		Events:        a.store,
-		Hub:           h,
+		Hub:           sockets,
 	})
+}
+
+// noHub answers /ws on a node that does not run the hub role.
+type noHub struct{}
+
+func (noHub) Serve(http.ResponseWriter, *http.Request, hub.Identity) error {
+	return fmt.Errorf("this node does not run the hub role: %w", domain.ErrNotFound)
 }
 
 // ready reports whether the store and the stream answer.
@@ -363,7 +376,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.hub != nil {
 		wg.Go(func() {
-			if err := a.broker.Subscribe(ctx, a.hub.Deliver, a.hub.Resync); err != nil && ctx.Err() == nil {
+			if err := a.hub.Run(ctx, a.broker); err != nil && ctx.Err() == nil {
 				fail(fmt.Errorf("fan-out subscription: %w", err))
 			}
 		})

@@ -36,17 +36,21 @@ var system = domain.Actor{TenantID: Tenant, UserID: "alice", Perms: []string{dom
 type seedProduct struct {
 	sku, name, price string
 	reorder, opening int64
+	// firstSale, when set, is sold right after the opening stock; it takes
+	// the product below its reorder level, so the center has real alerts
+	// from the first minute.
+	firstSale int64
 }
 
 var catalogue = []seedProduct{
-	{"CHR-OAK-01", "Oak dining chair", "89.00", 12, 30},
-	{"DSK-STD-02", "Standing desk", "499.00", 5, 9},
-	{"LMP-LED-03", "LED desk lamp", "34.50", 20, 45},
-	{"MON-27-04", "27\" monitor", "279.99", 8, 14},
-	{"KBD-MEC-05", "Mechanical keyboard", "119.00", 15, 22},
-	{"CBL-USB-06", "USB-C cable 2m", "9.90", 50, 120},
-	{"SHF-WAL-07", "Wall shelf", "45.00", 6, 8},
-	{"PAP-A4-08", "A4 paper, 500 sheets", "5.25", 40, 65},
+	{"CHR-OAK-01", "Oak dining chair", "89.00", 12, 30, 0},
+	{"DSK-STD-02", "Standing desk", "499.00", 5, 9, 6},
+	{"LMP-LED-03", "LED desk lamp", "34.50", 20, 45, 0},
+	{"MON-27-04", "27\" monitor", "279.99", 8, 14, 0},
+	{"KBD-MEC-05", "Mechanical keyboard", "119.00", 15, 22, 0},
+	{"CBL-USB-06", "USB-C cable 2m", "9.90", 50, 120, 0},
+	{"SHF-WAL-07", "Wall shelf", "45.00", 6, 8, 3},
+	{"PAP-A4-08", "A4 paper, 500 sheets", "5.25", 40, 65, 0},
 }
 
 // UserStore is what seeding needs besides the services.
@@ -98,6 +102,13 @@ func (d *Demo) Seed(ctx context.Context) error {
 			ProductID: p.ID, Quantity: sp.opening, UnitCost: &cost, Reason: "opening stock",
 		}); err != nil {
 			return fmt.Errorf("seed stock %s: %w", sp.sku, err)
+		}
+		if sp.firstSale > 0 {
+			if _, err := d.Inventory.Record(ctx, system, inventory.RecordInput{
+				ProductID: p.ID, Quantity: -sp.firstSale, Reason: "sale",
+			}); err != nil {
+				return fmt.Errorf("seed sale %s: %w", sp.sku, err)
+			}
 		}
 	}
 	d.Logger.InfoContext(ctx, "demo tenant seeded", slog.String("tenant", string(Tenant)), slog.Int("products", len(catalogue)))

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/product"
@@ -152,8 +153,11 @@ func (s *Store) Close() error {
 
 // EventSignal is sent on (buffered, coalesced) when events may have been
 // added to the outbox: after a commit that appended events in this process,
-// and, on PostgreSQL, when another process did. A receiver must then drain
-// the outbox; one signal may stand for many commits.
+// and, on PostgreSQL, when another process did (or when the LISTEN
+// connection came back, since commits may have gone unannounced). A
+// receiver must then drain the outbox; one signal may stand for many
+// commits. Nothing is sent for events that were there before the store was
+// opened: a relay drains once when it starts.
 func (s *Store) EventSignal() <-chan struct{} { return s.events }
 
 // SignalEvents wakes EventSignal's receiver. Backends call it when they learn
@@ -346,7 +350,7 @@ func (s *Store) kind(err error) ErrorKind {
 func (s *Store) wrap(op string, err error) error {
 	switch s.kind(err) {
 	case KindForeignKeyViolation:
-		return fmt.Errorf("%s: referenced row: %w", op, domainNotFound)
+		return fmt.Errorf("%s: referenced row: %w", op, domain.ErrNotFound)
 	case KindInvalidValue:
 		return fmt.Errorf("%s: %w", op, invalidValue(err))
 	}

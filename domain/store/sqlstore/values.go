@@ -23,8 +23,6 @@ const (
 	dateLayout = time.DateOnly
 )
 
-var domainNotFound = domain.ErrNotFound
-
 // Money columns are NUMERIC(20,4) on PostgreSQL: at most 4 decimal places
 // and 16 integer digits. Both dialects enforce the same bounds here rather
 // than letting PostgreSQL round silently.

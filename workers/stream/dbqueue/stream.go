@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/notifyhub/notifyhub/workers/stream"
 )
 
@@ -35,6 +37,9 @@ type Options struct {
 	// by other processes (default 100ms). Publishes from this process wake
 	// readers at once.
 	PollInterval time.Duration
+	// Registerer receives the stream's metrics (groups recreated, entries
+	// trimmed). Nil: not exported.
+	Registerer prometheus.Registerer
 	// Logger receives warnings such as a recreated group. Default: discard.
 	Logger *slog.Logger
 }
@@ -47,6 +52,7 @@ type Stream struct {
 	err  error // set when New got an unknown dialect
 	opts Options
 	log  *slog.Logger
+	met  *metrics
 
 	life context.Context // done once Close is called
 	stop context.CancelFunc
@@ -70,7 +76,8 @@ func New(db *sql.DB, dialect string, opts Options) *Stream {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Stream{db: db, opts: opts, log: log.With(slog.String("component", "dbqueue")), waiters: map[string]chan struct{}{}}
+	log = log.With(slog.String("component", "dbqueue"))
+	s := &Stream{db: db, opts: opts, log: log, met: newMetrics(opts.Registerer, log), waiters: map[string]chan struct{}{}}
 	switch dialect {
 	case SQLite:
 	case Postgres:
@@ -211,6 +218,7 @@ func (s *Stream) lockGroup(ctx context.Context, tx *sql.Tx, topic, group string)
 			return 0, cerr
 		}
 		if created {
+			s.met.recreated.Inc()
 			s.log.WarnContext(ctx, "stream group missing; recreated it from the start of the topic",
 				slog.String("topic", topic), slog.String("group", group))
 		}
@@ -272,7 +280,7 @@ func (s *Stream) Read(ctx context.Context, topic, group, consumer string, limit 
 		// Subscribe before looking, so a Publish between the look and
 		// the wait still wakes us.
 		wake := s.signal(topic)
-		msgs, err := s.readOnce(ctx, topic, group, consumer, limit)
+		msgs, err := s.readIfNew(ctx, topic, group, consumer, limit)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, nil
@@ -298,6 +306,23 @@ func (s *Stream) Read(ctx context.Context, topic, group, consumer string, limit 
 		case <-poll.C:
 		}
 	}
+}
+
+// readIfNew takes entries only when a cheap lock-free probe finds some (or
+// the group missing): idle polls must not take the write lock, which on
+// SQLite is the whole file's.
+func (s *Stream) readIfNew(ctx context.Context, topic, group, consumer string, limit int) ([]stream.Message, error) {
+	var last, top int64
+	err := s.db.QueryRowContext(ctx, s.d.q(`SELECT
+		COALESCE((SELECT last_id FROM stream_groups WHERE topic = ? AND grp = ?), -1),
+		COALESCE((SELECT MAX(id) FROM stream_entries WHERE topic = ?), 0)`), topic, group, topic).Scan(&last, &top)
+	if err != nil {
+		return nil, fmt.Errorf("probe: %w", err)
+	}
+	if last >= 0 && top <= last {
+		return nil, nil
+	}
+	return s.readOnce(ctx, topic, group, consumer, limit)
 }
 
 func (s *Stream) readOnce(ctx context.Context, topic, group, consumer string, limit int) ([]stream.Message, error) {
@@ -563,6 +588,7 @@ func (s *Stream) Trim(ctx context.Context, topic string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("dbqueue: trim %q: %w", topic, err)
 	}
+	s.met.trimmed.Add(float64(dropped))
 	return dropped, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/notifyhub/notifyhub/workers/stream"
@@ -48,6 +49,9 @@ type Options struct {
 	// IdleConns is how many dedicated blocking connections are kept between
 	// reads (default 4). Each blocking reader holds one while it waits.
 	IdleConns int
+	// Registerer receives the stream's metrics (groups recreated, entries
+	// trimmed). Nil: not exported.
+	Registerer prometheus.Registerer
 	// Logger receives warnings such as a group recreated after Redis lost
 	// it. Default: discard.
 	Logger *slog.Logger
@@ -61,6 +65,7 @@ type Stream struct {
 	direct *redis.Client
 	opts   Options
 	log    *slog.Logger
+	met    *metrics
 
 	life context.Context // done once Close is called
 	stop context.CancelFunc
@@ -92,7 +97,8 @@ func New(client redis.UniversalClient, opts Options) *Stream {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Stream{client: client, opts: opts, log: log.With(slog.String("component", "redisstream"))}
+	log = log.With(slog.String("component", "redisstream"))
+	s := &Stream{client: client, opts: opts, log: log, met: newMetrics(opts.Registerer, log)}
 	if c, ok := client.(*redis.Client); ok {
 		s.direct = c
 	}
@@ -201,6 +207,7 @@ func (s *Stream) createGroup(ctx context.Context, key, group string) error {
 // recreate handles NOGROUP: the group vanished (Redis restarted empty,
 // failover, or someone destroyed it). It comes back from the start.
 func (s *Stream) recreate(ctx context.Context, topic, group string) error {
+	s.met.recreated.Inc()
 	s.log.WarnContext(ctx, "stream group missing; recreating it from the start of the topic",
 		slog.String("topic", topic), slog.String("group", group))
 	if err := s.createGroup(ctx, s.key(topic), group); err != nil {
@@ -539,6 +546,7 @@ func (s *Stream) Trim(ctx context.Context, topic string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("redisstream: trim %q: %w", topic, err)
 	}
+	s.met.trimmed.Add(float64(n))
 	return n, nil
 }
 

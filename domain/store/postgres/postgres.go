@@ -1,0 +1,185 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
+	"github.com/notifyhub/notifyhub/migrations"
+)
+
+// Channel is the NOTIFY channel the events trigger signals on; the payload
+// is the schema of the events table.
+const Channel = "notifyhub_events"
+
+// Open connects to the database at url (a postgres:// URL or a key=value
+// DSN; pool_* settings are honoured, and any other parameter such as
+// search_path is sent to the server for every connection), applies the
+// pending migrations to the current schema and returns the store with its
+// LISTEN loop running. Close the store to stop both.
+func Open(ctx context.Context, url string, logger *slog.Logger) (*sqlstore.Store, error) {
+	s, _, err := open(ctx, url, logger)
+	return s, err
+}
+
+// open is Open that also returns the listener, for tests.
+func open(ctx context.Context, url string, logger *slog.Logger) (*sqlstore.Store, *listener, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The error may quote the URL, password included: keep only its kind.
+		return nil, nil, errors.New("open postgres: invalid database url")
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "notifyhub"
+	}
+	// The store signals its own commits in-process; the listener ignores
+	// notifications sent by this pool's connections, so that each commit
+	// wakes the local relay once.
+	own := &pidSet{pids: map[uint32]struct{}{}}
+	afterConnect := cfg.AfterConnect
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		own.add(c.PgConn().PID())
+		if afterConnect != nil {
+			return afterConnect(ctx, c)
+		}
+		return nil
+	}
+	beforeClose := cfg.BeforeClose
+	cfg.BeforeClose = func(c *pgx.Conn) {
+		own.remove(c.PgConn().PID())
+		if beforeClose != nil {
+			beforeClose(c)
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	fail := func(err error) (*sqlstore.Store, *listener, error) {
+		err = errors.Join(err, db.Close())
+		pool.Close()
+		return nil, nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		return fail(fmt.Errorf("open postgres: %w", err))
+	}
+	schema, err := migrate(ctx, db)
+	if err != nil {
+		return fail(err)
+	}
+
+	lcfg := cfg.ConnConfig.Copy()
+	lcfg.RuntimeParams["application_name"] = cfg.ConnConfig.RuntimeParams["application_name"] + "-listener"
+	l := &listener{cfg: lcfg, schema: schema, own: own, log: logger.With(slog.String("component", "store-listener"))}
+	lctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s, err := sqlstore.New(sqlstore.Config{
+		DB:      db,
+		Dialect: Dialect{},
+		Logger:  logger,
+		OnClose: func() error {
+			stop()
+			<-done
+			pool.Close()
+			return nil
+		},
+	})
+	if err != nil {
+		stop()
+		return fail(err)
+	}
+	l.signal = s.SignalEvents
+	go func() {
+		defer close(done)
+		l.run(lctx)
+	}()
+	return s, l, nil
+}
+
+// migrate applies the migrations to the current schema while holding an
+// advisory lock keyed by that schema, and returns the schema's name.
+func migrate(ctx context.Context, db *sql.DB) (string, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return "", fmt.Errorf("migrate postgres: %w", err)
+	}
+	defer conn.Close()
+	var schema sql.NullString
+	if err := conn.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return "", fmt.Errorf("migrate postgres: current schema: %w", err)
+	}
+	if !schema.Valid {
+		return "", errors.New("migrate postgres: search_path names no existing schema")
+	}
+	key := "notifyhub:migrate:" + schema.String
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtext($1))`, key); err != nil {
+		return "", fmt.Errorf("migrate postgres: lock: %w", err)
+	}
+	defer func() {
+		// Unlock even when ctx is done; closing the session would release it too.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext($1))`, key)
+	}()
+	if _, err := migrations.Up(ctx, db, migrations.Postgres); err != nil {
+		return "", fmt.Errorf("migrate postgres schema %s: %w", schema.String, err)
+	}
+	return schema.String, nil
+}
+
+// Dialect is PostgreSQL's side of sqlstore.Dialect.
+type Dialect struct{}
+
+var _ sqlstore.Dialect = Dialect{}
+
+// Name is "postgres".
+func (Dialect) Name() string { return string(migrations.Postgres) }
+
+// Placeholder is "$n".
+func (Dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
+
+// LockRows locks the selected rows until the transaction ends.
+func (Dialect) LockRows(skipLocked bool) string {
+	if skipLocked {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return " FOR UPDATE"
+}
+
+// JSONArrayText uses jsonb_array_elements_text with its column named value.
+func (Dialect) JSONArrayText(column, alias string) string {
+	return "jsonb_array_elements_text(" + column + ") AS " + alias + "(value)"
+}
+
+// Classify maps SQLSTATE codes.
+func (Dialect) Classify(err error) sqlstore.ErrorKind {
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return sqlstore.KindOther
+	}
+	switch e.Code {
+	case "23505": // unique_violation
+		return sqlstore.KindUniqueViolation
+	case "23503": // foreign_key_violation
+		return sqlstore.KindForeignKeyViolation
+	case "40001", "40P01": // serialization_failure, deadlock_detected
+		return sqlstore.KindRetryable
+	case "23514": // check_violation
+		return sqlstore.KindInvalidValue
+	}
+	if len(e.Code) == 5 && e.Code[:2] == "22" { // data_exception: bad encoding, out of range, ...
+		return sqlstore.KindInvalidValue
+	}
+	return sqlstore.KindOther
+}

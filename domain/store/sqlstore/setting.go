@@ -1,0 +1,37 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/notifyhub/notifyhub/domain"
+)
+
+// Setting returns the value stored under key; domain.ErrNotFound when none.
+func (s *Store) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.queryRow(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("setting %q: %w", key, domain.ErrNotFound)
+	}
+	if err != nil {
+		return "", s.wrap("get setting", err)
+	}
+	return v, nil
+}
+
+// PutSettingIfAbsent stores value under key unless a value is there already,
+// and returns the value stored after the call: the first writer wins, every
+// concurrent caller gets the winner's value.
+func (s *Store) PutSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
+	if key == "" {
+		return "", fmt.Errorf("put setting: %w", domain.Invalid("key", "required"))
+	}
+	_, err := s.exec(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, value)
+	if err != nil {
+		return "", s.wrap("put setting", err)
+	}
+	return s.Setting(ctx, key)
+}

@@ -1,0 +1,143 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/notifyhub/notifyhub/domain"
+)
+
+const userCols = `u.tenant_id, u.id, u.name, u.email, u.perms`
+
+func scanUser(sc scanner) (domain.User, error) {
+	var (
+		u     domain.User
+		perms []byte
+	)
+	if err := sc.Scan(&u.TenantID, &u.ID, &u.Name, &u.Email, &perms); err != nil {
+		return u, err
+	}
+	if err := json.Unmarshal(perms, &u.Perms); err != nil {
+		return u, fmt.Errorf("decode perms of user %s: %w", u.ID, err)
+	}
+	if u.Perms == nil {
+		u.Perms = []string{}
+	}
+	return u, nil
+}
+
+// encPerms is the canonical form of a permission set: sorted, without
+// duplicates or empty strings, so that equal sets compare equal as text.
+func encPerms(perms []string) string {
+	c := make([]string, 0, len(perms))
+	for _, p := range perms {
+		if p != "" {
+			c = append(c, p)
+		}
+	}
+	slices.Sort(c)
+	c = slices.Compact(c)
+	raw, _ := json.Marshal(c) // a []string always encodes
+	return string(raw)
+}
+
+// UpsertTenant creates the tenant or renames it.
+func (s *Store) UpsertTenant(ctx context.Context, id domain.TenantID, name string) error {
+	if err := requireTenant(id); err != nil {
+		return fmt.Errorf("upsert tenant: %w", err)
+	}
+	_, err := s.exec(ctx, `INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name WHERE tenants.name <> excluded.name`,
+		id, name, encTime(now()))
+	if err != nil {
+		return s.wrap("upsert tenant", err)
+	}
+	return nil
+}
+
+// ensureTenant creates the tenant row, named after its id, if missing.
+func (s *Store) ensureTenant(ctx context.Context, id domain.TenantID) error {
+	_, err := s.exec(ctx, `INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		id, string(id), encTime(now()))
+	if err != nil {
+		return s.wrap("ensure tenant", err)
+	}
+	return nil
+}
+
+// UpsertUser creates the user (and the tenant if missing), or updates name,
+// email and perms when they differ. Perms are stored as a sorted set.
+func (s *Store) UpsertUser(ctx context.Context, u domain.User) error {
+	if err := requireUser(u.TenantID, u.ID); err != nil {
+		return fmt.Errorf("upsert user: %w", err)
+	}
+	perms := encPerms(u.Perms)
+	at := encTime(now())
+	return s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.ensureTenant(ctx, u.TenantID); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, `INSERT INTO users (tenant_id, id, name, email, perms, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (tenant_id, id) DO UPDATE SET
+				name = excluded.name, email = excluded.email, perms = excluded.perms, updated_at = excluded.updated_at
+			WHERE users.name <> excluded.name OR users.email <> excluded.email OR users.perms <> excluded.perms`,
+			u.TenantID, u.ID, u.Name, u.Email, perms, at, at)
+		if err != nil {
+			return s.wrap("upsert user", err)
+		}
+		return nil
+	})
+}
+
+// GetUser returns one user of the tenant; domain.ErrNotFound when unknown.
+func (s *Store) GetUser(ctx context.Context, tenant domain.TenantID, id domain.UserID) (domain.User, error) {
+	u, err := scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.tenant_id = ? AND u.id = ?`, tenant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.User{}, fmt.Errorf("get user %q: %w", id, domain.ErrNotFound)
+	}
+	if err != nil {
+		return domain.User{}, s.wrap("get user", err)
+	}
+	return u, nil
+}
+
+// ListUsers lists the tenant's known users ordered by id.
+func (s *Store) ListUsers(ctx context.Context, tenant domain.TenantID) ([]domain.User, error) {
+	return s.listUsers(ctx, "list users", `SELECT `+userCols+` FROM users u WHERE u.tenant_id = ? ORDER BY u.id`, tenant)
+}
+
+// UsersWithPermission lists the tenant's known users holding perm directly
+// or through admin, ordered by id.
+func (s *Store) UsersWithPermission(ctx context.Context, tenant domain.TenantID, perm string) ([]domain.User, error) {
+	if perm == "" {
+		return nil, fmt.Errorf("users with permission: %w", domain.Invalid("permission", "required"))
+	}
+	q := `SELECT ` + userCols + ` FROM users u WHERE u.tenant_id = ? AND EXISTS (
+		SELECT 1 FROM ` + s.d.JSONArrayText("u.perms", "p") + ` WHERE p.value IN (?, ?)) ORDER BY u.id`
+	return s.listUsers(ctx, "users with permission", q, tenant, perm, domain.PermAdmin)
+}
+
+func (s *Store) listUsers(ctx context.Context, op, q string, args ...any) ([]domain.User, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	defer rows.Close()
+	out := []domain.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: scan: %w", op, err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(op, err)
+	}
+	return out, nil
+}

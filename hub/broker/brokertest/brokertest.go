@@ -1,0 +1,246 @@
+package brokertest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/hub"
+)
+
+// NewNodes returns n brokers that share one bus, as n hub nodes would: an
+// update published on any of them reaches the subscribers of all. A backend
+// that lives in one process returns the same broker n times. Each call must
+// be isolated from every other call (its own key prefix on a server), with
+// cleanup registered on t.
+type NewNodes func(t *testing.T, n int) []hub.Broker
+
+// wait bounds every wait of the suite; reaching it is a failure, never a
+// timing assertion.
+const wait = 15 * time.Second
+
+// Run runs the whole suite against the backend.
+func Run(t *testing.T, newNodes NewNodes) {
+	t.Run("EveryNodeSeesEveryUpdateInOrder", func(t *testing.T) {
+		t.Parallel()
+		testFanOutInOrder(t, newNodes)
+	})
+	t.Run("UpdateRoundTripsIntact", func(t *testing.T) {
+		t.Parallel()
+		testRoundTrip(t, newNodes)
+	})
+	t.Run("CancelStopsSubscribe", func(t *testing.T) {
+		t.Parallel()
+		testCancel(t, newNodes)
+	})
+	t.Run("PublishHonoursContext", func(t *testing.T) {
+		t.Parallel()
+		testPublishCanceled(t, newNodes)
+	})
+	t.Run("SubscribeRequiresCallbacks", func(t *testing.T) {
+		t.Parallel()
+		b := newNodes(t, 1)[0]
+		require.Error(t, b.Subscribe(t.Context(), nil, func() {}))
+		require.Error(t, b.Subscribe(t.Context(), func(domain.InboxUpdate) {}, nil))
+	})
+}
+
+// probeTenant marks warm-up updates, which are not part of what a test
+// checks: they only prove that a subscription is live.
+const probeTenant domain.TenantID = "brokertest-probe"
+
+// sub is a running subscription collecting what it is delivered.
+type sub struct {
+	updates chan domain.InboxUpdate
+	resyncs chan struct{}
+	probes  chan struct{} // one token once a probe arrived
+	done    chan struct{} // closed when Subscribe returned, err then set
+	err     error
+	cancel  context.CancelFunc
+	once    sync.Once
+}
+
+func subscribe(t *testing.T, b hub.Broker) *sub {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	s := &sub{
+		updates: make(chan domain.InboxUpdate, 1024),
+		resyncs: make(chan struct{}, 1024),
+		probes:  make(chan struct{}),
+		done:    make(chan struct{}),
+		cancel:  cancel,
+	}
+	go func() {
+		defer close(s.done)
+		s.err = b.Subscribe(ctx,
+			func(u domain.InboxUpdate) {
+				if u.TenantID == probeTenant {
+					s.once.Do(func() { close(s.probes) })
+					return
+				}
+				s.updates <- u
+			},
+			func() { s.resyncs <- struct{}{} })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-s.done:
+		case <-time.After(wait):
+			t.Errorf("Subscribe did not return after cancel")
+		}
+	})
+	return s
+}
+
+// warmUp publishes probes until every subscription has seen one, so that
+// what is published next is published after they all started.
+func warmUp(t *testing.T, pub hub.Broker, subs ...*sub) {
+	t.Helper()
+	deadline := time.After(wait)
+	for _, s := range subs {
+		for seen := false; !seen; {
+			require.NoError(t, pub.Publish(t.Context(), domain.InboxUpdate{
+				Kind: domain.UpdateReadAll, TenantID: probeTenant, UserID: "probe",
+			}))
+			select {
+			case <-s.probes:
+				seen = true
+			case <-s.done:
+				t.Fatalf("Subscribe returned during warm-up: %v", s.err)
+			case <-deadline:
+				t.Fatalf("subscription saw no probe within %s", wait)
+			case <-time.After(20 * time.Millisecond):
+				// not live yet: publish another probe
+			}
+		}
+	}
+}
+
+func next(t *testing.T, s *sub) domain.InboxUpdate {
+	t.Helper()
+	select {
+	case u := <-s.updates:
+		return u
+	case <-s.done:
+		t.Fatalf("Subscribe returned early: %v", s.err)
+	case <-time.After(wait):
+		t.Fatalf("no update within %s", wait)
+	}
+	return domain.InboxUpdate{}
+}
+
+func notificationUpdate(tenant domain.TenantID, user domain.UserID, seq int64) domain.InboxUpdate {
+	n := &domain.Notification{
+		ID:        domain.NewID(),
+		TenantID:  tenant,
+		UserID:    user,
+		Seq:       seq,
+		Type:      "AnnouncementNotification",
+		Severity:  domain.SeverityInfo,
+		Title:     fmt.Sprintf("%s/%s #%d", tenant, user, seq),
+		Body:      "body",
+		ActionURL: "/notifications",
+		Data:      json.RawMessage(`{"k":"v","n":1}`),
+		CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC),
+	}
+	return domain.InboxUpdate{
+		Kind: domain.UpdateNotification, TenantID: tenant, UserID: user,
+		Notification: n, Seq: seq, UnreadCount: int(seq),
+		CommittedAt: time.Date(2026, 1, 2, 3, 4, 5, 7000, time.UTC),
+	}
+}
+
+func testFanOutInOrder(t *testing.T, newNodes NewNodes) {
+	nodes := newNodes(t, 2)
+	a, b := subscribe(t, nodes[0]), subscribe(t, nodes[1])
+	warmUp(t, nodes[0], a, b)
+
+	const total = 50
+	for i := 1; i <= total; i++ {
+		// Alternate publishing nodes: order is the order of the calls.
+		require.NoError(t, nodes[i%2].Publish(t.Context(), notificationUpdate("t1", "u1", int64(i))))
+	}
+	for _, s := range []*sub{a, b} {
+		for i := 1; i <= total; i++ {
+			u := next(t, s)
+			require.Equal(t, int64(i), u.Seq, "updates out of order or missing")
+		}
+	}
+}
+
+func testRoundTrip(t *testing.T, newNodes NewNodes) {
+	nodes := newNodes(t, 2)
+	s := subscribe(t, nodes[1])
+	warmUp(t, nodes[0], s)
+
+	readAt := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	want := []domain.InboxUpdate{
+		notificationUpdate("tenant-a", "user-1", 7),
+		{Kind: domain.UpdateRead, TenantID: "tenant-a", UserID: "user-1", IDs: []string{domain.NewID(), domain.NewID()}, UnreadCount: 3, CommittedAt: readAt},
+		{Kind: domain.UpdateUnread, TenantID: "tenant-b", UserID: "user-1", IDs: []string{domain.NewID()}, UnreadCount: 4, CommittedAt: readAt},
+		{Kind: domain.UpdateReadAll, TenantID: "tenant-b", UserID: "user-2", CommittedAt: readAt},
+	}
+	want[0].Notification.ReadAt = &readAt
+	for _, u := range want {
+		require.NoError(t, nodes[0].Publish(t.Context(), u))
+	}
+	for _, w := range want {
+		got := next(t, s)
+		require.Equal(t, w.Kind, got.Kind)
+		require.Equal(t, w.TenantID, got.TenantID)
+		require.Equal(t, w.UserID, got.UserID)
+		require.Equal(t, w.Seq, got.Seq)
+		require.Equal(t, w.IDs, got.IDs)
+		require.Equal(t, w.UnreadCount, got.UnreadCount)
+		require.True(t, w.CommittedAt.Equal(got.CommittedAt), "committed_at %v != %v", got.CommittedAt, w.CommittedAt)
+		if w.Notification == nil {
+			require.Nil(t, got.Notification)
+			continue
+		}
+		require.NotNil(t, got.Notification)
+		wn, gn := *w.Notification, *got.Notification
+		require.Equal(t, wn.ID, gn.ID)
+		require.Equal(t, wn.TenantID, gn.TenantID)
+		require.Equal(t, wn.UserID, gn.UserID)
+		require.Equal(t, wn.Seq, gn.Seq)
+		require.Equal(t, wn.Type, gn.Type)
+		require.Equal(t, wn.Severity, gn.Severity)
+		require.Equal(t, wn.Title, gn.Title)
+		require.Equal(t, wn.Body, gn.Body)
+		require.Equal(t, wn.ActionURL, gn.ActionURL)
+		require.JSONEq(t, string(wn.Data), string(gn.Data))
+		require.True(t, wn.CreatedAt.Equal(gn.CreatedAt))
+		require.NotNil(t, gn.ReadAt)
+		require.True(t, wn.ReadAt.Equal(*gn.ReadAt))
+	}
+}
+
+func testCancel(t *testing.T, newNodes NewNodes) {
+	b := newNodes(t, 1)[0]
+	s := subscribe(t, b)
+	warmUp(t, b, s)
+	s.cancel()
+	select {
+	case <-s.done:
+		require.NoError(t, s.err, "Subscribe returns nil when its context ends")
+	case <-time.After(wait):
+		t.Fatalf("Subscribe still running %s after cancel", wait)
+	}
+}
+
+func testPublishCanceled(t *testing.T, newNodes NewNodes) {
+	b := newNodes(t, 1)[0]
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := b.Publish(ctx, notificationUpdate("t1", "u1", 1))
+	require.Error(t, err)
+	require.True(t, errors.Is(err, context.Canceled), "want context.Canceled, got %v", err)
+}

@@ -1,0 +1,119 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/notifyhub/notifyhub/static"
+)
+
+// server carries what the handlers share.
+type server struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	metrics *httpMetrics
+	users   *userSync
+	csrf    *http.CrossOriginProtection
+}
+
+// New validates cfg and deps and returns the router with every route of
+// notifyhub's HTTP surface.
+func New(cfg Config, deps Deps) (http.Handler, error) {
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := deps.validate(); err != nil {
+		return nil, err
+	}
+	m, err := newHTTPMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{
+		cfg:     cfg,
+		deps:    deps,
+		log:     cfg.Logger.With(slog.String("component", "web")),
+		metrics: m,
+		users:   newUserSync(deps.Users, cfg.UserCacheSize),
+		// Same-origin check for cookie-authenticated writes and the login
+		// forms: Sec-Fetch-Site, else Origin against Host.
+		csrf: http.NewCrossOriginProtection(),
+	}
+
+	r := chi.NewRouter()
+	r.Use(requestID, s.accessLog, s.recoverer, securityHeaders, s.limitBody)
+	r.NotFound(s.handle(func(http.ResponseWriter, *http.Request) error {
+		return newHTTPError(http.StatusNotFound, "not_found", "no such route")
+	}))
+	r.MethodNotAllowed(s.handle(func(http.ResponseWriter, *http.Request) error {
+		return newHTTPError(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
+	}))
+
+	// Operations.
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", s.readyz)
+	if cfg.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", cfg.Metrics)
+	}
+	r.Method(http.MethodGet, static.Prefix+"*", static.Handler())
+	r.Method(http.MethodHead, static.Prefix+"*", static.Handler())
+
+	// Sign-in and pages.
+	r.Get("/login", s.loginPage)
+	r.Post("/login", s.loginForm)
+	r.Post("/login/demo", s.demoLogin)
+	r.Post("/logout", s.logout)
+	r.With(s.requirePage).Get("/", s.centerPage)
+
+	// The WebSocket authenticates itself: it also takes ?token=.
+	r.Get("/ws", s.handle(s.serveSocket))
+
+	// REST API.
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(s.requireAPI)
+
+		r.Get("/notifications", s.handle(s.listNotifications))
+		r.Get("/notifications/unread-count", s.handle(s.unreadCount))
+		r.Post("/notifications/read-all", s.handle(s.markAllRead))
+		r.Post("/notifications/{id}/read", s.handle(s.markRead))
+		r.Post("/notifications/{id}/unread", s.handle(s.markUnread))
+
+		r.Get("/products", s.handle(s.listProducts))
+		r.Post("/products", s.handle(s.createProduct))
+		r.Get("/products/{id}", s.handle(s.getProduct))
+		r.Patch("/products/{id}", s.handle(s.updateProduct))
+		r.Delete("/products/{id}", s.handle(s.deleteProduct))
+
+		r.Get("/stock-movements", s.handle(s.listMovements))
+		r.Post("/stock-movements", s.handle(s.recordMovement))
+		r.Get("/locations", s.handle(s.listLocations))
+		r.Post("/locations", s.handle(s.createLocation))
+
+		r.Get("/events", s.handle(s.listEvents))
+	})
+	return r, nil
+}
+
+// readyz answers 200 when the dependencies are reachable, 503 otherwise.
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			s.log.WarnContext(r.Context(), "not ready", slog.Any("error", err))
+			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: errorDetail{
+				Code: "unavailable", Message: "not ready: a dependency is unreachable",
+			}})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
