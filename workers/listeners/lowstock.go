@@ -16,8 +16,10 @@ type SendLowStockNotification struct {
 	Notifier Notifier
 }
 
-func (SendLowStockNotification) Name() string     { return "SendLowStockNotification" }
-func (SendLowStockNotification) Events() []string { return []string{inventory.LowStockDetected{}.EventType()} }
+func (SendLowStockNotification) Name() string { return "SendLowStockNotification" }
+func (SendLowStockNotification) Events() []string {
+	return []string{inventory.LowStockDetected{}.EventType()}
+}
 
 // LowStockData is the structured data of a LowStockNotification.
 type LowStockData struct {

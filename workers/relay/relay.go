@@ -43,9 +43,9 @@ type Config struct {
 	// Only one relay may then run against the database (embedded mode is
 	// one process).
 	PublishOutsideTx bool
-	Logger       *slog.Logger
-	Registerer   prometheus.Registerer // nil: metrics are not registered
-	Now          func() time.Time
+	Logger           *slog.Logger
+	Registerer       prometheus.Registerer // nil: metrics are not registered
+	Now              func() time.Time
 }
 
 func (c *Config) setDefaults() {
