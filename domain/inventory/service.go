@@ -143,7 +143,7 @@ func (s *Service) location(ctx context.Context, tenant domain.TenantID, id strin
 	}
 	loc, err := s.store.GetLocation(ctx, tenant, id)
 	if errors.Is(err, domain.ErrNotFound) {
-		return Location{}, domain.Invalid("location_id", "no such location")
+		return Location{}, fmt.Errorf("location %s: %w", id, domain.ErrNotFound)
 	}
 	return loc, err
 }

@@ -43,7 +43,7 @@ type fixture struct {
 
 func each(t *testing.T, fn func(t *testing.T, f fixture)) {
 	t.Helper()
-	for name, open := range map[string]func(*testing.T) *sqlstore.Store{
+	for name, open := range map[string]func(testing.TB) *sqlstore.Store{
 		"sqlite": storetest.OpenSQLite, "postgres": storetest.OpenPostgres,
 	} {
 		t.Run(name, func(t *testing.T) {

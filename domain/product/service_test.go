@@ -27,7 +27,7 @@ func str(s string) *string          { return &s }
 
 func each(t *testing.T, fn func(t *testing.T, s *sqlstore.Store, svc *product.Service)) {
 	t.Helper()
-	for name, open := range map[string]func(*testing.T) *sqlstore.Store{
+	for name, open := range map[string]func(testing.TB) *sqlstore.Store{
 		"sqlite": storetest.OpenSQLite, "postgres": storetest.OpenPostgres,
 	} {
 		t.Run(name, func(t *testing.T) {
