@@ -118,9 +118,9 @@ func TestBrowserNotificationCenter(t *testing.T) {
 		waitJS(`document.querySelector('`+newest+`').dataset.read === "true"`),
 		waitJS(badge+` === `+strconv.Itoa(before.UnreadCount)),
 	))
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(80))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	if dir := os.Getenv("NOTIFYHUB_TEST_SCREENSHOTS"); dir != "" {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "center.jpg"), shot, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "center.png"), shot, 0o644))
 	}
 }
