@@ -46,8 +46,8 @@ commands:
   migrate   apply database migrations and exit
   token     print a signed token for a user
 
-environment: NOTIFYHUB_ADDR, DATABASE_URL, REDIS_URL, NOTIFYHUB_JWT_SECRET,
-NOTIFYHUB_ALLOWED_ORIGINS, NOTIFYHUB_LOG_LEVEL (debug|info|warn|error)`
+environment: NOTIFYHUB_ADDR, DATABASE_URL, REDIS_URL, NOTIFYHUB_REDIS_PREFIX,
+NOTIFYHUB_JWT_SECRET, NOTIFYHUB_ALLOWED_ORIGINS, NOTIFYHUB_LOG_LEVEL (debug|info|warn|error)`
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -79,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 func baseFlags(fs *flag.FlagSet, cfg *app.Config) *string {
 	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("DATABASE_URL", "notifyhub.db"), "postgres:// URL or SQLite file path")
 	fs.StringVar(&cfg.RedisURL, "redis-url", os.Getenv("REDIS_URL"), "redis:// URL; unset = database queue and in-process fan-out")
+	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", envOr("NOTIFYHUB_REDIS_PREFIX", "notifyhub:"), "prefix of every Redis key, so environments can share a Redis")
 	fs.StringVar(&cfg.JWTSecret, "jwt-secret", os.Getenv("NOTIFYHUB_JWT_SECRET"), "HS256 secret (at least 32 bytes); required outside embedded mode")
 	return fs.String("log-level", envOr("NOTIFYHUB_LOG_LEVEL", "info"), "debug, info, warn or error")
 }
@@ -92,7 +93,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, defaultRoles []
 	fs.SetOutput(stderr)
 	var cfg app.Config
 	level := baseFlags(fs, &cfg)
-	fs.StringVar(&cfg.Addr, "addr", envOr("NOTIFYHUB_ADDR", ":8080"), "HTTP listen address")
+	if name == "worker" {
+		// A worker serves no API; --addr exposes /healthz, /readyz, /metrics.
+		fs.StringVar(&cfg.Addr, "addr", "", "listen address for /healthz, /readyz and /metrics (default: none)")
+	} else {
+		fs.StringVar(&cfg.Addr, "addr", envOr("NOTIFYHUB_ADDR", ":8080"), "HTTP listen address")
+	}
 	origins := fs.String("allowed-origins", os.Getenv("NOTIFYHUB_ALLOWED_ORIGINS"), "WebSocket origin allow-list: comma-separated host patterns")
 	roles := fs.String("roles", strings.Join(defaultRoles, ","), "roles to run: "+strings.Join(app.AllRoles, ","))
 	fs.BoolVar(&cfg.Demo, "demo", false, "seed the demo tenant and keep demo traffic flowing")

@@ -96,7 +96,7 @@ func (c *Config) Validate() error {
 	if c.has(RoleHub) && !c.has(RoleHTTP) {
 		return errors.New("role hub needs role http (sockets are served over HTTP)")
 	}
-	if (c.has(RoleHTTP)) && c.Addr == "" {
+	if c.has(RoleHTTP) && c.Addr == "" {
 		return errors.New("role http needs an address (NOTIFYHUB_ADDR)")
 	}
 	if c.Demo && !c.has(RoleHTTP) {
@@ -245,9 +245,11 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		a.demo = &demo.Demo{Users: a.store, Products: a.Products, Inventory: a.Inventory, Logger: a.log}
 	}
 	if cfg.Addr != "" {
-		handler, err := a.handler()
-		if err != nil {
-			return nil, err
+		handler := a.opsHandler()
+		if cfg.has(RoleHTTP) {
+			if handler, err = a.handler(); err != nil {
+				return nil, err
+			}
 		}
 		if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 			return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -315,6 +317,28 @@ func (a *App) handler() (http.Handler, error) {
 		Events:        a.store,
 		Hub:           sockets,
 	})
+}
+
+// opsHandler serves only /healthz, /readyz and /metrics, for processes
+// without the http role (workers, relays).
+func (a *App) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if err := a.ready(r.Context()); err != nil {
+			a.log.WarnContext(r.Context(), "not ready", slog.Any("error", err))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":{"code":"unavailable","message":"not ready"}}` + "\n"))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}))
+	return mux
 }
 
 // noHub answers /ws on a node that does not run the hub role.

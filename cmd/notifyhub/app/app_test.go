@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,12 +15,12 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifyhub/notifyhub/cmd/notifyhub/app"
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/notification"
+	"github.com/notifyhub/notifyhub/domain/store/storetest"
 	"github.com/notifyhub/notifyhub/web/auth"
 	"github.com/notifyhub/notifyhub/workers/relay"
 	"github.com/notifyhub/notifyhub/workers/runner"
@@ -51,37 +50,18 @@ func distributed() mode {
 	}}
 }
 
-// postgresSchemaURL creates a fresh schema and returns a URL whose
-// connections use it, so parallel tests never see each other's rows.
+// postgresSchemaURL returns a URL whose connections use a fresh schema,
+// so parallel tests never see each other's rows.
 func postgresSchemaURL(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("NOTIFYHUB_TEST_DATABASE_URL")
+	base := os.Getenv(storetest.DatabaseURLEnv)
 	if base == "" {
 		t.Skip("NOTIFYHUB_TEST_DATABASE_URL not set: distributed-mode tests need PostgreSQL")
 	}
-	if os.Getenv("NOTIFYHUB_TEST_REDIS_URL") == "" {
+	if os.Getenv(streamtest.RedisURLEnv) == "" {
 		t.Skip("NOTIFYHUB_TEST_REDIS_URL not set: distributed-mode tests need Redis")
 	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	schema := "t_app_" + strings.ReplaceAll(domain.NewID()[24:], "-", "")
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			_ = c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return storetest.WithSearchPath(base, storetest.NewSchema(t, base))
 }
 
 // start runs an app until the test ends.
