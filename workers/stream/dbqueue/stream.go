@@ -52,7 +52,7 @@ type Stream struct {
 	err  error // set when New got an unknown dialect
 	opts Options
 	log  *slog.Logger
-	met  *metrics
+	met  *stream.Metrics
 
 	life context.Context // done once Close is called
 	stop context.CancelFunc
@@ -77,7 +77,7 @@ func New(db *sql.DB, dialect string, opts Options) *Stream {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With(slog.String("component", "dbqueue"))
-	s := &Stream{db: db, opts: opts, log: log, met: newMetrics(opts.Registerer, log), waiters: map[string]chan struct{}{}}
+	s := &Stream{db: db, opts: opts, log: log, met: stream.NewMetrics(opts.Registerer, "database", "e.g. a group row deleted by hand", log), waiters: map[string]chan struct{}{}}
 	switch dialect {
 	case SQLite:
 	case Postgres:
@@ -111,7 +111,7 @@ func (s *Stream) usable() error {
 
 // Publish appends bodies to topic in order, in one transaction.
 func (s *Stream) Publish(ctx context.Context, topic string, bodies ...[]byte) error {
-	if err := checkName("topic", topic); err != nil {
+	if err := stream.CheckName("topic", topic); err != nil {
 		return fmt.Errorf("dbqueue: publish: %w", err)
 	}
 	if err := s.usable(); err != nil {
@@ -164,7 +164,7 @@ func (s *Stream) Publish(ctx context.Context, topic string, bodies ...[]byte) er
 // EnsureGroup creates group at the start of topic (and the topic) unless it
 // exists.
 func (s *Stream) EnsureGroup(ctx context.Context, topic, group string) error {
-	if err := checkNames("topic", topic, "group", group); err != nil {
+	if err := stream.CheckNames("topic", topic, "group", group); err != nil {
 		return fmt.Errorf("dbqueue: ensure group: %w", err)
 	}
 	if err := s.usable(); err != nil {
@@ -218,7 +218,7 @@ func (s *Stream) lockGroup(ctx context.Context, tx *sql.Tx, topic, group string)
 			return 0, cerr
 		}
 		if created {
-			s.met.recreated.Inc()
+			s.met.Recreated.Inc()
 			s.log.WarnContext(ctx, "stream group missing; recreated it from the start of the topic",
 				slog.String("topic", topic), slog.String("group", group))
 		}
@@ -234,7 +234,7 @@ func (s *Stream) lockGroup(ctx context.Context, tx *sql.Tx, topic, group string)
 // is retired: a group nobody reads holds back Trim forever. Deleting a
 // missing group is not an error.
 func (s *Stream) DeleteGroup(ctx context.Context, topic, group string) error {
-	if err := checkNames("topic", topic, "group", group); err != nil {
+	if err := stream.CheckNames("topic", topic, "group", group); err != nil {
 		return fmt.Errorf("dbqueue: delete group: %w", err)
 	}
 	if err := s.usable(); err != nil {
@@ -257,10 +257,10 @@ func (s *Stream) DeleteGroup(ctx context.Context, topic, group string) error {
 // to block for them. A block timeout, a done ctx or Close yield an empty
 // result.
 func (s *Stream) Read(ctx context.Context, topic, group, consumer string, limit int, block time.Duration) ([]stream.Message, error) {
-	if err := checkNames("topic", topic, "group", group, "consumer", consumer); err != nil {
+	if err := stream.CheckNames("topic", topic, "group", group, "consumer", consumer); err != nil {
 		return nil, fmt.Errorf("dbqueue: read: %w", err)
 	}
-	if err := checkMax(limit); err != nil {
+	if err := stream.CheckMax(limit); err != nil {
 		return nil, fmt.Errorf("dbqueue: read: %w", err)
 	}
 	if err := s.usable(); err != nil {
@@ -402,7 +402,7 @@ func (s *Stream) wake(topic string) {
 // Ack removes ids from the group's pending entries. Unknown or already
 // acknowledged ids are ignored; malformed ones are a validation error.
 func (s *Stream) Ack(ctx context.Context, topic, group string, ids ...string) error {
-	if err := checkNames("topic", topic, "group", group); err != nil {
+	if err := stream.CheckNames("topic", topic, "group", group); err != nil {
 		return fmt.Errorf("dbqueue: ack: %w", err)
 	}
 	if err := s.usable(); err != nil {
@@ -442,10 +442,10 @@ func (s *Stream) Ack(ctx context.Context, topic, group string, ids ...string) er
 // Reclaim moves to consumer up to limit (at most 1000) entries of the group
 // pending for longer than minIdle, oldest id first, counting the delivery.
 func (s *Stream) Reclaim(ctx context.Context, topic, group, consumer string, minIdle time.Duration, limit int) ([]stream.Message, error) {
-	if err := checkNames("topic", topic, "group", group, "consumer", consumer); err != nil {
+	if err := stream.CheckNames("topic", topic, "group", group, "consumer", consumer); err != nil {
 		return nil, fmt.Errorf("dbqueue: reclaim: %w", err)
 	}
-	if err := checkMax(limit); err != nil {
+	if err := stream.CheckMax(limit); err != nil {
 		return nil, fmt.Errorf("dbqueue: reclaim: %w", err)
 	}
 	if err := s.usable(); err != nil {
@@ -545,7 +545,7 @@ func (s *Stream) bodies(ctx context.Context, tx *sql.Tx, topic string, deliverie
 // pending. A topic without groups is left alone, so a group created later
 // still finds its entries.
 func (s *Stream) Trim(ctx context.Context, topic string) (int64, error) {
-	if err := checkName("topic", topic); err != nil {
+	if err := stream.CheckName("topic", topic); err != nil {
 		return 0, fmt.Errorf("dbqueue: trim: %w", err)
 	}
 	if err := s.usable(); err != nil {
@@ -588,7 +588,7 @@ func (s *Stream) Trim(ctx context.Context, topic string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("dbqueue: trim %q: %w", topic, err)
 	}
-	s.met.trimmed.Add(float64(dropped))
+	s.met.Trimmed.Add(float64(dropped))
 	return dropped, nil
 }
 

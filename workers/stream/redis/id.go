@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/notifyhub/notifyhub/domain"
 )
 
 // entryID is a parsed Redis stream id "<ms>-<seq>".
@@ -39,4 +41,10 @@ func (id entryID) next() entryID {
 		return entryID{ms: id.ms + 1}
 	}
 	return entryID{ms: id.ms, seq: id.seq + 1}
+}
+
+// invalidID turns a malformed entry id into a validation error that keeps
+// the parse detail.
+func invalidID(err error) error {
+	return fmt.Errorf("%w (%v)", domain.Invalid("id", "must be a stream id <ms>-<seq>"), err)
 }

@@ -65,7 +65,7 @@ type Stream struct {
 	direct *redis.Client
 	opts   Options
 	log    *slog.Logger
-	met    *metrics
+	met    *stream.Metrics
 
 	life context.Context // done once Close is called
 	stop context.CancelFunc
@@ -98,7 +98,7 @@ func New(client redis.UniversalClient, opts Options) *Stream {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With(slog.String("component", "redisstream"))
-	s := &Stream{client: client, opts: opts, log: log, met: newMetrics(opts.Registerer, log)}
+	s := &Stream{client: client, opts: opts, log: log, met: stream.NewMetrics(opts.Registerer, "redis", "e.g. Redis restarted empty", log)}
 	if c, ok := client.(*redis.Client); ok {
 		s.direct = c
 	}
@@ -148,7 +148,7 @@ func (s *Stream) checkOpen() error {
 // Publish appends bodies to topic in order with one pipelined round trip.
 // On error some bodies may have been appended.
 func (s *Stream) Publish(ctx context.Context, topic string, bodies ...[]byte) error {
-	if err := checkName("topic", topic); err != nil {
+	if err := stream.CheckName("topic", topic); err != nil {
 		return fmt.Errorf("redisstream: publish: %w", err)
 	}
 	if err := s.checkOpen(); err != nil {
@@ -181,7 +181,7 @@ func (s *Stream) Publish(ctx context.Context, topic string, bodies ...[]byte) er
 // EnsureGroup creates group at the start of topic (and the topic) unless it
 // exists.
 func (s *Stream) EnsureGroup(ctx context.Context, topic, group string) error {
-	if err := checkNames("topic", topic, "group", group); err != nil {
+	if err := stream.CheckNames("topic", topic, "group", group); err != nil {
 		return fmt.Errorf("redisstream: ensure group: %w", err)
 	}
 	if err := s.checkOpen(); err != nil {
@@ -207,7 +207,7 @@ func (s *Stream) createGroup(ctx context.Context, key, group string) error {
 // recreate handles NOGROUP: the group vanished (Redis restarted empty,
 // failover, or someone destroyed it). It comes back from the start.
 func (s *Stream) recreate(ctx context.Context, topic, group string) error {
-	s.met.recreated.Inc()
+	s.met.Recreated.Inc()
 	s.log.WarnContext(ctx, "stream group missing; recreating it from the start of the topic",
 		slog.String("topic", topic), slog.String("group", group))
 	if err := s.createGroup(ctx, s.key(topic), group); err != nil {
@@ -220,7 +220,7 @@ func (s *Stream) recreate(ctx context.Context, topic, group string) error {
 // when a listener is retired: a group nobody reads holds back Trim forever.
 // Deleting a missing group is not an error.
 func (s *Stream) DeleteGroup(ctx context.Context, topic, group string) error {
-	if err := checkNames("topic", topic, "group", group); err != nil {
+	if err := stream.CheckNames("topic", topic, "group", group); err != nil {
 		return fmt.Errorf("redisstream: delete group: %w", err)
 	}
 	if err := s.checkOpen(); err != nil {
@@ -235,10 +235,10 @@ func (s *Stream) DeleteGroup(ctx context.Context, topic, group string) error {
 // Read hands up to limit new entries to consumer, blocking up to block for
 // them. A block timeout, a done ctx or Close yield an empty result.
 func (s *Stream) Read(ctx context.Context, topic, group, consumer string, limit int, block time.Duration) ([]stream.Message, error) {
-	if err := checkNames("topic", topic, "group", group, "consumer", consumer); err != nil {
+	if err := stream.CheckNames("topic", topic, "group", group, "consumer", consumer); err != nil {
 		return nil, fmt.Errorf("redisstream: read: %w", err)
 	}
-	if err := checkMax(limit); err != nil {
+	if err := stream.CheckMax(limit); err != nil {
 		return nil, fmt.Errorf("redisstream: read: %w", err)
 	}
 	if err := s.checkOpen(); err != nil {
@@ -423,7 +423,7 @@ func body(m redis.XMessage) []byte {
 // Ack removes ids from the group's pending list (XACK). Unknown or already
 // acknowledged ids are ignored.
 func (s *Stream) Ack(ctx context.Context, topic, group string, ids ...string) error {
-	if err := checkNames("topic", topic, "group", group); err != nil {
+	if err := stream.CheckNames("topic", topic, "group", group); err != nil {
 		return fmt.Errorf("redisstream: ack: %w", err)
 	}
 	if err := s.checkOpen(); err != nil {
@@ -446,10 +446,10 @@ func (s *Stream) Ack(ctx context.Context, topic, group string, ids ...string) er
 // Reclaim moves to consumer up to limit entries of the group that have been
 // pending longer than minIdle (XAUTOCLAIM), with their delivery counts.
 func (s *Stream) Reclaim(ctx context.Context, topic, group, consumer string, minIdle time.Duration, limit int) ([]stream.Message, error) {
-	if err := checkNames("topic", topic, "group", group, "consumer", consumer); err != nil {
+	if err := stream.CheckNames("topic", topic, "group", group, "consumer", consumer); err != nil {
 		return nil, fmt.Errorf("redisstream: reclaim: %w", err)
 	}
-	if err := checkMax(limit); err != nil {
+	if err := stream.CheckMax(limit); err != nil {
 		return nil, fmt.Errorf("redisstream: reclaim: %w", err)
 	}
 	if err := s.checkOpen(); err != nil {
@@ -536,7 +536,7 @@ func (s *Stream) fillDeliveries(ctx context.Context, key, group string, msgs []s
 // been handed. A topic without groups is left alone, so a group created
 // later still finds the entries.
 func (s *Stream) Trim(ctx context.Context, topic string) (int64, error) {
-	if err := checkName("topic", topic); err != nil {
+	if err := stream.CheckName("topic", topic); err != nil {
 		return 0, fmt.Errorf("redisstream: trim: %w", err)
 	}
 	if err := s.checkOpen(); err != nil {
@@ -546,7 +546,7 @@ func (s *Stream) Trim(ctx context.Context, topic string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("redisstream: trim %q: %w", topic, err)
 	}
-	s.met.trimmed.Add(float64(n))
+	s.met.Trimmed.Add(float64(n))
 	return n, nil
 }
 

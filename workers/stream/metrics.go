@@ -1,4 +1,4 @@
-package redisstream
+package stream
 
 import (
 	"errors"
@@ -7,30 +7,33 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics counts what only the backend sees. Publish/consume rates belong
+// Metrics counts what only a backend sees. Publish and consume rates belong
 // to the relay and the runner, which know topics and outcomes.
-type metrics struct {
-	recreated prometheus.Counter
-	trimmed   prometheus.Counter
+type Metrics struct {
+	Recreated prometheus.Counter // groups found missing and recreated from the start
+	Trimmed   prometheus.Counter // entries dropped by Trim
 }
 
-func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
-	labels := prometheus.Labels{"backend": "redis"}
-	m := &metrics{
-		recreated: prometheus.NewCounter(prometheus.CounterOpts{
+// NewMetrics registers a backend's counters on reg (nil: unregistered),
+// labelled backend=<backend>. Streams of one backend on one registry share
+// their counters. why says what typically makes a group go missing.
+func NewMetrics(reg prometheus.Registerer, backend, why string, log *slog.Logger) *Metrics {
+	labels := prometheus.Labels{"backend": backend}
+	m := &Metrics{
+		Recreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name:        "notifyhub_stream_groups_recreated_total",
-			Help:        "Consumer groups found missing (e.g. Redis restarted empty) and recreated from the start of their topic.",
+			Help:        "Consumer groups found missing (" + why + ") and recreated from the start of their topic.",
 			ConstLabels: labels,
 		}),
-		trimmed: prometheus.NewCounter(prometheus.CounterOpts{
+		Trimmed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name:        "notifyhub_stream_trimmed_entries_total",
 			Help:        "Stream entries dropped by Trim once every group had acknowledged them.",
 			ConstLabels: labels,
 		}),
 	}
 	if reg != nil {
-		m.recreated = register(reg, m.recreated, log)
-		m.trimmed = register(reg, m.trimmed, log)
+		m.Recreated = register(reg, m.Recreated, log)
+		m.Trimmed = register(reg, m.Trimmed, log)
 	}
 	return m
 }
