@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/workers/stream"
 )
 
 // Store is the outbox side of the store.
@@ -23,6 +24,10 @@ type Store interface {
 	OldestUnpublished(ctx context.Context) (time.Time, bool, error)
 	// EventSignal fires (coalesced) when new events may be in the outbox.
 	EventSignal() <-chan struct{}
+	// For a stream that can lose its data (stream.Epocher):
+	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+	SwapSetting(ctx context.Context, key, old, value string) (bool, error)
+	RequeuePublished(ctx context.Context, since time.Time) (int64, error)
 }
 
 // Publisher appends encoded events to a stream topic (stream.Stream has it).
@@ -43,6 +48,12 @@ type Config struct {
 	// Only one relay may then run against the database (embedded mode is
 	// one process).
 	PublishOutsideTx bool
+	// RepublishWindow is how far back events are published again when the
+	// stream reports it lost its data (stream.Epocher); default 24h.
+	RepublishWindow time.Duration
+	// EpochEvery is how often Run asks the stream whether it lost its data;
+	// default 5s.
+	EpochEvery time.Duration
 	Logger           *slog.Logger
 	Registerer       prometheus.Registerer // nil: metrics are not registered
 	Now              func() time.Time
@@ -60,6 +71,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 5 * time.Second
+	}
+	if c.RepublishWindow <= 0 {
+		c.RepublishWindow = 24 * time.Hour
+	}
+	if c.EpochEvery <= 0 {
+		c.EpochEvery = 5 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -93,7 +110,14 @@ func (r *Relay) Run(ctx context.Context) error {
 	poll := time.NewTicker(r.cfg.PollInterval)
 	defer poll.Stop()
 	backoff := 50 * time.Millisecond
+	var lastEpochCheck time.Time
 	for {
+		if now := r.cfg.Now(); now.Sub(lastEpochCheck) >= r.cfg.EpochEvery {
+			lastEpochCheck = now
+			if _, err := r.CheckStream(ctx); err != nil && ctx.Err() == nil {
+				r.cfg.Logger.WarnContext(ctx, "relay: stream epoch check failed", slog.Any("error", err))
+			}
+		}
 		n, err := r.Flush(ctx)
 		switch {
 		case ctx.Err() != nil:
@@ -197,6 +221,47 @@ func (r *Relay) publish(ctx context.Context, events []domain.Event) error {
 		return fmt.Errorf("publish %d events: %w", len(events), err)
 	}
 	return r.store.MarkPublished(ctx, ids, r.cfg.Now().UTC())
+}
+
+// CheckStream asks a stream that can lose its data (stream.Epocher) for its
+// epoch and compares it with the one recorded in the database. When the
+// stream came back empty, every event published within RepublishWindow is
+// marked unpublished again (by one relay only, even with several running)
+// and goes out on the next flush; consumers are idempotent. It returns how
+// many events it requeued.
+func (r *Relay) CheckStream(ctx context.Context) (int64, error) {
+	ep, ok := r.pub.(stream.Epocher)
+	if !ok {
+		return 0, nil
+	}
+	current, err := ep.Epoch(ctx)
+	if err != nil {
+		return 0, err
+	}
+	key := "stream_epoch:" + r.cfg.Topic
+	var requeued int64
+	var lost bool
+	err = r.store.InTx(ctx, func(ctx context.Context) error {
+		recorded, err := r.store.PutSettingIfAbsent(ctx, key, current)
+		if err != nil || recorded == current {
+			return err // first start, or nothing lost
+		}
+		won, err := r.store.SwapSetting(ctx, key, recorded, current)
+		if err != nil || !won {
+			return err // another relay is handling it
+		}
+		lost = true
+		requeued, err = r.store.RequeuePublished(ctx, r.cfg.Now().Add(-r.cfg.RepublishWindow))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("check stream epoch: %w", err)
+	}
+	if lost {
+		r.cfg.Logger.WarnContext(ctx, "relay: the event stream lost its data; republishing from the outbox",
+			slog.Int64("events", requeued), slog.Duration("window", r.cfg.RepublishWindow))
+	}
+	return requeued, nil
 }
 
 func (r *Relay) updateLag(ctx context.Context) {

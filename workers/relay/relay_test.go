@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifyhub/notifyhub/domain"
@@ -24,6 +25,8 @@ import (
 type backend struct {
 	store  *sqlstore.Store
 	stream stream.Stream
+	redis  *redis.Client // nil unless the stream is Redis
+	prefix string
 }
 
 func backends() map[string]func(t *testing.T) backend {
@@ -35,7 +38,7 @@ func backends() map[string]func(t *testing.T) backend {
 		"postgres+redis": func(t *testing.T) backend {
 			s := storetest.OpenPostgres(t)
 			client, prefix := streamtest.OpenRedis(t)
-			return backend{store: s, stream: redisstream.New(client, redisstream.Options{Prefix: prefix})}
+			return backend{store: s, stream: redisstream.New(client, redisstream.Options{Prefix: prefix}), redis: client, prefix: prefix}
 		},
 	}
 }
@@ -239,4 +242,49 @@ func (p *flakyPublisher) Publish(ctx context.Context, topic string, bodies ...[]
 		return errors.New("stream unavailable")
 	}
 	return p.Stream.Publish(ctx, topic, bodies...)
+}
+
+// TestRedisComingBackEmptyIsRepublishedFromTheOutbox: when Redis loses its
+// data, the relay notices (the stream's epoch changed) and publishes again
+// what it had published within the window; consumers' groups come back
+// from the start and see those events again.
+func TestRedisComingBackEmptyIsRepublishedFromTheOutbox(t *testing.T) {
+	t.Parallel()
+	b := backends()["postgres+redis"](t)
+	ctx := context.Background()
+	r, err := relay.New(relay.Config{}, b.store, b.stream)
+	require.NoError(t, err)
+	n, err := r.CheckStream(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "first start: nothing to republish")
+
+	require.NoError(t, b.stream.EnsureGroup(ctx, "events", "check"))
+	var ids []string
+	for i := range 3 {
+		ev, err := appendEvent(ctx, b.store, "t-lost", i)
+		require.NoError(t, err)
+		ids = append(ids, ev.ID)
+	}
+	_, err = r.Flush(ctx)
+	require.NoError(t, err)
+	require.Equal(t, ids, drain(t, b.stream, "check"))
+	n, err = r.CheckStream(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "same Redis: nothing to republish")
+
+	// Redis restarts empty: every key of ours is gone.
+	keys, err := b.redis.Keys(ctx, b.prefix+"*").Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, keys)
+	require.NoError(t, b.redis.Del(ctx, keys...).Err())
+
+	n, err = r.CheckStream(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n)
+	_, err = r.Flush(ctx)
+	require.NoError(t, err)
+	require.Equal(t, ids, drain(t, b.stream, "check"))
+	n, err = r.CheckStream(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "handled once")
 }

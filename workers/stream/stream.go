@@ -52,3 +52,12 @@ type Stream interface {
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
 }
+
+// Epocher is implemented by backends that can lose their data while the
+// database keeps it (Redis without persistence, or a failover to an empty
+// replica). Epoch returns an identifier that stays the same while the
+// backend keeps its data and changes when it comes back empty, so the relay
+// can republish from the outbox what the stream lost.
+type Epocher interface {
+	Epoch(ctx context.Context) (string, error)
+}

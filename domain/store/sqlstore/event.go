@@ -192,3 +192,19 @@ func (s *Store) ListEvents(ctx context.Context, tenant domain.TenantID, eventTyp
 	}
 	return collectEvents("list events", rows)
 }
+
+// RequeuePublished marks every event published at or after since as
+// unpublished again, so the relay sends it once more, and returns how many.
+// It is for a stream that lost its data (Redis restarted empty): consumers
+// are idempotent, so the repeats change nothing they already did.
+func (s *Store) RequeuePublished(ctx context.Context, since time.Time) (int64, error) {
+	res, err := s.exec(ctx, `UPDATE events SET published_at = NULL WHERE published_at >= ?`, encTimeOrNow(since))
+	if err != nil {
+		return 0, s.wrap("requeue published events", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.wrap("requeue published events", err)
+	}
+	return n, nil
+}

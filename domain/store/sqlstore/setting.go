@@ -35,3 +35,18 @@ func (s *Store) PutSettingIfAbsent(ctx context.Context, key, value string) (stri
 	}
 	return s.Setting(ctx, key)
 }
+
+// SwapSetting replaces the value under key with value only if it is still
+// old, and reports whether it did: of concurrent swappers from the same old
+// value exactly one wins.
+func (s *Store) SwapSetting(ctx context.Context, key, old, value string) (bool, error) {
+	res, err := s.exec(ctx, `UPDATE settings SET value = ? WHERE key = ? AND value = ?`, value, key, old)
+	if err != nil {
+		return false, s.wrap("swap setting", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, s.wrap("swap setting", err)
+	}
+	return n == 1, nil
+}

@@ -29,6 +29,24 @@ func claim(t *testing.T, s *sqlstore.Store, limit int) []domain.Event {
 }
 
 var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
+	"RequeuePublishedSince": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		old := newEvent(t, tenantA, "Tick", 0)
+		require.NoError(t, s.AppendEvents(ctx, old))
+		require.Len(t, claim(t, s, 10), 1)
+		cut := time.Now()
+		recent := newEvent(t, tenantA, "Tick", time.Second)
+		unpublished := newEvent(t, tenantB, "Tick", 2*time.Second)
+		require.NoError(t, s.AppendEvents(ctx, recent))
+		require.Len(t, claim(t, s, 10), 1)
+		require.NoError(t, s.AppendEvents(ctx, unpublished))
+
+		n, err := s.RequeuePublished(ctx, cut)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n, "only what was published since the cut")
+		got := claim(t, s, 10)
+		require.ElementsMatch(t, []string{recent.ID, unpublished.ID}, eventIDs(got))
+	},
 	"AppendAndList": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
 		a1 := newEvent(t, tenantA, "ProductCreated", 0)

@@ -45,6 +45,35 @@ var settingTests = map[string]func(t *testing.T, s *sqlstore.Store){
 			require.Equal(t, stored, got[i], "every caller learns the winner")
 		}
 	},
+	"SwapOnlyFromTheExpectedValue": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		_, err := s.PutSettingIfAbsent(ctx, "epoch", "a")
+		require.NoError(t, err)
+		won, err := s.SwapSetting(ctx, "epoch", "stale", "b")
+		require.NoError(t, err)
+		require.False(t, won, "the stored value is not the expected one")
+		const n = 8
+		wins := make([]bool, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				var err error
+				wins[i], err = s.SwapSetting(ctx, "epoch", "a", fmt.Sprint("b", i))
+				require.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		count := 0
+		for _, w := range wins {
+			if w {
+				count++
+			}
+		}
+		require.Equal(t, 1, count, "exactly one concurrent swapper wins")
+		won, err = s.SwapSetting(ctx, "missing", "", "x")
+		require.NoError(t, err)
+		require.False(t, won)
+	},
 	"HostileStrings": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
 		for _, h := range hostile {
