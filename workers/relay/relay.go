@@ -54,9 +54,9 @@ type Config struct {
 	// EpochEvery is how often Run asks the stream whether it lost its data;
 	// default 5s.
 	EpochEvery time.Duration
-	Logger           *slog.Logger
-	Registerer       prometheus.Registerer // nil: metrics are not registered
-	Now              func() time.Time
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // nil: metrics are not registered
+	Now        func() time.Time
 }
 
 func (c *Config) setDefaults() {
