@@ -47,7 +47,8 @@ commands:
   token     print a signed token for a user
 
 environment: NOTIFYHUB_ADDR, DATABASE_URL, REDIS_URL, NOTIFYHUB_REDIS_PREFIX,
-NOTIFYHUB_JWT_SECRET, NOTIFYHUB_ALLOWED_ORIGINS, NOTIFYHUB_LOG_LEVEL (debug|info|warn|error)`
+NOTIFYHUB_JWT_SECRET, NOTIFYHUB_ALLOWED_ORIGINS, NOTIFYHUB_SECURE_COOKIE (true|false),
+NOTIFYHUB_LOG_LEVEL (debug|info|warn|error)`
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -101,7 +102,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, defaultRoles []
 	}
 	origins := fs.String("allowed-origins", os.Getenv("NOTIFYHUB_ALLOWED_ORIGINS"), "WebSocket origin allow-list: comma-separated host patterns")
 	roles := fs.String("roles", strings.Join(defaultRoles, ","), "roles to run: "+strings.Join(app.AllRoles, ","))
-	fs.BoolVar(&cfg.Demo, "demo", false, "seed the demo tenant and keep demo traffic flowing")
+	fs.BoolVar(&cfg.Demo, "demo", false, "seed the demo tenant and keep demo traffic flowing (embedded mode only)")
+	fs.BoolVar(&cfg.SecureCookie, "secure-cookie", os.Getenv("NOTIFYHUB_SECURE_COOKIE") == "true", "mark the session cookie Secure (when served over HTTPS)")
 	fs.DurationVar(&cfg.DemoInterval, "demo-interval", 2*time.Second, "time between demo stock movements")
 	fs.IntVar(&cfg.Worker.Tries, "tries", 3, "attempts per event and listener before it becomes a failed job")
 	fs.DurationVar(&cfg.Worker.Timeout, "timeout", 60*time.Second, "time limit of one attempt")

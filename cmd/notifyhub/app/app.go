@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -61,7 +62,8 @@ type Config struct {
 	JWTSecret      string   // required unless embedded (SQLite)
 	AllowedOrigins []string // WebSocket origin allow-list (host patterns)
 	Roles          []string // default AllRoles
-	Demo           bool     // seed the demo tenant and run demo traffic
+	Demo           bool     // seed the demo tenant and run demo traffic (embedded mode only)
+	SecureCookie   bool     // mark the session cookie Secure (serve over HTTPS)
 	DemoInterval   time.Duration
 	Worker         runner.Config // tries, timeout, backoff, reclaim, concurrency
 	Relay          relay.Config  // batch size, poll interval
@@ -102,10 +104,29 @@ func (c *Config) Validate() error {
 	if c.Demo && !c.has(RoleHTTP) {
 		return errors.New("--demo needs role http")
 	}
+	if c.Demo && !c.Embedded() {
+		// Demo sign-in is one click per user, with no password: never on a
+		// real database.
+		return errors.New("--demo runs only in embedded mode (SQLite)")
+	}
+	if c.RedisURL == "" && !c.allRoles() {
+		// Without Redis the fan-out is in-process: a notification made by
+		// one process would never reach the sockets of another.
+		return errors.New("splitting roles across processes needs REDIS_URL; without it run one process with every role")
+	}
 	return nil
 }
 
 func (c *Config) has(role string) bool { return slices.Contains(c.Roles, role) }
+
+func (c *Config) allRoles() bool {
+	for _, r := range AllRoles {
+		if !c.has(r) {
+			return false
+		}
+	}
+	return true
+}
 
 // Embedded reports whether the database is SQLite (embedded mode).
 func (c *Config) Embedded() bool { return !isPostgresURL(c.DatabaseURL) }
@@ -176,43 +197,50 @@ type App struct {
 	demo          *demo.Demo
 	ln            net.Listener
 	server        *http.Server
+	served        bool // Run handed ln to server, which closes it
 }
 
 // New opens the backends and builds every component the roles need. It
 // also binds the HTTP listener, so URL is known before Run.
-func New(ctx context.Context, cfg Config) (a *App, err error) {
+func New(ctx context.Context, cfg Config) (*App, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a = &App{cfg: cfg, log: cfg.Logger, registry: prometheus.NewRegistry()}
-	defer func() {
-		if err != nil {
-			a.Close()
-		}
-	}()
+	a := &App{cfg: cfg, log: cfg.Logger, registry: prometheus.NewRegistry()}
+	if err := a.build(ctx); err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// build opens the backends and makes the components; on error, Close
+// releases whatever it had opened.
+func (a *App) build(ctx context.Context) (err error) {
+	cfg := a.cfg
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if a.store, err = OpenStore(ctx, cfg); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.JWTSecret != "" {
 		a.secret = []byte(cfg.JWTSecret)
 		if err := auth.CheckSecret(a.secret); err != nil {
-			return nil, fmt.Errorf("NOTIFYHUB_JWT_SECRET: %w", err)
+			return fmt.Errorf("NOTIFYHUB_JWT_SECRET: %w", err)
 		}
 	} else if cfg.Embedded() {
 		if a.secret, err = storedSecret(ctx, a.store); err != nil {
-			return nil, err
+			return err
 		}
 	} else {
-		return nil, errors.New("NOTIFYHUB_JWT_SECRET is required with PostgreSQL (at least 32 bytes)")
+		return errors.New("NOTIFYHUB_JWT_SECRET is required with PostgreSQL (at least 32 bytes)")
 	}
 	if err := a.openTransport(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	events, err := newMeteredStore(a.store, a.registry)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.Products = product.NewService(events, nil)
 	a.Inventory = inventory.NewService(events, nil)
@@ -222,23 +250,25 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		if a.hub, err = hub.New(hub.Config{
 			AllowedOrigins: cfg.AllowedOrigins, Logger: a.log, Registerer: a.registry,
 		}, a.store); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if cfg.has(RoleRelay) {
 		rc := cfg.Relay
 		rc.Logger, rc.Registerer = a.log, a.registry
-		// The database queue in the SQLite file shares its single write lock.
-		rc.PublishOutsideTx = cfg.Embedded() && cfg.RedisURL == ""
+		// SQLite has one write lock for the whole file: holding it while
+		// publishing would block the database queue's own write, and with
+		// Redis every writer while XADD is slow.
+		rc.PublishOutsideTx = cfg.Embedded()
 		if a.relay, err = relay.New(rc, a.store, a.stream); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if cfg.has(RoleWorker) {
 		wc := cfg.Worker
 		wc.Logger, wc.Registerer = a.log, a.registry
 		if a.runner, err = runner.New(wc, a.stream, a.store, a.listeners()...); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if cfg.Demo {
@@ -248,26 +278,29 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		handler := a.opsHandler()
 		if cfg.has(RoleHTTP) {
 			if handler, err = a.handler(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-			return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+			return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 		}
 		a.server = &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+			// No ReadTimeout/WriteTimeout: they would cut upgraded
+			// WebSockets; bodies are bounded by the web layer instead.
+			IdleTimeout: 2 * time.Minute,
+			ErrorLog:    slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 		}
 	}
-	return a, nil
+	return nil
 }
 
 // openTransport picks the event stream and the fan-out: Redis when
 // configured, else the database queue and in-process fan-out.
 func (a *App) openTransport(ctx context.Context) error {
 	if a.cfg.RedisURL == "" {
-		a.stream = dbqueue.New(a.store.DB(), a.store.Dialect(), dbqueue.Options{Logger: a.log})
+		a.stream = dbqueue.New(a.store.DB(), a.store.Dialect(), dbqueue.Options{Logger: a.log, Registerer: a.registry})
 		var err error
 		a.broker, err = memory.New(memory.Config{})
 		return err
@@ -280,7 +313,7 @@ func (a *App) openTransport(ctx context.Context) error {
 	if err := a.redis.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis at %s: %w", opts.Addr, err)
 	}
-	a.stream = redisstream.New(a.redis, redisstream.Options{Prefix: a.cfg.RedisPrefix})
+	a.stream = redisstream.New(a.redis, redisstream.Options{Prefix: a.cfg.RedisPrefix, Logger: a.log, Registerer: a.registry})
 	a.broker, err = redisbroker.New(redisbroker.Config{
 		Client: a.redis, Prefix: a.cfg.RedisPrefix, Logger: a.log, Registerer: a.registry,
 	})
@@ -303,12 +336,13 @@ func (a *App) handler() (http.Handler, error) {
 		sockets = a.hub
 	}
 	return web.New(web.Config{
-		Secret:     a.secret,
-		DemoTenant: demoTenant,
-		Logger:     a.log,
-		Registerer: a.registry,
-		Metrics:    promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}),
-		Ready:      a.ready,
+		Secret:       a.secret,
+		DemoTenant:   demoTenant,
+		SecureCookie: a.cfg.SecureCookie,
+		Logger:       a.log,
+		Registerer:   a.registry,
+		Metrics:      promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}),
+		Ready:        a.ready,
 	}, web.Deps{
 		Products:      a.Products,
 		Inventory:     a.Inventory,
@@ -415,6 +449,7 @@ func (a *App) Run(ctx context.Context) error {
 		wg.Go(func() { _ = a.demo.Traffic(ctx, a.cfg.DemoInterval) })
 	}
 	if a.server != nil {
+		a.served = true
 		wg.Go(func() {
 			if err := a.server.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				fail(fmt.Errorf("http: %w", err))
@@ -453,8 +488,11 @@ func (a *App) Run(ctx context.Context) error {
 // Close releases the backends. Call it after Run returned.
 func (a *App) Close() error {
 	var errs []error
-	if a.ln != nil && a.server == nil {
+	if a.ln != nil && !a.served {
 		errs = append(errs, a.ln.Close())
+	}
+	if c, ok := a.stream.(io.Closer); ok {
+		errs = append(errs, c.Close())
 	}
 	if a.redis != nil {
 		errs = append(errs, a.redis.Close())
