@@ -20,7 +20,18 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrTooLarge: the input exceeds a size limit.
 	ErrTooLarge = errors.New("too large")
+	// ErrPermanent marks a failure that retrying cannot fix (an event
+	// whose payload does not decode): workers record it as failed at once.
+	ErrPermanent = errors.New("permanent failure")
 )
+
+// Permanent reports whether retrying err cannot help: ErrPermanent, or a
+// ValidationError or RuleError, which the same input always repeats.
+func Permanent(err error) bool {
+	var v *ValidationError
+	var r *RuleError
+	return errors.Is(err, ErrPermanent) || errors.As(err, &v) || errors.As(err, &r)
+}
 
 // ValidationError reports malformed input, field by field (HTTP 400).
 type ValidationError struct {

@@ -46,13 +46,14 @@ func NewEvent(tenant TenantID, actor UserID, at time.Time, p EventPayload) (Even
 	}, nil
 }
 
-// Decode unmarshals the payload into a typed event.
+// Decode unmarshals the payload into a typed event. Its errors are
+// permanent (ErrPermanent): the same payload never decodes.
 func (e Event) Decode(into EventPayload) error {
 	if e.Type != into.EventType() {
-		return fmt.Errorf("decode event %s: payload is %s, want %s", e.ID, e.Type, into.EventType())
+		return fmt.Errorf("decode event %s: payload is %s, want %s: %w", e.ID, e.Type, into.EventType(), ErrPermanent)
 	}
 	if err := json.Unmarshal(e.Payload, into); err != nil {
-		return fmt.Errorf("decode event %s (%s): %w", e.ID, e.Type, err)
+		return fmt.Errorf("decode event %s (%s): %w: %w", e.ID, e.Type, ErrPermanent, err)
 	}
 	return nil
 }

@@ -20,6 +20,9 @@ type Fanout interface {
 	Publish(ctx context.Context, u domain.InboxUpdate) error
 }
 
+// MaxTitleLen is the longest title, in characters.
+const MaxTitleLen = maxTitleLen
+
 // Limits on notification text.
 const (
 	maxTitleLen  = 200
@@ -93,6 +96,17 @@ func (d Draft) validate() (json.RawMessage, error) {
 	return raw, v.Err()
 }
 
+// Clip shortens s to at most max characters, ending it with "…" when it
+// had to cut, so text built from user data (a product name in a title)
+// always fits its limit.
+func Clip(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max-1]) + "…"
+}
+
 // SafeActionURL reports whether u may be rendered as a link: empty, a
 // same-site path ("/x", not "//host") or an absolute http(s) URL.
 func SafeActionURL(u string) bool {
@@ -117,8 +131,9 @@ func (s *Service) SendToUsers(ctx context.Context, tenant domain.TenantID, users
 	if err != nil {
 		return nil, err
 	}
-	out := make([]domain.Notification, 0, len(users))
+	var out []domain.Notification
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		out = make([]domain.Notification, 0, len(users)) // the transaction may be retried
 		now := s.now().UTC()
 		for _, u := range users {
 			n := domain.Notification{

@@ -45,7 +45,7 @@ func (l SendLowStockNotification) Handle(ctx context.Context, ev domain.Event) e
 	draft := notification.Draft{
 		Type:     notification.TypeLowStock,
 		Severity: domain.SeverityWarning,
-		Title:    fmt.Sprintf("Low stock: %s", e.Name),
+		Title:    notification.Clip("Low stock: "+e.Name, notification.MaxTitleLen),
 		Body: fmt.Sprintf("%s (%s) is down to %d on hand, below its reorder level of %d (last movement at %s).",
 			e.Name, e.SKU, e.OnHand, e.ReorderLevel, location),
 		ActionURL: "/products/" + e.ProductID,

@@ -3,8 +3,10 @@ package listeners_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -83,4 +85,23 @@ func TestSendLowStockNotification(t *testing.T) {
 			require.Error(t, l.Handle(ctx, bad))
 		})
 	}
+}
+
+func TestLowStockTitleFitsForLongNames(t *testing.T) {
+	t.Parallel()
+	s := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	require.NoError(t, s.UpsertUser(ctx, domain.User{TenantID: "acme", ID: "bob", Perms: []string{domain.PermInventoryAlerts}}))
+	fan, err := memory.New(memory.Config{})
+	require.NoError(t, err)
+	l := listeners.SendLowStockNotification{Store: s, Notifier: notification.NewService(s, fan, nil, nil)}
+	long := strings.Repeat("é", 200) // the longest product name there is
+	ev, err := domain.NewEvent("acme", "alice", time.Now(), inventory.LowStockDetected{
+		ProductID: domain.NewID(), SKU: "L", Name: long, OnHand: 1, ReorderLevel: 2})
+	require.NoError(t, err)
+	require.NoError(t, l.Handle(ctx, ev))
+	got := inbox(t, s, "acme", "bob")
+	require.Len(t, got, 1)
+	require.Equal(t, notification.MaxTitleLen, utf8.RuneCountInString(got[0].Title))
+	require.True(t, strings.HasSuffix(got[0].Title, "…"))
 }

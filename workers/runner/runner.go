@@ -263,6 +263,11 @@ func (r *Runner) process(ctx context.Context, l Listener, m stream.Message, log 
 		}
 		r.metrics.runs.WithLabelValues(l.Name(), "error").Inc()
 		log.WarnContext(ctx, "listener failed", slog.Int("try", try), slog.Int("tries", tries), slog.Any("error", err))
+		if domain.Permanent(err) {
+			// The same input fails the same way: no point waiting.
+			r.fail(ctx, l, m, ev, try, err, log)
+			return
+		}
 	}
 	r.fail(ctx, l, m, ev, tries, err, log)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -78,7 +79,9 @@ func newEvent(t *testing.T, tenant domain.TenantID) domain.Event {
 	return ev
 }
 
-func startRunner(t *testing.T, b backend, cfg runner.Config, ls ...runner.Listener) {
+// startRunner runs a runner until the test ends; the returned stop ends it
+// earlier and waits until it has finished (acks included).
+func startRunner(t *testing.T, b backend, cfg runner.Config, ls ...runner.Listener) (stop func()) {
 	t.Helper()
 	cfg.ReadBlock = 50 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -90,7 +93,9 @@ func startRunner(t *testing.T, b backend, cfg runner.Config, ls ...runner.Listen
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return stop
 }
 
 // insertNotification is a listener's effect: one notification for u1,
@@ -169,7 +174,7 @@ func TestAlwaysFailingEndsInFailedJobs(t *testing.T) {
 				calls.Add(1)
 				return effect(ctx, b.store, "Broken", ev, true)
 			}}
-			startRunner(t, b, runner.Config{Tries: 4, Backoff: []time.Duration{time.Millisecond}, Timeout: 5 * time.Second}, l)
+			stop := startRunner(t, b, runner.Config{Tries: 4, Backoff: []time.Duration{time.Millisecond}, Timeout: 5 * time.Second}, l)
 			ev := newEvent(t, "t-broken")
 			publish(t, b.stream, ev)
 			var jobs []domain.FailedJob
@@ -190,7 +195,9 @@ func TestAlwaysFailingEndsInFailedJobs(t *testing.T) {
 			require.EqualValues(t, 4, calls.Load())
 			// Every attempt rolled back: no effect at all.
 			require.Equal(t, 0, countNotifications(t, b.store, "t-broken"))
-			// The entry was acknowledged: nothing is left for anyone to take over.
+			// The entry was acknowledged: nothing is left for anyone to
+			// take over (stopping first lets the ack land).
+			stop()
 			msgs, err := b.stream.Reclaim(context.Background(), "events", "Broken", "other", time.Nanosecond, 10)
 			require.NoError(t, err)
 			require.Empty(t, msgs)
@@ -262,13 +269,14 @@ func TestEventsOfOtherTypesAreAcknowledgedUntouched(t *testing.T) {
 		calls.Add(1)
 		return nil
 	}}
-	startRunner(t, b, runner.Config{}, l)
+	stop := startRunner(t, b, runner.Config{}, l)
 	other := newEvent(t, "t-picky")
 	other.Type = "SomethingElse"
 	publish(t, b.stream, other)
 	mine := newEvent(t, "t-picky")
 	publish(t, b.stream, mine)
 	require.Eventually(t, func() bool { return calls.Load() == 1 }, 30*time.Second, 10*time.Millisecond)
+	stop() // lets the acks land
 	msgs, err := b.stream.Reclaim(context.Background(), "events", "Picky", "other", time.Nanosecond, 10)
 	require.NoError(t, err)
 	require.Empty(t, msgs, "both entries are acknowledged")
@@ -290,4 +298,33 @@ func TestConfigRefusesReclaimShorterThanADelivery(t *testing.T) {
 	_, err := runner.New(runner.Config{Tries: 3, Timeout: time.Minute, Backoff: []time.Duration{10 * time.Second},
 		ReclaimAfter: 2 * time.Minute}, nil, nil)
 	require.ErrorContains(t, err, "must exceed the longest delivery")
+}
+
+func TestPermanentErrorsAreNotRetried(t *testing.T) {
+	t.Parallel()
+	b := backends(t)["sqlite+dbqueue"](t)
+	var calls atomic.Int32
+	l := funcListener{name: "Invalid", handle: func(ctx context.Context, ev domain.Event) error {
+		calls.Add(1)
+		var wrong struct {
+			N string `json:"n"`
+		}
+		// A payload of the wrong shape: Decode says it is permanent.
+		other := ev
+		other.Type = "TestHappened"
+		if err := json.Unmarshal(other.Payload, &wrong); err != nil {
+			return fmt.Errorf("%w: %w", domain.ErrPermanent, err)
+		}
+		return errors.New("unreachable")
+	}}
+	startRunner(t, b, runner.Config{Tries: 5, Backoff: []time.Duration{time.Millisecond}}, l)
+	publish(t, b.stream, newEvent(t, "t-perm"))
+	require.Eventually(t, func() bool {
+		jobs, err := b.store.ListFailedJobs(context.Background(), 10)
+		return err == nil && len(jobs) == 1 && jobs[0].Attempts == 1
+	}, 30*time.Second, 10*time.Millisecond)
+	require.EqualValues(t, 1, calls.Load())
+	require.True(t, domain.Permanent(domain.Invalid("x", "y")))
+	require.True(t, domain.Permanent(fmt.Errorf("wrapped: %w", domain.Rule("r", "m"))))
+	require.False(t, domain.Permanent(errors.New("connection refused")))
 }
