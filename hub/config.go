@@ -18,6 +18,11 @@ const (
 	DefaultCatchupBatch   = 500
 	DefaultPingInterval   = 30 * time.Second
 	DefaultHistoryTimeout = 10 * time.Second
+
+	DefaultMaxConcurrentRefills = 16
+	DefaultResyncJitter         = 2 * time.Second
+	DefaultUnreadCountDebounce  = 200 * time.Millisecond
+	DefaultReadRaceWindow       = 5 * time.Second
 )
 
 // minReadLimit leaves room for a small JSON control message such as
@@ -47,6 +52,32 @@ type Config struct {
 	PingInterval time.Duration
 	// HistoryTimeout bounds each History call. Default 10s.
 	HistoryTimeout time.Duration
+	// MaxConcurrentRefills bounds how many History reads this node's
+	// connections make at once: catch-up on connect (and resolving
+	// ?since=), gap refills, resync refills and unread-count refreshes
+	// all take one of these slots per query, in arrival order, and give it
+	// back before writing to the socket. A connection holds at most one
+	// slot and never waits for a second one while holding it, so the
+	// limit cannot deadlock; waiting is first come, first served, so a
+	// new connection's catch-up queues behind a resync burst rather than
+	// starving. Default 16.
+	MaxConcurrentRefills int
+	// ResyncJitter spreads the refills of a Resync: each connection waits
+	// a random delay in [0, ResyncJitter) before taking a slot, still
+	// sending live updates meanwhile. Default 2s; negative refills at once
+	// (still under MaxConcurrentRefills).
+	ResyncJitter time.Duration
+	// UnreadCountDebounce is how long after a read, unread or read_all
+	// update a connection waits before asking History for the unread
+	// count; every change arriving meanwhile shares that one query.
+	// Default 200ms; negative asks at the next free slot.
+	UnreadCountDebounce time.Duration
+	// ReadRaceWindow is how long after a read, unread or read_all update
+	// a connection distrusts the unread count carried by notification
+	// updates (computed in a transaction that may have raced with the
+	// read, and possibly delivered behind it) and sends History's count
+	// instead. Default 5s; negative always trusts them.
+	ReadRaceWindow time.Duration
 	// Logger receives connection-level logs. Default: discarded.
 	Logger *slog.Logger
 	// Registerer receives the hub's metrics. Default: not registered.
@@ -71,6 +102,18 @@ func (c *Config) applyDefaults() {
 	}
 	if c.HistoryTimeout == 0 {
 		c.HistoryTimeout = DefaultHistoryTimeout
+	}
+	if c.MaxConcurrentRefills == 0 {
+		c.MaxConcurrentRefills = DefaultMaxConcurrentRefills
+	}
+	if c.ResyncJitter == 0 {
+		c.ResyncJitter = DefaultResyncJitter
+	}
+	if c.UnreadCountDebounce == 0 {
+		c.UnreadCountDebounce = DefaultUnreadCountDebounce
+	}
+	if c.ReadRaceWindow == 0 {
+		c.ReadRaceWindow = DefaultReadRaceWindow
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -100,6 +143,9 @@ func (c Config) Validate() error {
 	}
 	if c.HistoryTimeout < 0 {
 		errs = append(errs, fmt.Errorf("history timeout %s: must be positive", c.HistoryTimeout))
+	}
+	if c.MaxConcurrentRefills < 0 {
+		errs = append(errs, fmt.Errorf("max concurrent refills %d: must be positive", c.MaxConcurrentRefills))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("hub config: %w", err)

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -41,6 +42,11 @@ type Hub struct {
 	seed   maphash.Seed
 	shards [numShards]shard
 
+	// slots is the node-wide limit on History reads (MaxConcurrentRefills):
+	// a send takes a slot, a receive gives it back. Blocked senders are
+	// served in arrival order, so waiting is fair.
+	slots chan struct{}
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	live      sync.WaitGroup // registered connections, for Close
@@ -65,6 +71,7 @@ func New(cfg Config, history History) (*Hub, error) {
 		log:     cfg.Logger,
 		metrics: m,
 		seed:    maphash.MakeSeed(),
+		slots:   make(chan struct{}, cfg.MaxConcurrentRefills),
 	}
 	for i := range h.shards {
 		h.shards[i].users = make(map[userKey]map[*conn]struct{})
@@ -151,6 +158,12 @@ func (h *Hub) Deliver(u domain.InboxUpdate) {
 // Resync makes every local connection refill from History from its last
 // delivered seq and re-send unread_count. Brokers call it when updates may
 // have been missed. It never blocks; requests to a busy connection coalesce.
+//
+// After a broker outage every socket of the node needs a refill at once, a
+// burst the database may answer with errors (each closing a socket with
+// 1013, each client then reconnecting). So each connection first waits a
+// random ResyncJitter, keeps sending live updates meanwhile, and then reads
+// under the node-wide MaxConcurrentRefills limit.
 func (h *Hub) Resync() {
 	for i := range h.shards {
 		s := &h.shards[i]
@@ -164,9 +177,40 @@ func (h *Hub) Resync() {
 	}
 }
 
+// acquire takes one History slot, waiting in arrival order behind other
+// readers; it gives up when ctx is done or halt is closed (nil: never).
+func (h *Hub) acquire(ctx context.Context, halt <-chan struct{}) error {
+	select {
+	case h.slots <- struct{}{}:
+		h.metrics.historyInFlight.Inc()
+		return nil
+	default:
+	}
+	h.metrics.historyWaiting.Inc()
+	defer h.metrics.historyWaiting.Dec()
+	select {
+	case h.slots <- struct{}{}:
+		h.metrics.historyInFlight.Inc()
+		return nil
+	case <-halt:
+		return errHalted
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release gives back a slot taken by acquire (or by a connection's step).
+func (h *Hub) release() {
+	<-h.slots
+	h.metrics.historyInFlight.Dec()
+}
+
 // Close closes every connection with 1001 (going away), makes later Serve
 // calls fail with ErrClosed, and waits until every connection has ended
-// (bounded by the close handshake timeouts). It is idempotent.
+// (bounded by the close handshake timeouts). Connections waiting for a
+// History slot or a resync jitter leave at once, and History reads in
+// progress are cancelled, so Close never waits for queued refills. It is
+// idempotent.
 func (h *Hub) Close() {
 	h.closeOnce.Do(func() {
 		h.closed.Store(true)

@@ -23,7 +23,17 @@ type metrics struct {
 	delivered        prometheus.Counter
 	latency          prometheus.Histogram
 	slowCloses       prometheus.Counter
+	historyInFlight  prometheus.Gauge
+	historyWaiting   prometheus.Gauge
+	refills          *prometheus.CounterVec
 }
+
+// Reasons of a refill from History (label of notifyhub_ws_refills_total).
+const (
+	refillCatchUp = "catchup" // ?since= on connect
+	refillGap     = "gap"     // a live seq skipped ahead
+	refillResync  = "resync"  // the broker may have lost updates
+)
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
@@ -48,6 +58,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "notifyhub_ws_slow_closes_total",
 			Help: "Connections closed (4008) because their queue overflowed.",
 		}),
+		historyInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "notifyhub_ws_history_reads_in_flight",
+			Help: "History reads of this node's connections holding one of the MaxConcurrentRefills slots.",
+		}),
+		historyWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "notifyhub_ws_history_reads_waiting",
+			Help: "Connections (or connects) waiting for a free History slot.",
+		}),
+		refills: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notifyhub_ws_refills_total",
+			Help: "Refills of a connection from History by reason (catchup, gap, resync).",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{refillCatchUp, refillGap, refillResync} {
+		m.refills.WithLabelValues(r)
 	}
 	for _, r := range []string{resultAccepted, resultOriginRefused, resultInvalid, resultUnauthenticated,
 		resultUnavailable, resultHandshakeFailed, resultError} {
@@ -56,7 +81,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.connectionsTotal, m.delivered, m.latency, m.slowCloses} {
+	for _, c := range []prometheus.Collector{m.connections, m.connectionsTotal, m.delivered, m.latency, m.slowCloses,
+		m.historyInFlight, m.historyWaiting, m.refills} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register hub metrics: %w", err)
 		}

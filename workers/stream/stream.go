@@ -46,6 +46,15 @@ type Stream interface {
 	Read(ctx context.Context, topic, group, consumer string, max int, block time.Duration) ([]Message, error)
 	Ack(ctx context.Context, topic, group string, ids ...string) error
 	Reclaim(ctx context.Context, topic, group, consumer string, minIdle time.Duration, max int) ([]Message, error)
+	// Extend restarts the idle clock of the entries still pending for
+	// consumer, so that a consumer busy with a long batch keeps them, and
+	// returns the ids it extended. Entries acknowledged or taken over by
+	// another consumer are left out: the caller must not run those.
+	Extend(ctx context.Context, topic, group, consumer string, ids ...string) ([]string, error)
+	// Release hands entries pending for consumer back at once: they stay
+	// pending but any consumer's next Reclaim takes them, whatever its
+	// minIdle. A consumer shutting down releases what it has not started.
+	Release(ctx context.Context, topic, group, consumer string, ids ...string) error
 	// Trim drops entries that every group of the topic has acknowledged
 	// (delivered and not pending). It returns how many it dropped.
 	Trim(ctx context.Context, topic string) (int64, error)

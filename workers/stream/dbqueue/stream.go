@@ -641,3 +641,75 @@ func (s *Stream) tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 	}
 	return nil
 }
+
+// Extend restarts the idle clock of ids still pending for consumer and
+// returns those it extended.
+func (s *Stream) Extend(ctx context.Context, topic, group, consumer string, ids ...string) ([]string, error) {
+	return s.hold(ctx, "extend", topic, group, consumer, s.d.now(), ids)
+}
+
+// Release makes ids pending for consumer reclaimable at once by setting
+// their delivery time to the epoch.
+func (s *Stream) Release(ctx context.Context, topic, group, consumer string, ids ...string) error {
+	_, err := s.hold(ctx, "release", topic, group, consumer, "0", ids)
+	return err
+}
+
+// hold sets delivered_at (an SQL expression) of the ids still pending for
+// consumer and returns them in the order given.
+func (s *Stream) hold(ctx context.Context, op, topic, group, consumer, deliveredAt string, ids []string) ([]string, error) {
+	if err := stream.CheckNames("topic", topic, "group", group, "consumer", consumer); err != nil {
+		return nil, fmt.Errorf("dbqueue: %s: %w", op, err)
+	}
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	nums := make([]int64, len(ids))
+	for i, id := range ids {
+		n, err := parseID(id)
+		if err != nil {
+			return nil, fmt.Errorf("dbqueue: %s: %w", op, err)
+		}
+		nums[i] = n
+	}
+	held := map[int64]bool{}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		clear(held)
+		for part := range slices.Chunk(nums, chunk) {
+			args := make([]any, 0, 3+len(part))
+			args = append(args, topic, group, consumer)
+			for _, n := range part {
+				args = append(args, n)
+			}
+			rows, err := tx.QueryContext(ctx, s.d.q(`UPDATE stream_pending SET delivered_at = `+deliveredAt+`
+				WHERE topic = ? AND grp = ? AND consumer = ? AND entry_id IN (`+placeholders(len(part))+`)
+				RETURNING entry_id`), args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var n int64
+				if err := rows.Scan(&n); err != nil {
+					rows.Close()
+					return err
+				}
+				held[n] = true
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dbqueue: %s %d ids on %q group %q: %w", op, len(ids), topic, group, err)
+	}
+	out := make([]string, 0, len(held))
+	for i, n := range nums {
+		if held[n] {
+			out = append(out, ids[i])
+			delete(held, n) // an id given twice is returned once
+		}
+	}
+	return out, nil
+}

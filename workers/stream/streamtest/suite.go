@@ -46,6 +46,8 @@ func Run(t *testing.T, newStream func(t *testing.T) stream.Stream) {
 		{"ReadCreatesMissingGroupFromStart", testReadWithoutGroup},
 		{"ConsumersSplitEntries", testConsumersSplit},
 		{"ReclaimIdleEntries", testReclaim},
+		{"ExtendKeepsEntriesOfTheirConsumer", testExtend},
+		{"ReleaseHandsEntriesBackAtOnce", testRelease},
 		{"AckUnknownIsFine", testAckUnknown},
 		{"ReadWakesOnPublish", testReadWakes},
 		{"ReadTimesOutEmpty", testReadTimeout},
@@ -808,4 +810,57 @@ func testClose(t *testing.T, s stream.Stream) {
 	_, err := s.Read(ctx, topic, group, "c", 10, 0)
 	require.ErrorIs(t, err, stream.ErrClosed)
 	require.True(t, errors.Is(s.Ping(ctx), stream.ErrClosed))
+}
+
+func testExtend(t *testing.T, s stream.Stream) {
+	ctx := testCtx(t)
+	const topic, group = "extend", "g"
+	require.NoError(t, s.EnsureGroup(ctx, topic, group))
+	require.NoError(t, s.Publish(ctx, topic, bodies("e", 3)...))
+	mine := readN(t, ctx, s, topic, group, "busy", 3)
+	// Another consumer takes the first entry over once it is idle.
+	var taken []stream.Message
+	require.Eventually(t, func() bool {
+		got, err := s.Reclaim(ctx, topic, group, "rescuer", 30*time.Millisecond, 1)
+		require.NoError(t, err)
+		taken = append(taken, got...)
+		return len(taken) == 1
+	}, wait, 10*time.Millisecond)
+	require.Equal(t, mine[0].ID, taken[0].ID)
+	// Acknowledge the second: only the third is still the busy consumer's.
+	ack(t, ctx, s, topic, group, mine[1])
+	held, err := s.Extend(ctx, topic, group, "busy", idsOf(mine)...)
+	require.NoError(t, err)
+	require.Equal(t, []string{mine[2].ID}, held, "only entries still pending for this consumer")
+	// Extended just now: a reclaim that wants a long idle time finds nothing.
+	got, err := s.Reclaim(ctx, topic, group, "rescuer", time.Hour, 10)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	// Unknown groups and ids hold nothing; bad ids are invalid.
+	held, err = s.Extend(ctx, topic, "no-such-group", "busy", mine[2].ID)
+	require.NoError(t, err)
+	require.Empty(t, held)
+	_, err = s.Extend(ctx, topic, group, "busy", "not-an-id")
+	var v *domain.ValidationError
+	require.ErrorAs(t, err, &v)
+}
+
+func testRelease(t *testing.T, s stream.Stream) {
+	ctx := testCtx(t)
+	const topic, group = "release", "g"
+	require.NoError(t, s.EnsureGroup(ctx, topic, group))
+	require.NoError(t, s.Publish(ctx, topic, bodies("r", 2)...))
+	got := readN(t, ctx, s, topic, group, "leaving", 2)
+	// Someone else's release does nothing.
+	require.NoError(t, s.Release(ctx, topic, group, "stranger", idsOf(got)...))
+	none, err := s.Reclaim(ctx, topic, group, "next", time.Hour, 10)
+	require.NoError(t, err)
+	require.Empty(t, none)
+	require.NoError(t, s.Release(ctx, topic, group, "leaving", got[1].ID))
+	// Released: taken at once even by a reclaim that wants an hour of idle.
+	back, err := s.Reclaim(ctx, topic, group, "next", time.Hour, 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{got[1].ID}, idsOf(back))
+	require.Equal(t, 2, back[0].Deliveries)
+	require.NoError(t, s.Release(ctx, topic, "no-such-group", "leaving", got[0].ID))
 }
