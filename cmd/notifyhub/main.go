@@ -107,7 +107,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, defaultRoles []
 	fs.DurationVar(&cfg.DemoInterval, "demo-interval", 2*time.Second, "time between demo stock movements")
 	fs.IntVar(&cfg.Worker.Tries, "tries", 3, "attempts per event and listener before it becomes a failed job")
 	fs.DurationVar(&cfg.Worker.Timeout, "timeout", 60*time.Second, "time limit of one attempt")
-	fs.DurationVar(&cfg.Worker.ReclaimAfter, "reclaim-after", 0, "idle time after which another worker takes over an unacknowledged entry (default: longest delivery + 1m; must exceed it)")
+	fs.DurationVar(&cfg.Worker.ReclaimAfter, "reclaim-after", 0, "idle time after which another worker takes over an unacknowledged entry (default 5m; must exceed --timeout + the longest --backoff)")
 	backoff := fs.String("backoff", "1s,10s", "delays before the 2nd, 3rd, ... try (the last repeats)")
 	fs.IntVar(&cfg.Worker.Concurrency, "concurrency", 1, "consumers per listener in this process")
 	if err := fs.Parse(args); err != nil {

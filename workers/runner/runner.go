@@ -76,7 +76,7 @@ func (c *Config) setDefaults() {
 		c.Timeout = time.Minute
 	}
 	if c.ReclaimAfter <= 0 {
-		c.ReclaimAfter = c.longestDelivery() + time.Minute
+		c.ReclaimAfter = max(5*time.Minute, c.longestStep()+time.Minute)
 	}
 	if c.ReclaimEvery <= 0 {
 		c.ReclaimEvery = min(30*time.Second, max(c.ReclaimAfter/4, 10*time.Millisecond))
@@ -98,13 +98,19 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// longestDelivery is the most time one delivery can keep an entry pending.
-func (c *Config) longestDelivery() time.Duration {
-	d := time.Duration(c.Tries) * c.Timeout
-	for try := 2; try <= c.Tries; try++ {
-		d += c.backoff(try)
+// longestStep is the most time between two of a consumer's chances to
+// extend its entries: one backoff (when there are retries) and one attempt.
+func (c *Config) longestStep() time.Duration {
+	if c.Tries < 2 {
+		return c.Timeout
 	}
-	return d
+	return c.Timeout + slices.Max(c.Backoff)
+}
+
+// extendEvery is how stale a batch may get before the consumer extends it:
+// half the margin that ReclaimAfter leaves over the longest step.
+func (c *Config) extendEvery() time.Duration {
+	return (c.ReclaimAfter - c.longestStep()) / 2
 }
 
 // backoff is the delay before the given try (2, 3, ...).
@@ -120,9 +126,9 @@ func (c *Config) Validate() error {
 			return errors.New("runner: backoff must not be negative")
 		}
 	}
-	if longest := c.longestDelivery(); c.ReclaimAfter <= longest {
-		return fmt.Errorf("runner: reclaim-after %s must exceed the longest delivery (%d tries × timeout %s + backoff = %s), or an entry could run twice at once",
-			c.ReclaimAfter, c.Tries, c.Timeout, longest)
+	if longest := c.longestStep(); c.ReclaimAfter <= longest {
+		return fmt.Errorf("runner: reclaim-after %s must exceed timeout %s + the longest backoff = %s, or an entry could run twice at once",
+			c.ReclaimAfter, c.Timeout, longest)
 	}
 	return nil
 }
@@ -183,16 +189,25 @@ func (r *Runner) consume(ctx context.Context, l Listener, consumer string) {
 	reclaim := time.NewTicker(r.cfg.ReclaimEvery)
 	defer reclaim.Stop()
 	backoff := 100 * time.Millisecond
+	// The first round reclaims: entries released or left by a process that
+	// stopped are taken at once, not after the first tick.
+	reclaimNow := true
 	for ctx.Err() == nil {
+		if !reclaimNow {
+			select {
+			case <-reclaim.C:
+				reclaimNow = true
+			default:
+			}
+		}
 		var msgs []stream.Message
 		var err error
-		select {
-		case <-reclaim.C:
+		if reclaimNow {
 			msgs, err = r.stream.Reclaim(ctx, r.cfg.Topic, l.Name(), consumer, r.cfg.ReclaimAfter, r.cfg.BatchSize)
 			if len(msgs) > 0 {
 				log.InfoContext(ctx, "took over entries left by another consumer", slog.Int("count", len(msgs)))
 			}
-		default:
+		} else {
 			msgs, err = r.stream.Read(ctx, r.cfg.Topic, l.Name(), consumer, r.cfg.BatchSize, r.cfg.ReadBlock)
 		}
 		if err != nil {
@@ -206,14 +221,76 @@ func (r *Runner) consume(ctx context.Context, l Listener, consumer string) {
 			backoff = min(backoff*2, 5*time.Second)
 			continue
 		}
+		reclaimNow = false
 		backoff = 100 * time.Millisecond
+		b := r.newBatch(l, consumer, msgs, log)
 		for _, m := range msgs {
 			if ctx.Err() != nil {
-				return // not started: leave it pending for another consumer
+				break // not started: released below
 			}
-			r.process(ctx, l, m, log)
+			r.process(ctx, l, m, b, log)
 		}
+		b.release(ctx)
 	}
+}
+
+// batch is what a consumer took in one Read or Reclaim and has not
+// finished. While the consumer works through it, batch extends the whole
+// of it before it could go stale, so no other consumer takes over an entry
+// that is only waiting its turn; when the consumer stops, batch releases
+// what was not finished.
+type batch struct {
+	r        *Runner
+	group    string
+	consumer string
+	ids      []string // unfinished entries still held, in order
+	extended time.Time
+	log      *slog.Logger
+}
+
+func (r *Runner) newBatch(l Listener, consumer string, msgs []stream.Message, log *slog.Logger) *batch {
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	return &batch{r: r, group: l.Name(), consumer: consumer, ids: ids, extended: r.cfg.Now(), log: log}
+}
+
+// holds reports whether the consumer still holds id, extending the batch
+// first when it is due.
+func (b *batch) holds(ctx context.Context, id string) bool {
+	if b.r.cfg.Now().Sub(b.extended) >= b.r.cfg.extendEvery() {
+		held, err := b.r.stream.Extend(ctx, b.r.cfg.Topic, b.group, b.consumer, b.ids...)
+		if err != nil {
+			// Cannot tell; go on. At worst another consumer runs the
+			// entry too, which the listener's idempotency absorbs.
+			b.log.WarnContext(ctx, "extend entries failed", slog.Any("error", err))
+			return slices.Contains(b.ids, id)
+		}
+		b.ids, b.extended = held, b.r.cfg.Now()
+	}
+	return slices.Contains(b.ids, id)
+}
+
+// finished drops id from the batch (acknowledged or recorded as failed).
+func (b *batch) finished(id string) {
+	b.ids = slices.DeleteFunc(b.ids, func(x string) bool { return x == id })
+}
+
+// release hands back what the batch did not finish, for another consumer
+// to take at once instead of after ReclaimAfter.
+func (b *batch) release(ctx context.Context) {
+	if len(b.ids) == 0 {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := b.r.stream.Release(rctx, b.r.cfg.Topic, b.group, b.consumer, b.ids...); err != nil {
+		b.log.WarnContext(ctx, "release entries failed; they are taken over after reclaim-after", slog.Any("error", err))
+		return
+	}
+	b.log.InfoContext(ctx, "released entries not started", slog.Int("count", len(b.ids)))
+	b.ids = nil
 }
 
 func (r *Runner) ensureGroup(ctx context.Context, l Listener, log *slog.Logger) bool {
@@ -228,17 +305,17 @@ func (r *Runner) ensureGroup(ctx context.Context, l Listener, log *slog.Logger) 
 
 // process runs one entry through the listener with retries and acknowledges
 // it once it succeeded, was not for this listener, or became a failed job.
-func (r *Runner) process(ctx context.Context, l Listener, m stream.Message, log *slog.Logger) {
+func (r *Runner) process(ctx context.Context, l Listener, m stream.Message, b *batch, log *slog.Logger) {
 	var ev domain.Event
 	if err := json.Unmarshal(m.Body, &ev); err != nil || ev.ID == "" || ev.Type == "" {
 		if err == nil {
 			err = errors.New("missing id or type")
 		}
-		r.fail(ctx, l, m, domain.Event{}, 0, fmt.Errorf("undecodable event: %w", err), log)
+		r.fail(ctx, l, m, b, domain.Event{}, 0, fmt.Errorf("undecodable event: %w", err), log)
 		return
 	}
 	if !slices.Contains(l.Events(), ev.Type) {
-		r.ack(ctx, l, m, log)
+		r.ack(ctx, l, m, b, log)
 		return
 	}
 	log = log.With(slog.String("event", ev.Type), slog.String("event_id", ev.ID), slog.String("tenant", string(ev.TenantID)))
@@ -255,21 +332,25 @@ func (r *Runner) process(ctx context.Context, l Listener, m stream.Message, log 
 			log.InfoContext(ctx, "shutting down between tries; entry left for another consumer")
 			return
 		}
+		if !b.holds(ctx, m.ID) {
+			log.WarnContext(ctx, "entry was taken over by another consumer; leaving it to them")
+			return
+		}
 		err = r.attempt(ctx, l, ev)
 		if err == nil {
 			r.metrics.runs.WithLabelValues(l.Name(), "success").Inc()
-			r.ack(ctx, l, m, log)
+			r.ack(ctx, l, m, b, log)
 			return
 		}
 		r.metrics.runs.WithLabelValues(l.Name(), "error").Inc()
 		log.WarnContext(ctx, "listener failed", slog.Int("try", try), slog.Int("tries", tries), slog.Any("error", err))
 		if domain.Permanent(err) {
 			// The same input fails the same way: no point waiting.
-			r.fail(ctx, l, m, ev, try, err, log)
+			r.fail(ctx, l, m, b, ev, try, err, log)
 			return
 		}
 	}
-	r.fail(ctx, l, m, ev, tries, err, log)
+	r.fail(ctx, l, m, b, ev, tries, err, log)
 }
 
 // attempt runs Handle once under the timeout. It is not cancelled by
@@ -297,7 +378,7 @@ func (r *Runner) attempt(ctx context.Context, l Listener, ev domain.Event) (err 
 
 // fail records the failed job and acknowledges the entry. If the failed job
 // cannot be recorded the entry stays pending, to be taken over later.
-func (r *Runner) fail(ctx context.Context, l Listener, m stream.Message, ev domain.Event, attempts int, cause error, log *slog.Logger) {
+func (r *Runner) fail(ctx context.Context, l Listener, m stream.Message, b *batch, ev domain.Event, attempts int, cause error, log *slog.Logger) {
 	job := domain.FailedJob{
 		ID: domain.NewID(), Queue: r.cfg.Topic, Job: l.Name(), TenantID: ev.TenantID,
 		Payload: m.Body, Attempts: attempts, Error: cause.Error(), FailedAt: r.cfg.Now().UTC(),
@@ -312,10 +393,11 @@ func (r *Runner) fail(ctx context.Context, l Listener, m stream.Message, ev doma
 	}
 	r.metrics.failed.WithLabelValues(l.Name()).Inc()
 	log.ErrorContext(ctx, "listener gave up; recorded failed job", slog.String("failed_job", job.ID), slog.Any("error", cause))
-	r.ack(ctx, l, m, log)
+	r.ack(ctx, l, m, b, log)
 }
 
-func (r *Runner) ack(ctx context.Context, l Listener, m stream.Message, log *slog.Logger) {
+func (r *Runner) ack(ctx context.Context, l Listener, m stream.Message, b *batch, log *slog.Logger) {
+	b.finished(m.ID)
 	// Acknowledge even during shutdown: the work is done.
 	if err := r.stream.Ack(context.WithoutCancel(ctx), r.cfg.Topic, l.Name(), m.ID); err != nil {
 		log.WarnContext(ctx, "ack failed; the entry will be redelivered", slog.Any("error", err))

@@ -293,11 +293,106 @@ func TestUndecodableEntryBecomesFailedJob(t *testing.T) {
 	}, 30*time.Second, 10*time.Millisecond)
 }
 
-func TestConfigRefusesReclaimShorterThanADelivery(t *testing.T) {
+func TestConfigRefusesReclaimNotAboveTimeoutAndBackoff(t *testing.T) {
 	t.Parallel()
 	_, err := runner.New(runner.Config{Tries: 3, Timeout: time.Minute, Backoff: []time.Duration{10 * time.Second},
-		ReclaimAfter: 2 * time.Minute}, nil, nil)
-	require.ErrorContains(t, err, "must exceed the longest delivery")
+		ReclaimAfter: 70 * time.Second}, nil, nil)
+	require.ErrorContains(t, err, "must exceed timeout")
+	_, err = runner.New(runner.Config{Tries: 3, Timeout: 5 * time.Minute, ReclaimAfter: 5 * time.Minute}, nil, nil)
+	require.ErrorContains(t, err, "must exceed timeout")
+	_, err = runner.New(runner.Config{Tries: 3, Timeout: time.Minute, Backoff: []time.Duration{10 * time.Second},
+		ReclaimAfter: 71 * time.Second}, nil, nil)
+	require.NoError(t, err)
+}
+
+// TestLongBatchIsNotTakenOver: a consumer whose batch takes longer than
+// reclaim-after to work through keeps every entry of it (it extends them),
+// so a rival reclaiming all the while gets nothing and every entry runs
+// once.
+func TestLongBatchIsNotTakenOver(t *testing.T) {
+	t.Parallel()
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := open(t)
+			ctx := context.Background()
+			const n = 8
+			for range n {
+				publish(t, b.stream, newEvent(t, "t-long"))
+			}
+			var mu sync.Mutex
+			runs := map[string]int{}
+			l := funcListener{name: "Slow", handle: func(ctx context.Context, ev domain.Event) error {
+				time.Sleep(60 * time.Millisecond) // real work that takes a while
+				mu.Lock()
+				defer mu.Unlock()
+				runs[ev.ID]++
+				return nil
+			}}
+			// Eight entries × 60ms is well past reclaim-after (250ms).
+			startRunner(t, b, runner.Config{Tries: 1, Timeout: 100 * time.Millisecond, Backoff: []time.Duration{time.Millisecond},
+				ReclaimAfter: 250 * time.Millisecond, ReclaimEvery: time.Hour, BatchSize: n}, l)
+			stolen := 0
+			require.Eventually(t, func() bool {
+				got, err := b.stream.Reclaim(ctx, "events", "Slow", "rival", 250*time.Millisecond, n)
+				require.NoError(t, err)
+				stolen += len(got)
+				require.NoError(t, b.stream.Release(ctx, "events", "Slow", "rival", idsOf(got)...))
+				mu.Lock()
+				defer mu.Unlock()
+				return len(runs) == n
+			}, 30*time.Second, 10*time.Millisecond)
+			require.Zero(t, stolen, "a rival took over entries of a live consumer")
+			for id, c := range runs {
+				require.Equal(t, 1, c, "entry %s ran %d times", id, c)
+			}
+		})
+	}
+}
+
+// TestShutdownReleasesWhatItDidNotStart: a stopping consumer finishes the
+// entry in hand and hands the rest of its batch back at once.
+func TestShutdownReleasesWhatItDidNotStart(t *testing.T) {
+	t.Parallel()
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := open(t)
+			ctx := context.Background()
+			for range 3 {
+				publish(t, b.stream, newEvent(t, "t-stop"))
+			}
+			started := make(chan struct{})
+			finish := make(chan struct{})
+			var once sync.Once
+			var calls atomic.Int32
+			l := funcListener{name: "Stopping", handle: func(ctx context.Context, ev domain.Event) error {
+				calls.Add(1)
+				once.Do(func() { close(started) })
+				<-finish
+				return nil
+			}}
+			stop := startRunner(t, b, runner.Config{BatchSize: 10, Timeout: 10 * time.Second}, l)
+			<-started
+			stopped := make(chan struct{})
+			go func() { stop(); close(stopped) }()
+			close(finish) // the entry in hand finishes during shutdown
+			<-stopped
+			require.EqualValues(t, 1, calls.Load(), "nothing new starts during shutdown")
+			// The other two are free at once, not after reclaim-after (5m).
+			back, err := b.stream.Reclaim(ctx, "events", "Stopping", "next", time.Hour, 10)
+			require.NoError(t, err)
+			require.Len(t, back, 2)
+		})
+	}
+}
+
+func idsOf(msgs []stream.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.ID
+	}
+	return out
 }
 
 func TestPermanentErrorsAreNotRetried(t *testing.T) {

@@ -23,7 +23,7 @@ func TestConfigRefusesUnsafeOrBrokenSetups(t *testing.T) {
 			"needs REDIS_URL"},
 		"hub without http": {app.Config{DatabaseURL: db, RedisURL: "redis://127.0.0.1:1", Roles: []string{app.RoleHub}},
 			"needs role http"},
-		"unknown role": {app.Config{DatabaseURL: db, Roles: []string{"janitor"}}, "unknown role"},
+		"unknown role":         {app.Config{DatabaseURL: db, Roles: []string{"janitor"}}, "unknown role"},
 		"http without address": {app.Config{DatabaseURL: db}, "needs an address"},
 		"postgres without secret": {app.Config{Addr: "127.0.0.1:0", DatabaseURL: "postgres://x@127.0.0.1:1/db", RedisURL: "redis://127.0.0.1:1"},
 			""}, // refused when opening: no secret, or no database there
