@@ -275,6 +275,9 @@ func (s *Service) mark(ctx context.Context, tenant domain.TenantID, user domain.
 		return err
 	}
 	return s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.LockInbox(ctx, tenant, user); err != nil {
+			return err
+		}
 		var changed bool
 		if kind == domain.UpdateRead {
 			changed, err = s.store.MarkRead(ctx, tenant, user, id, s.now().UTC())
@@ -298,6 +301,9 @@ func (s *Service) mark(ctx context.Context, tenant domain.TenantID, user domain.
 // MarkAllRead marks every unread notification of the user read.
 func (s *Service) MarkAllRead(ctx context.Context, tenant domain.TenantID, user domain.UserID) error {
 	return s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.LockInbox(ctx, tenant, user); err != nil {
+			return err
+		}
 		n, err := s.store.MarkAllRead(ctx, tenant, user, s.now().UTC())
 		if err != nil || n == 0 {
 			return err

@@ -48,6 +48,9 @@ type Store interface {
 	NotificationsAfter(ctx context.Context, tenant domain.TenantID, user domain.UserID, after int64, limit int) ([]domain.Notification, error)
 	// MaxSeq is the user's latest seq, 0 when they have none.
 	MaxSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int64, error)
+	// LockInbox serialises changes to the user's inbox until the
+	// transaction ends, so unread counts taken in it are consistent.
+	LockInbox(ctx context.Context, tenant domain.TenantID, user domain.UserID) error
 	// MarkRead sets read_at if unset; changed is false when it was already
 	// read. domain.ErrNotFound for an id that is not this user's.
 	MarkRead(ctx context.Context, tenant domain.TenantID, user domain.UserID, id string, at time.Time) (changed bool, err error)

@@ -256,3 +256,16 @@ func (s *Store) MarkAllRead(ctx context.Context, tenant domain.TenantID, user do
 	}
 	return affected("mark all read", res)
 }
+
+// LockInbox serialises changes to one user's inbox until the transaction
+// ends (the user's row, which InsertNotification also locks), so that the
+// unread count each change computes reflects every change committed before
+// it. A user without a row has no inbox to lock. Call it inside InTx.
+func (s *Store) LockInbox(ctx context.Context, tenant domain.TenantID, user domain.UserID) error {
+	var one int
+	err := s.queryRow(ctx, `SELECT 1 FROM users WHERE tenant_id = ? AND id = ?`+s.d.LockRows(false), string(tenant), string(user)).Scan(&one)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return s.wrap("lock inbox", err)
+	}
+	return nil
+}
