@@ -1,6 +1,7 @@
 package notification
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -134,6 +135,7 @@ func (s *Service) SendToUsers(ctx context.Context, tenant domain.TenantID, users
 	var out []domain.Notification
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		out = make([]domain.Notification, 0, len(users)) // the transaction may be retried
+		updates := make([]domain.InboxUpdate, 0, len(users))
 		now := s.now().UTC()
 		for _, u := range users {
 			n := domain.Notification{
@@ -149,11 +151,13 @@ func (s *Service) SendToUsers(ctx context.Context, tenant domain.TenantID, users
 				return err
 			}
 			out = append(out, n)
-			s.publishAfterCommit(ctx, domain.InboxUpdate{
+			pushed := n
+			updates = append(updates, domain.InboxUpdate{
 				Kind: domain.UpdateNotification, TenantID: tenant, UserID: u,
-				Notification: &n, Seq: n.Seq, UnreadCount: unread,
+				Notification: &pushed, Seq: n.Seq, UnreadCount: unread,
 			})
 		}
+		s.publishAfterCommit(ctx, updates...)
 		return nil
 	})
 	if err != nil {
@@ -181,17 +185,35 @@ func (s *Service) SendToPermission(ctx context.Context, tenant domain.TenantID, 
 	return out, err
 }
 
-// publishAfterCommit hands u to the fan-out once the transaction in ctx has
-// committed; a rolled-back notification is never pushed.
-func (s *Service) publishAfterCommit(ctx context.Context, u domain.InboxUpdate) {
+// publishTimeout bounds how long the pushes of one transaction may take
+// when the fan-out is slow or down, so that a caller (a request, a
+// listener) is never held for long: what does not go out in time reaches
+// the sockets on their next catch-up.
+const publishTimeout = 5 * time.Second
+
+// publishAfterCommit hands the updates to the fan-out once the transaction
+// in ctx has committed; rolled-back changes are never pushed.
+func (s *Service) publishAfterCommit(ctx context.Context, updates ...domain.InboxUpdate) {
+	if len(updates) == 0 {
+		return
+	}
 	s.store.AfterCommit(ctx, func() {
-		u.CommittedAt = s.now().UTC()
-		// The request may be over by now; the push must still go out.
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		committed := s.now().UTC()
+		// The request may be over by now; the pushes must still go out.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 		defer cancel()
-		if err := s.fanout.Publish(pctx, u); err != nil {
+		failed := 0
+		var firstErr error
+		for _, u := range updates {
+			u.CommittedAt = committed
+			if err := s.fanout.Publish(pctx, u); err != nil {
+				failed++
+				firstErr = cmp.Or(firstErr, err)
+			}
+		}
+		if failed > 0 {
 			s.log.WarnContext(ctx, "fan-out publish failed; sockets will catch up from the database",
-				slog.String("kind", string(u.Kind)), slog.Any("error", err))
+				slog.Int("failed", failed), slog.Int("of", len(updates)), slog.Any("error", firstErr))
 		}
 	})
 }

@@ -230,3 +230,29 @@ func TestDraftValidation(t *testing.T) {
 		require.Equal(t, hostile, page.Data[0].Title)
 	})
 }
+
+// downFanout is a fan-out that is unreachable.
+type downFanout struct{ calls int }
+
+func (d *downFanout) Publish(context.Context, domain.InboxUpdate) error {
+	d.calls++
+	return errors.New("redis: connection refused")
+}
+
+func TestFanoutDownStillPersists(t *testing.T) {
+	t.Parallel()
+	s := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	for _, u := range []domain.UserID{"a", "b"} {
+		require.NoError(t, s.UpsertUser(ctx, domain.User{TenantID: "acme", ID: u, Perms: []string{domain.PermInventoryAlerts}}))
+	}
+	down := &downFanout{}
+	svc := notification.NewService(s, down, nil, nil)
+	sent, err := svc.SendToPermission(ctx, "acme", domain.PermInventoryAlerts, draft("persisted first"))
+	require.NoError(t, err, "the push failing does not undo the notification")
+	require.Len(t, sent, 2)
+	require.Equal(t, 2, down.calls)
+	n, err := svc.UnreadCount(ctx, "acme", "a")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+}
