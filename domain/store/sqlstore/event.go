@@ -208,3 +208,15 @@ func (s *Store) RequeuePublished(ctx context.Context, since time.Time) (int64, e
 	}
 	return n, nil
 }
+
+// LatestEvents returns the tenant's newest events, newest first (for the
+// dashboard's feed, which then follows with ListEvents after the newest).
+// Limit defaults to 50, at most 500.
+func (s *Store) LatestEvents(ctx context.Context, tenant domain.TenantID, limit int) ([]domain.Event, error) {
+	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE tenant_id = ? ORDER BY pos DESC LIMIT ?`,
+		tenant, clamp(limit, 50, 500))
+	if err != nil {
+		return nil, s.wrap("latest events", err)
+	}
+	return collectEvents("latest events", rows)
+}

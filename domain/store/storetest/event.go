@@ -29,6 +29,25 @@ func claim(t *testing.T, s *sqlstore.Store, limit int) []domain.Event {
 }
 
 var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
+	"LatestNewestFirstPerTenant": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		a1 := newEvent(t, tenantA, "Tick", 0)
+		b1 := newEvent(t, tenantB, "Tick", 0)
+		a2 := newEvent(t, tenantA, "Tock", time.Second)
+		a3 := newEvent(t, tenantA, "Tick", 2*time.Second)
+		for _, e := range []domain.Event{a1, b1, a2, a3} {
+			require.NoError(t, s.AppendEvents(ctx, e))
+		}
+		got, err := s.LatestEvents(ctx, tenantA, 2)
+		require.NoError(t, err)
+		require.Equal(t, []string{a3.ID, a2.ID}, eventIDs(got))
+		got, err = s.LatestEvents(ctx, tenantB, 0)
+		require.NoError(t, err)
+		require.Equal(t, []string{b1.ID}, eventIDs(got), "another tenant's events never show")
+		got, err = s.LatestEvents(ctx, "nobody", 10)
+		require.NoError(t, err)
+		require.Empty(t, got)
+	},
 	"RequeuePublishedSince": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
 		old := newEvent(t, tenantA, "Tick", 0)
