@@ -18,6 +18,11 @@ func TestNewAppliesDefaults(t *testing.T) {
 	require.Equal(t, DefaultCatchupBatch, h.cfg.CatchupBatch)
 	require.Equal(t, DefaultPingInterval, h.cfg.PingInterval)
 	require.Equal(t, DefaultHistoryTimeout, h.cfg.HistoryTimeout)
+	require.Equal(t, DefaultMaxConcurrentRefills, h.cfg.MaxConcurrentRefills)
+	require.Equal(t, DefaultMaxConcurrentRefills, cap(h.slots))
+	require.Equal(t, DefaultResyncJitter, h.cfg.ResyncJitter)
+	require.Equal(t, DefaultUnreadCountDebounce, h.cfg.UnreadCountDebounce)
+	require.Equal(t, DefaultReadRaceWindow, h.cfg.ReadRaceWindow)
 	require.NotNil(t, h.log)
 }
 
@@ -29,6 +34,7 @@ func TestConfigValidate(t *testing.T) {
 		"tiny read limit":     {ReadLimit: 10},
 		"negative batch":      {CatchupBatch: -5},
 		"negative history":    {HistoryTimeout: -time.Second},
+		"negative refills":    {MaxConcurrentRefills: -1},
 		"origin with scheme":  {AllowedOrigins: []string{"https://app.example.com"}},
 		"origin with path":    {AllowedOrigins: []string{"app.example.com/ws"}},
 		"empty origin":        {AllowedOrigins: []string{""}},
@@ -40,6 +46,9 @@ func TestConfigValidate(t *testing.T) {
 	require.NoError(t, Config{}.Validate(), "zero values stand for the defaults")
 	_, err := New(Config{AllowedOrigins: []string{"app.example.com", "*.example.com", "localhost:*"}, PingInterval: -1}, newFakeHistory())
 	require.NoError(t, err, "valid patterns; negative ping interval disables pings")
+	h, err := New(Config{ResyncJitter: -1, UnreadCountDebounce: -1, ReadRaceWindow: -1}, newFakeHistory())
+	require.NoError(t, err, "negative durations switch jitter, debounce and distrust off")
+	require.Negative(t, h.cfg.ResyncJitter)
 }
 
 func TestNewRequiresHistory(t *testing.T) {

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/notifyhub/notifyhub/domain"
 )
 
 // CloseCode is a WebSocket close status sent by the hub.
@@ -41,8 +44,9 @@ var (
 )
 
 // conn is one socket of one (tenant, user). A single goroutine (run) owns
-// lastSeq and every write, so frames are ordered without locks; others only
-// enqueue, request a resync or a pong, or halt it.
+// lastSeq, the pending-work state below and every write, so frames are
+// ordered without locks; others only enqueue, request a resync or a pong, or
+// halt it.
 type conn struct {
 	h     *Hub
 	key   userKey
@@ -59,21 +63,51 @@ type conn struct {
 	haltCode   CloseCode // 0: the peer is gone, no handshake possible
 	haltReason string
 	haltCause  error
+	// haltCtx is cancelled by halt: it aborts a History read in progress,
+	// so that Close and slow-consumer closes do not wait for the database.
+	// Writes do not use it: a cancelled write would tear the socket down
+	// before the close handshake could tell the client why.
+	haltCtx    context.Context
+	haltCancel context.CancelFunc
 
+	// Owned by run's goroutine.
 	lastSeq int64 // seq of the last notification sent (or skipped as known)
+	slot    bool  // holds one of the hub's History slots
+	waiting bool  // counted in notifyhub_ws_history_reads_waiting
+
+	// held is a live notification past a gap, sent after the refill that
+	// fills the gap. While it is set the queue is paused: nothing may
+	// overtake it.
+	held *outbound
+	// resyncT runs the jitter of a requested resync; resyncDue means it
+	// elapsed and the refill waits for a slot. resyncPending covers both
+	// (counted in notifyhub_ws_resyncs_pending).
+	resyncT       *time.Timer
+	resyncDue     bool
+	resyncPending bool
+	// countT runs the debounce of an unread-count refresh; countDue means
+	// it elapsed and the query waits for a slot.
+	countT   *time.Timer
+	countDue bool
+	// readStateAt is when the last read, unread or read_all update was
+	// handled (see countTrusted).
+	readStateAt time.Time
 }
 
 func (h *Hub) newConn(id Identity, t transport) *conn {
+	haltCtx, haltCancel := context.WithCancel(context.Background())
 	return &conn{
-		h:       h,
-		key:     userKey{tenant: id.TenantID, user: id.UserID},
-		id:      id,
-		t:       t,
-		log:     h.log.With(slog.String("tenant", string(id.TenantID)), slog.String("user", string(id.UserID))),
-		queue:   make(chan *outbound, h.cfg.QueueSize),
-		resyncC: make(chan struct{}, 1),
-		pongC:   make(chan struct{}, 1),
-		haltC:   make(chan struct{}),
+		h:          h,
+		key:        userKey{tenant: id.TenantID, user: id.UserID},
+		id:         id,
+		t:          t,
+		log:        h.log.With(slog.String("tenant", string(id.TenantID)), slog.String("user", string(id.UserID))),
+		queue:      make(chan *outbound, h.cfg.QueueSize),
+		resyncC:    make(chan struct{}, 1),
+		pongC:      make(chan struct{}, 1),
+		haltC:      make(chan struct{}),
+		haltCtx:    haltCtx,
+		haltCancel: haltCancel,
 	}
 }
 
@@ -109,6 +143,7 @@ func (c *conn) halt(code CloseCode, reason string, cause error) bool {
 	c.haltOnce.Do(func() {
 		c.haltCode, c.haltReason, c.haltCause = code, reason, cause
 		close(c.haltC)
+		c.haltCancel()
 		first = true
 	})
 	return first
@@ -135,15 +170,18 @@ func (c *conn) run(ctx context.Context, since int64, hasSince bool) {
 func (c *conn) catchUp(ctx context.Context, since int64, hasSince bool) error {
 	if hasSince {
 		c.lastSeq = since
+		c.h.metrics.refills.WithLabelValues(refillCatchUp).Inc()
 		if err := c.refill(ctx); err != nil {
 			return err
 		}
 	} else {
-		hctx, cancel := context.WithTimeout(ctx, c.h.cfg.HistoryTimeout)
-		maxSeq, err := c.h.history.MaxSeq(hctx, c.key.tenant, c.key.user)
-		cancel()
+		var maxSeq int64
+		err := c.history(ctx, "max seq", func(hctx context.Context) (err error) {
+			maxSeq, err = c.h.history.MaxSeq(hctx, c.key.tenant, c.key.user)
+			return err
+		})
 		if err != nil {
-			return fmt.Errorf("%w: max seq: %w", errHistory, err)
+			return err
 		}
 		c.lastSeq = maxSeq
 	}
@@ -158,6 +196,17 @@ func (c *conn) step(ctx context.Context, expired <-chan time.Time) error {
 		return errHalted
 	default:
 	}
+	queue := c.queue
+	if c.held != nil {
+		queue = nil
+	}
+	// Waiting for a slot is one more case of the loop, not a blocking
+	// call: live updates keep flowing while the node's refills queue up.
+	var slots chan struct{}
+	if c.held != nil || c.resyncDue || c.countDue {
+		slots = c.h.slots
+	}
+	c.setWaiting(slots != nil)
 	select {
 	case <-c.haltC:
 		return errHalted
@@ -166,13 +215,23 @@ func (c *conn) step(ctx context.Context, expired <-chan time.Time) error {
 	case <-expired:
 		c.halt(CloseTokenExpired, "token expired", nil)
 		return errHalted
-	case ob := <-c.queue:
+	case ob := <-queue:
 		return c.handle(ctx, ob)
 	case <-c.resyncC:
-		if err := c.refill(ctx); err != nil {
-			return err
-		}
-		return c.sendCount(ctx)
+		c.scheduleResync()
+		return nil
+	case <-timerC(c.resyncT):
+		c.resyncT, c.resyncDue = nil, true
+		return nil
+	case <-timerC(c.countT):
+		c.countT, c.countDue = nil, true
+		return nil
+	case slots <- struct{}{}:
+		c.setWaiting(false)
+		c.slot = true
+		c.h.metrics.historyInFlight.Inc()
+		defer c.releaseSlot() // normally released by the first History call
+		return c.sync(ctx)
 	case <-c.pongC:
 		return c.write(ctx, pongFrame)
 	}
@@ -184,31 +243,123 @@ func (c *conn) handle(ctx context.Context, ob *outbound) error {
 			return err
 		}
 		c.observe(ob)
-		return c.write(ctx, ob.count)
-	}
-	if ob.seq > c.lastSeq+1 {
-		// A gap: an update was lost on the way (or arrived out of order).
-		// History has everything committed, this one included.
-		if err := c.refill(ctx); err != nil {
-			return err
-		}
-		if ob.seq > c.lastSeq+1 {
-			return fmt.Errorf("%w: history ends at seq %d but seq %d was published", errHistory, c.lastSeq, ob.seq)
-		}
-		if ob.seq <= c.lastSeq {
-			return c.sendCount(ctx)
-		}
+		c.readStateAt = time.Now()
+		c.scheduleCount()
+		return nil
 	}
 	if ob.seq <= c.lastSeq {
 		return nil // already sent, from history or an earlier delivery
 	}
+	if ob.seq > c.lastSeq+1 {
+		// A gap: an update was lost on the way (or arrived out of order).
+		// History has everything committed, this one included; hold it
+		// until the refill at the next free slot.
+		c.held = ob
+		return nil
+	}
+	if err := c.sendNotification(ctx, ob); err != nil {
+		return err
+	}
+	if c.countTrusted() {
+		return c.write(ctx, ob.count)
+	}
+	c.scheduleCount()
+	return nil
+}
+
+// countTrusted reports whether the unread count carried by a notification
+// update may be sent as is.
+//
+// Each update carries the count its transaction computed, right at its
+// commit. But every commit publishes from its own goroutine, so two changes
+// of one user that commit close together can arrive in either order, and
+// the last count to arrive is then not the latest. Seq orders notifications
+// among themselves, yet says nothing of their place relative to read,
+// unread and read_all updates, which carry no sequence at all. So the hub
+// sends a carried count only when no read-state change is recent (the
+// common case: no extra query, no delay); otherwise it sends History's
+// count, once UnreadCountDebounce has coalesced the burst. The trade-off:
+// after read changes the count lags by up to the debounce and costs one
+// UnreadCount query per connection (per tab) per burst; and a notification
+// delayed in transit by more than ReadRaceWindow behind a later read change
+// would still show its stale count until the next change.
+func (c *conn) countTrusted() bool {
+	if c.countT != nil || c.countDue {
+		return false // History's count is on its way and supersedes it
+	}
+	w := c.h.cfg.ReadRaceWindow
+	return w < 0 || c.readStateAt.IsZero() || time.Since(c.readStateAt) >= w
+}
+
+// scheduleCount asks for an unread-count refresh from History after the
+// debounce; requests meanwhile share it.
+func (c *conn) scheduleCount() {
+	if c.countT != nil || c.countDue {
+		return
+	}
+	if d := c.h.cfg.UnreadCountDebounce; d > 0 {
+		c.countT = time.NewTimer(d)
+		return
+	}
+	c.countDue = true
+}
+
+// scheduleResync starts the jitter of a resync refill, unless a refill
+// that has not started yet is already pending: it will read everything
+// committed before this request anyway.
+func (c *conn) scheduleResync() {
+	if c.resyncPending || c.held != nil {
+		return
+	}
+	c.setResyncPending(true)
+	if j := c.h.cfg.ResyncJitter; j > 0 {
+		c.resyncT = time.NewTimer(rand.N(j))
+		return
+	}
+	c.resyncDue = true
+}
+
+// sync does the pending History work once step has got a slot: the refill
+// (for a gap or a resync) with the held notification, then the count.
+func (c *conn) sync(ctx context.Context) error {
+	if c.held != nil || c.resyncDue {
+		reason := refillResync
+		if c.held != nil {
+			reason = refillGap
+		}
+		c.h.metrics.refills.WithLabelValues(reason).Inc()
+		// This refill starts after every resync requested so far, so it
+		// answers them all, including one still in its jitter.
+		c.resyncDue = false
+		stopTimer(&c.resyncT)
+		c.setResyncPending(false)
+		if err := c.refill(ctx); err != nil {
+			return err
+		}
+		if ob := c.held; ob != nil {
+			c.held = nil
+			if ob.seq > c.lastSeq+1 {
+				return fmt.Errorf("%w: history ends at seq %d but seq %d was published", errHistory, c.lastSeq, ob.seq)
+			}
+			if ob.seq == c.lastSeq+1 {
+				if err := c.sendNotification(ctx, ob); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// After a refill, and for a due refresh: the database's count.
+	return c.sendCount(ctx)
+}
+
+func (c *conn) sendNotification(ctx context.Context, ob *outbound) error {
 	if err := c.write(ctx, ob.frame); err != nil {
 		return err
 	}
 	c.lastSeq = ob.seq
 	c.h.metrics.delivered.Inc()
 	c.observe(ob)
-	return c.write(ctx, ob.count)
+	return nil
 }
 
 func (c *conn) observe(ob *outbound) {
@@ -222,11 +373,13 @@ func (c *conn) observe(ob *outbound) {
 func (c *conn) refill(ctx context.Context) error {
 	batch := c.h.cfg.CatchupBatch
 	for {
-		hctx, cancel := context.WithTimeout(ctx, c.h.cfg.HistoryTimeout)
-		page, err := c.h.history.NotificationsAfter(hctx, c.key.tenant, c.key.user, c.lastSeq, batch)
-		cancel()
+		var page []domain.Notification
+		err := c.history(ctx, fmt.Sprintf("notifications after %d", c.lastSeq), func(hctx context.Context) (err error) {
+			page, err = c.h.history.NotificationsAfter(hctx, c.key.tenant, c.key.user, c.lastSeq, batch)
+			return err
+		})
 		if err != nil {
-			return fmt.Errorf("%w: notifications after %d: %w", errHistory, c.lastSeq, err)
+			return err
 		}
 		progressed := false
 		for i := range page {
@@ -258,14 +411,95 @@ func (c *conn) refill(ctx context.Context) error {
 	}
 }
 
+// sendCount sends History's unread count. It answers every refresh asked
+// for so far: the query starts after all of them.
 func (c *conn) sendCount(ctx context.Context) error {
-	hctx, cancel := context.WithTimeout(ctx, c.h.cfg.HistoryTimeout)
-	n, err := c.h.history.UnreadCount(hctx, c.key.tenant, c.key.user)
-	cancel()
+	c.countDue = false
+	stopTimer(&c.countT)
+	var n int
+	err := c.history(ctx, "unread count", func(hctx context.Context) (err error) {
+		n, err = c.h.history.UnreadCount(hctx, c.key.tenant, c.key.user)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("%w: unread count: %w", errHistory, err)
+		return err
 	}
 	return c.write(ctx, encodeCount(n))
+}
+
+// history runs one History call under a slot of the node-wide limit: the
+// one this connection holds already, or one it waits for. The slot is given
+// back as soon as the call returns, before any frame is written, so a slow
+// socket never keeps the database's share. A halt cancels both the wait and
+// the call.
+func (c *conn) history(ctx context.Context, what string, call func(context.Context) error) error {
+	if !c.slot {
+		if err := c.h.acquire(ctx, c.haltC); err != nil {
+			return err
+		}
+		c.slot = true
+	}
+	defer c.releaseSlot()
+	hctx, cancel := context.WithTimeout(ctx, c.h.cfg.HistoryTimeout)
+	defer cancel()
+	stop := context.AfterFunc(c.haltCtx, cancel)
+	defer stop()
+	err := call(hctx)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err() // the connection is over; History is not to blame
+	}
+	return fmt.Errorf("%w: %s: %w", errHistory, what, err)
+}
+
+func (c *conn) releaseSlot() {
+	if c.slot {
+		c.slot = false
+		c.h.release()
+	}
+}
+
+// setWaiting keeps notifyhub_ws_history_reads_waiting in step with whether
+// step is offering to take a slot.
+func (c *conn) setWaiting(w bool) {
+	if w == c.waiting {
+		return
+	}
+	c.waiting = w
+	if w {
+		c.h.metrics.historyWaiting.Inc()
+	} else {
+		c.h.metrics.historyWaiting.Dec()
+	}
+}
+
+func (c *conn) setResyncPending(p bool) {
+	if p == c.resyncPending {
+		return
+	}
+	c.resyncPending = p
+	if p {
+		c.h.metrics.resyncsPending.Inc()
+	} else {
+		c.h.metrics.resyncsPending.Dec()
+	}
+}
+
+// timerC is t's channel, or nil (never ready) when no timer runs.
+func timerC(t *time.Timer) <-chan time.Time {
+	if t == nil {
+		return nil
+	}
+	return t.C
+}
+
+func stopTimer(t **time.Timer) {
+	if *t != nil {
+		(*t).Stop()
+		*t = nil
+	}
 }
 
 // write sends one frame under its own timeout, unless the connection has
@@ -284,9 +518,16 @@ func (c *conn) write(ctx context.Context, frame []byte) error {
 	return nil
 }
 
-// finish closes the socket as the ending cause requires and logs it at the
-// level it deserves: routine ends are not errors.
+// finish releases what the loop held, closes the socket as the ending cause
+// requires and logs it at the level it deserves: routine ends are not
+// errors.
 func (c *conn) finish(err error) {
+	c.releaseSlot()
+	c.setWaiting(false)
+	c.setResyncPending(false)
+	stopTimer(&c.resyncT)
+	stopTimer(&c.countT)
+	c.haltCancel() // frees the context; halt state is read from haltC only
 	select {
 	case <-c.haltC:
 		// Whatever ended the loop (often a write that failed because the

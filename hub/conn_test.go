@@ -70,6 +70,13 @@ func (f *fakeTransport) closeCode(t *testing.T) CloseCode {
 // socket; the returned channel closes when it has ended.
 func attach(t *testing.T, h *Hub, id Identity, tr transport) <-chan struct{} {
 	t.Helper()
+	return attachSince(t, h, id, tr, 0, false)
+}
+
+// attachSince is attach for a client that reconnects with a cursor (the
+// seq Serve would have resolved from ?since=).
+func attachSince(t *testing.T, h *Hub, id Identity, tr transport, since int64, hasSince bool) <-chan struct{} {
+	t.Helper()
 	c := h.newConn(id, tr)
 	require.NoError(t, h.register(c))
 	done := make(chan struct{})
@@ -77,7 +84,7 @@ func attach(t *testing.T, h *Hub, id Identity, tr transport) <-chan struct{} {
 	go func() {
 		defer close(done)
 		defer h.unregister(c)
-		c.run(ctx, 0, false)
+		c.run(ctx, since, hasSince)
 	}()
 	t.Cleanup(func() {
 		cancel()

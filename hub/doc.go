@@ -10,6 +10,14 @@
 // own sockets. Delivery never blocks: each connection has a bounded queue and
 // a connection that does not keep up is closed with code 4008.
 //
+// The hub spares the database: every History read of its connections
+// (catch-up, gap and resync refills, unread-count refreshes) takes one of
+// MaxConcurrentRefills node-wide slots, and a Resync spreads each
+// connection's refill over a random ResyncJitter. The unread_count sent
+// after a read, unread or read_all change is History's, debounced per
+// connection, because the counts carried by updates can arrive out of commit
+// order (see countTrusted in conn.go).
+//
 // The hub does not authenticate: the web layer verifies the token and passes
 // an Identity to Serve. It does not persist or publish notifications either:
 // the notification service does, through the broker.

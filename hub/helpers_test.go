@@ -74,6 +74,25 @@ func (f *fakeHistory) markAllRead(tenant domain.TenantID, user domain.UserID) {
 	}
 }
 
+// setRead marks the notification id of tenant/user read (or unread).
+func (f *fakeHistory) setRead(tenant domain.TenantID, user domain.UserID, id string, read bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	inbox := f.inbox[userKey{tenant, user}]
+	for i := range inbox {
+		if inbox[i].ID == id {
+			if read {
+				now := time.Now()
+				inbox[i].ReadAt = &now
+			} else {
+				inbox[i].ReadAt = nil
+			}
+			return
+		}
+	}
+	panic(fmt.Sprintf("fake history: no notification %s of %s/%s", id, tenant, user))
+}
+
 func (f *fakeHistory) setFail(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -403,6 +422,25 @@ func value(t *testing.T, m prometheus.Metric) float64 {
 	}
 	t.Fatalf("unsupported metric %T", m)
 	return 0
+}
+
+// metricNow reads a counter, gauge or histogram (its sample count)
+// without require, for Eventually conditions, which run on another
+// goroutine; -1 when it cannot be read.
+func metricNow(m prometheus.Metric) int {
+	var pb dto.Metric
+	if err := m.Write(&pb); err != nil {
+		return -1
+	}
+	switch {
+	case pb.Counter != nil:
+		return int(pb.Counter.GetValue())
+	case pb.Gauge != nil:
+		return int(pb.Gauge.GetValue())
+	case pb.Histogram != nil:
+		return int(pb.Histogram.GetSampleCount())
+	}
+	return -1
 }
 
 // framesUntilEnd waits for the socket to end and returns every frame it

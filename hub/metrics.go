@@ -25,6 +25,7 @@ type metrics struct {
 	slowCloses       prometheus.Counter
 	historyInFlight  prometheus.Gauge
 	historyWaiting   prometheus.Gauge
+	resyncsPending   prometheus.Gauge
 	refills          *prometheus.CounterVec
 }
 
@@ -66,9 +67,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "notifyhub_ws_history_reads_waiting",
 			Help: "Connections (or connects) waiting for a free History slot.",
 		}),
+		resyncsPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "notifyhub_ws_resyncs_pending",
+			Help: "Connections asked to resync whose refill has not started yet (in their jitter or waiting for a slot).",
+		}),
 		refills: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "notifyhub_ws_refills_total",
-			Help: "Refills of a connection from History by reason (catchup, gap, resync).",
+			Help: "Refills of a connection from History started, by reason (catchup, gap, resync).",
 		}, []string{"reason"}),
 	}
 	for _, r := range []string{refillCatchUp, refillGap, refillResync} {
@@ -82,7 +87,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.connections, m.connectionsTotal, m.delivered, m.latency, m.slowCloses,
-		m.historyInFlight, m.historyWaiting, m.refills} {
+		m.historyInFlight, m.historyWaiting, m.resyncsPending, m.refills} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register hub metrics: %w", err)
 		}

@@ -127,6 +127,12 @@ func (h *Hub) resolveSince(r *http.Request, id Identity) (int64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
+	// A reconnect storm resolves many cursors at once: this read takes a
+	// History slot like every other one.
+	if err := h.acquire(r.Context(), nil); err != nil {
+		return 0, false, fmt.Errorf("hub: resolve since %s: wait for a history slot: %w", nid, err)
+	}
+	defer h.release()
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.HistoryTimeout)
 	defer cancel()
 	seq, err := h.history.NotificationSeq(ctx, id.TenantID, id.UserID, nid)

@@ -228,7 +228,10 @@ func TestResyncRefillsMissedUpdates(t *testing.T) {
 	require.Equal(t, 0, *f.UnreadCount)
 }
 
-func TestReadStateFramesFollowedByCount(t *testing.T) {
+// A read, unread or read_all frame is forwarded as it comes, followed by
+// the unread count History gives (after the debounce), never the count the
+// update carries, which may be stale.
+func TestReadStateFramesFollowedByHistorysCount(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
 	c := e.dial("t1", "u1", dialOpts{})
@@ -237,20 +240,28 @@ func TestReadStateFramesFollowedByCount(t *testing.T) {
 	c.expectNotifications("t1", "u1", 1, 1)
 	require.Equal(t, FrameUnreadCount, c.next().Type)
 
-	for _, u := range []domain.InboxUpdate{
-		{Kind: domain.UpdateRead, TenantID: "t1", UserID: "u1", IDs: []string{n.ID}, UnreadCount: 0},
-		{Kind: domain.UpdateUnread, TenantID: "t1", UserID: "u1", IDs: []string{n.ID}, UnreadCount: 1},
-		{Kind: domain.UpdateReadAll, TenantID: "t1", UserID: "u1", UnreadCount: 0},
+	for _, step := range []struct {
+		commit func()
+		u      domain.InboxUpdate
+		want   int
+	}{
+		{func() { e.hist.setRead("t1", "u1", n.ID, true) },
+			domain.InboxUpdate{Kind: domain.UpdateRead, TenantID: "t1", UserID: "u1", IDs: []string{n.ID}, UnreadCount: 7}, 0},
+		{func() { e.hist.setRead("t1", "u1", n.ID, false) },
+			domain.InboxUpdate{Kind: domain.UpdateUnread, TenantID: "t1", UserID: "u1", IDs: []string{n.ID}, UnreadCount: 7}, 1},
+		{func() { e.hist.markAllRead("t1", "u1") },
+			domain.InboxUpdate{Kind: domain.UpdateReadAll, TenantID: "t1", UserID: "u1", UnreadCount: 7}, 0},
 	} {
-		e.hub.Deliver(u)
+		step.commit()
+		e.hub.Deliver(step.u)
 		f := c.next()
-		require.Equal(t, string(u.Kind), f.Type)
-		if u.Kind != domain.UpdateReadAll {
+		require.Equal(t, string(step.u.Kind), f.Type)
+		if step.u.Kind != domain.UpdateReadAll {
 			require.Equal(t, []string{n.ID}, f.IDs)
 		}
 		f = c.next()
 		require.Equal(t, FrameUnreadCount, f.Type)
-		require.Equal(t, u.UnreadCount, *f.UnreadCount)
+		require.Equal(t, step.want, *f.UnreadCount, "History's count, not the carried one")
 	}
 }
 
@@ -308,7 +319,11 @@ func TestSlowClientClosedOthersUnaffected(t *testing.T) {
 	// A long write timeout: the stalled write must still be pending when
 	// the test lets the slow client read again, so that it can see 4008.
 	e := setup(t, Config{QueueSize: 4, WriteTimeout: time.Minute})
-	slow := e.dial("t1", "u1", dialOpts{noRead: true})
+	// The slow client cannot be read to see it is live, so it connects
+	// with a cursor: whenever its catch-up runs, it owes every seq after
+	// #1, in order.
+	first := e.hist.insert("t1", "u1", "body")
+	slow := e.dial("t1", "u1", dialOpts{since: first.ID, noRead: true})
 	fast := e.dial("t1", "u1", dialOpts{})
 	other := e.dial("t1", "u2", dialOpts{})
 	fast.ready()
@@ -319,7 +334,7 @@ func TestSlowClientClosedOthersUnaffected(t *testing.T) {
 	// the fast tab so that only the slow one falls behind.
 	body := strings.Repeat("x", 64<<10)
 	const maxPublished = 2000 // ~128 MiB: far more than any socket buffer
-	published := int64(0)
+	published := int64(1)     // seq of the last one committed
 	for value(t, e.hub.metrics.slowCloses) == 0 {
 		require.Less(t, published, int64(maxPublished), "slow client never overflowed")
 		n := e.hist.insert("t1", "u1", body)
@@ -338,7 +353,7 @@ func TestSlowClientClosedOthersUnaffected(t *testing.T) {
 
 	// The slow client reads again: a prefix of the notifications, then 4008.
 	slow.startReading()
-	seq := int64(0)
+	seq := int64(1)
 	for _, f := range slow.framesUntilEnd() {
 		if f.Type == FrameNotification {
 			seq++
@@ -463,7 +478,10 @@ func TestManyConcurrentClients(t *testing.T) {
 			c.expectNotifications(w.tenant, w.user, 1, perUser+1)
 		}
 	}
-	require.Equal(t, float64(len(all)*tabs*(perUser+1)), value(t, e.hub.metrics.delivered))
+	// Counted once each write has returned, maybe just after the read.
+	require.Eventually(t, func() bool {
+		return metricNow(e.hub.metrics.delivered) == len(all)*tabs*(perUser+1)
+	}, wait, time.Millisecond)
 }
 
 // The hub subscribed to the in-process broker: publishing through the
@@ -514,11 +532,16 @@ func TestMetricsTrackConnections(t *testing.T) {
 	require.Equal(t, 1.0, value(t, e.hub.metrics.connections))
 	e.publish("t1", "u1")
 	c.expectNotifications("t1", "u1", 1, 1)
+	// The server counts a frame once its write has returned, which may be
+	// just after the client has read it.
+	require.Eventually(t, func() bool {
+		return metricNow(e.hub.metrics.delivered) == 1 && metricNow(e.hub.metrics.latency) == 1
+	}, wait, time.Millisecond, "one delivery, one latency observation")
 	require.Equal(t, 1.0, value(t, e.hub.metrics.delivered))
-	require.Equal(t, 1.0, value(t, e.hub.metrics.latency), "one latency observation")
+	require.Equal(t, 1.0, value(t, e.hub.metrics.latency))
 
 	require.NoError(t, c.ws.Close(websocket.StatusNormalClosure, "bye"))
-	require.Eventually(t, func() bool { return value(t, e.hub.metrics.connections) == 0 }, wait, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return metricNow(e.hub.metrics.connections) == 0 }, wait, 5*time.Millisecond)
 
 	names := map[string]bool{}
 	mfs, err := e.reg.Gather()
@@ -527,7 +550,9 @@ func TestMetricsTrackConnections(t *testing.T) {
 		names[mf.GetName()] = true
 	}
 	for _, n := range []string{"notifyhub_ws_connections", "notifyhub_ws_connections_total",
-		"notifyhub_notifications_delivered_total", "notifyhub_delivery_latency_seconds", "notifyhub_ws_slow_closes_total"} {
+		"notifyhub_notifications_delivered_total", "notifyhub_delivery_latency_seconds", "notifyhub_ws_slow_closes_total",
+		"notifyhub_ws_history_reads_in_flight", "notifyhub_ws_history_reads_waiting", "notifyhub_ws_resyncs_pending",
+		"notifyhub_ws_refills_total"} {
 		require.True(t, names[n], "metric %s registered", n)
 	}
 }
