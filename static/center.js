@@ -2,6 +2,18 @@
 // a WebSocket to /ws for live notifications and cross-tab read state, and
 // fetch calls to the REST API for mark read/unread/all and "load more".
 // Notification text is only ever set with textContent, never parsed as HTML.
+//
+// The page is a cache of the user's inbox and the server is the truth:
+//   * the list stays strictly newest first by id (UUID v7, time-ordered),
+//     with no duplicates, whatever order items arrive in (live, catch-up,
+//     load more, reconcile);
+//   * after every (re)connect, once the socket's catch-up is done, the
+//     page refetches its window of the inbox and reconciles read state,
+//     missing items and the badge: read/unread changes made while this tab
+//     was offline are not replayed by the socket;
+//   * a socket that cannot get through its handshake (the browser hides
+//     the HTTP status) is diagnosed with a REST probe: 401 signs in again,
+//     a resume point the server keeps refusing is dropped for a full reload.
 (function () {
   "use strict";
 
@@ -14,13 +26,17 @@
   var markAll = document.querySelector('[data-testid="mark-all-read"]');
   var empty = document.querySelector('[data-testid="empty"]');
   var flash = document.querySelector('[data-testid="flash"]');
-  var status = list.getAttribute("data-status") || "all";
+  var status = list.getAttribute("data-status") === "unread" ? "unread" : "all";
   var since = list.getAttribute("data-since") || "";
   var baseTitle = document.title.replace(/^\(\d+\)\s*/, "");
 
   var SEVERITIES = { info: "Info", success: "Success", warning: "Warning", critical: "Critical" };
   var BACKOFF_BASE_MS = 500;
   var BACKOFF_CAP_MS = 10000;
+  var PAGE_SIZE = 50; // the server's default page
+  var RECONCILE_MAX = 200; // the API's largest page
+  var RECONCILE_DEBOUNCE_MS = 750;
+  var SINCE_FAILURES_BEFORE_RESET = 2;
 
   // ---- relative time ---------------------------------------------------
   // Same wording as view.Ago on the server.
@@ -122,12 +138,50 @@
     return li;
   }
 
-  function findItem(id) {
+  // ---- the list: ordered, deduplicated ------------------------------------
+  var byId = {};
+  (function indexServerItems() {
     var items = list.querySelectorAll('[data-testid="notification"]');
-    for (var i = 0; i < items.length; i++) {
-      if (items[i].getAttribute("data-id") === id) return items[i];
+    for (var i = 0; i < items.length; i++) byId[items[i].getAttribute("data-id")] = items[i];
+  })();
+
+  function findItem(id) {
+    return Object.prototype.hasOwnProperty.call(byId, id) ? byId[id] : null;
+  }
+
+  function itemCount() {
+    return list.children.length;
+  }
+
+  // place puts li where its id belongs in the newest-first order. Ids are
+  // UUID v7 strings, so comparing them as strings compares creation times.
+  function place(li) {
+    var id = li.getAttribute("data-id");
+    var items = list.children;
+    var lo = 0;
+    var hi = items.length;
+    while (lo < hi) {
+      var mid = (lo + hi) >> 1;
+      if (items[mid].getAttribute("data-id") > id) lo = mid + 1;
+      else hi = mid;
     }
-    return null;
+    list.insertBefore(li, list.firstChild);
+  }
+
+  // insert adds n at its place unless it is already shown; it returns the
+  // new element, or null.
+  function insert(n) {
+    if (!n || typeof n.id !== "string" || n.id === "" || findItem(n.id)) return null;
+    var li = renderItem(n);
+    byId[n.id] = li;
+    place(li);
+    updateEmpty();
+    return li;
+  }
+
+  function clearList() {
+    while (list.firstChild) list.removeChild(list.firstChild);
+    byId = {};
   }
 
   function setRead(li, read) {
@@ -138,25 +192,28 @@
     if (u) u.hidden = !read;
   }
 
+  function isRead(li) {
+    return li.getAttribute("data-read") === "true";
+  }
+
+  function shownUnread() {
+    var n = 0;
+    for (var i = 0; i < list.children.length; i++) if (!isRead(list.children[i])) n++;
+    return n;
+  }
+
   function updateEmpty() {
     if (empty) empty.hidden = list.children.length > 0;
   }
 
+  var badgeCount = badge ? parseInt(badge.textContent, 10) : NaN;
+
   function setBadge(n) {
     if (!badge || typeof n !== "number" || n < 0) return;
+    badgeCount = n;
     badge.textContent = String(n);
     badge.classList.toggle("badge--zero", n === 0);
     document.title = n > 0 ? "(" + n + ") " + baseTitle : baseTitle;
-  }
-
-  // insert adds n unless already shown: at the top for new ones, at the
-  // bottom for older pages.
-  function insert(n, atTop) {
-    if (!n || typeof n.id !== "string" || findItem(n.id)) return;
-    var li = renderItem(n);
-    if (atTop) list.insertBefore(li, list.firstChild);
-    else list.appendChild(li);
-    updateEmpty();
   }
 
   function showFlash(msg) {
@@ -165,7 +222,48 @@
     flash.hidden = !msg;
   }
 
+  // hasMore reports whether older pages exist beyond what is shown.
+  function hasMore() {
+    return !!(loadMore && loadMore.getAttribute("data-next-before"));
+  }
+
+  function setNextBefore(next) {
+    if (!loadMore) return;
+    loadMore.setAttribute("data-next-before", next || "");
+    loadMore.hidden = !next;
+  }
+
+  // ---- live changes vs. snapshots -------------------------------------------
+  // Every live change (a socket frame, a click) takes a new epoch. A REST
+  // snapshot requested at epoch e must not undo what changed after e: its
+  // response may have been computed before that change.
+  var epoch = 0;
+  var touched = {}; // id -> epoch of its last live change
+  var readAllEpoch = 0;
+  var countEpoch = 0;
+
+  function touch(id) {
+    touched[id] = ++epoch;
+  }
+
+  function changedSince(id, start) {
+    return (touched[id] || 0) > start || readAllEpoch > start;
+  }
+
+  function markAllRead() {
+    readAllEpoch = ++epoch;
+    for (var i = 0; i < list.children.length; i++) setRead(list.children[i], true);
+  }
+
   // ---- REST ------------------------------------------------------------
+  var leaving = false;
+
+  function signIn() {
+    if (leaving) return;
+    leaving = true;
+    window.location.assign("/login");
+  }
+
   function api(method, path) {
     return fetch(path, {
       method: method,
@@ -173,7 +271,7 @@
       headers: { Accept: "application/json" }
     }).then(function (res) {
       if (res.status === 401) {
-        window.location.assign("/login");
+        signIn();
         throw new Error("signed out");
       }
       if (!res.ok) {
@@ -190,6 +288,13 @@
     });
   }
 
+  function query(before, limit) {
+    var q = "/api/v1/notifications?status=" + encodeURIComponent(status);
+    if (before) q += "&before=" + encodeURIComponent(before);
+    if (limit) q += "&limit=" + limit;
+    return q;
+  }
+
   list.addEventListener("click", function (ev) {
     var btn = ev.target.closest('[data-testid="mark-read"], [data-testid="mark-unread"]');
     if (!btn) return;
@@ -197,14 +302,16 @@
     if (!li) return;
     var id = li.getAttribute("data-id");
     var toRead = btn.getAttribute("data-testid") === "mark-read";
-    var before = li.getAttribute("data-read") === "true";
+    var before = isRead(li);
     setRead(li, toRead); // optimistic; the socket confirms in every tab
+    touch(id);
     api("POST", "/api/v1/notifications/" + encodeURIComponent(id) + (toRead ? "/read" : "/unread")).then(
       function () {
         showFlash("");
       },
       function (err) {
         setRead(li, before);
+        touch(id);
         showFlash(err.message);
       }
     );
@@ -216,6 +323,7 @@
       api("POST", "/api/v1/notifications/read-all").then(
         function () {
           markAllRead();
+          countEpoch = ++epoch;
           setBadge(0);
           showFlash("");
         },
@@ -228,32 +336,19 @@
     });
   }
 
-  function markAllRead() {
-    var items = list.querySelectorAll('[data-testid="notification"]');
-    for (var i = 0; i < items.length; i++) setRead(items[i], true);
-  }
-
-  function query(before, limit) {
-    var q = "/api/v1/notifications?status=" + encodeURIComponent(status);
-    if (before) q += "&before=" + encodeURIComponent(before);
-    if (limit) q += "&limit=" + limit;
-    return q;
-  }
-
   if (loadMore) {
     loadMore.addEventListener("click", function () {
       var before = loadMore.getAttribute("data-next-before");
       if (!before) return;
       loadMore.disabled = true;
+      var start = epoch;
       api("GET", query(before)).then(
         function (page) {
           (page.data || []).forEach(function (n) {
-            insert(n, false);
+            insert(n);
           });
-          var next = page.next_before || "";
-          loadMore.setAttribute("data-next-before", next);
-          loadMore.hidden = !next;
-          setBadge(page.unread_count);
+          setNextBefore(page.next_before || "");
+          if (countEpoch <= start) setBadge(page.unread_count);
           showFlash("");
         },
         function (err) {
@@ -265,10 +360,143 @@
     });
   }
 
+  // ---- reconcile: the page against the server --------------------------------
+  var reconcileRunning = false;
+  var reconcileAgain = false;
+  var reconcileTimer = 0;
+  var reconcileRetries = 0;
+  var pendingFull = false;
+
+  // requestReconcile runs one reconcile after a quiet moment: a burst of
+  // mismatching counts costs one request.
+  function requestReconcile() {
+    if (reconcileTimer) window.clearTimeout(reconcileTimer);
+    reconcileTimer = window.setTimeout(function () {
+      reconcileTimer = 0;
+      reconcile(false);
+    }, RECONCILE_DEBOUNCE_MS);
+  }
+
+  // reconcile refetches the newest items of the current view, as many as
+  // are shown (at least a page, at most 200), and applies the server's read
+  // state, the missing items and the badge. With full set, the list is
+  // replaced by the server's first page instead (after the resume point was
+  // lost), keeping only what arrived live meanwhile.
+  function reconcile(full) {
+    if (reconcileRunning) {
+      reconcileAgain = reconcileAgain || !full;
+      if (full) pendingFull = true;
+      return;
+    }
+    reconcileRunning = true;
+    var start = epoch;
+    var limit = full ? PAGE_SIZE : Math.min(RECONCILE_MAX, Math.max(itemCount(), PAGE_SIZE));
+    api("GET", query("", limit)).then(
+      function (page) {
+        if (full) replaceWith(page, start);
+        else applySnapshot(page, start);
+        // A live change raced the request: look again, a few times at most.
+        if (epoch !== start && reconcileRetries < 2) {
+          reconcileRetries++;
+          reconcileAgain = true;
+        } else {
+          reconcileRetries = 0;
+        }
+      },
+      function () {
+        // Nothing to undo: the next reconnect or count mismatch retries.
+        reconcileRetries = 0;
+      }
+    ).then(function () {
+      reconcileRunning = false;
+      if (pendingFull) {
+        pendingFull = false;
+        reconcile(true);
+      } else if (reconcileAgain) {
+        reconcileAgain = false;
+        reconcile(false);
+      }
+    });
+  }
+
+  function snapshotRead(n) {
+    return n.read_at !== null && n.read_at !== undefined;
+  }
+
+  function applySnapshot(page, start) {
+    var data = page.data || [];
+    var complete = !page.next_before;
+    var oldest = data.length > 0 ? data[data.length - 1].id : "";
+    var listed = {};
+    for (var i = 0; i < data.length; i++) {
+      var n = data[i];
+      if (!n || typeof n.id !== "string") continue;
+      listed[n.id] = true;
+      var li = findItem(n.id);
+      if (li) {
+        if (!changedSince(n.id, start)) setRead(li, snapshotRead(n));
+      } else if (!(status === "unread" && snapshotRead(n))) {
+        insert(n);
+      }
+    }
+    if (status === "unread") {
+      // The snapshot lists every unread item down to its oldest one: a
+      // shown item in that range that it does not list was read elsewhere.
+      for (var id in byId) {
+        if (!Object.prototype.hasOwnProperty.call(byId, id) || listed[id]) continue;
+        if ((complete || id > oldest) && !changedSince(id, start)) setRead(byId[id], true);
+      }
+    }
+    if (countEpoch <= start && readAllEpoch <= start) {
+      setBadge(page.unread_count);
+      // Nothing unread at all: that covers items beyond the window too.
+      if (page.unread_count === 0 && epoch === start) markAllRead();
+    }
+    if (!since && status === "all" && data.length > 0) since = data[0].id;
+  }
+
+  function replaceWith(page, start) {
+    // Keep what arrived or changed live after the request: it is newer.
+    var keep = [];
+    for (var id in byId) {
+      if (Object.prototype.hasOwnProperty.call(byId, id) && (touched[id] || 0) > start) keep.push(byId[id]);
+    }
+    clearList();
+    for (var k = 0; k < keep.length; k++) {
+      byId[keep[k].getAttribute("data-id")] = keep[k];
+      place(keep[k]);
+    }
+    (page.data || []).forEach(function (n) {
+      insert(n);
+    });
+    setNextBefore(page.next_before || "");
+    if (countEpoch <= start) setBadge(page.unread_count);
+    var data = page.data || [];
+    if (!since && status === "all" && data.length > 0) since = data[0].id;
+    updateEmpty();
+  }
+
+  // checkCount compares the server's unread count with the page: more
+  // unread items shown than the server counts, or any difference when the
+  // page shows the whole inbox, means the page missed a change.
+  function checkCount(n) {
+    if (typeof n !== "number") return;
+    var shown = shownUnread();
+    if (n === 0) {
+      if (shown > 0) markAllRead();
+      return;
+    }
+    if (shown > n || (!hasMore() && shown !== n)) requestReconcile();
+  }
+
   // ---- WebSocket ---------------------------------------------------------
   var socket = null;
   var attempt = 0;
   var retryTimer = 0;
+  var held = false; // disconnected on purpose (debugging handle)
+  var live = false;
+  var sinceFailures = 0; // handshakes refused in a row while resuming
+  var resetPending = false; // the next catch-up is followed by a full reload
 
   function setConn(state) {
     if (!conn) return;
@@ -284,17 +512,25 @@
         // Frames arrive in commit order (catch-up oldest first, then live),
         // so the latest one is where the next reconnect resumes.
         since = n.id;
-        if (status === "unread" && n.read_at) return;
-        insert(n, true);
+        if (status === "unread" && snapshotRead(n)) return;
+        if (insert(n)) touch(n.id);
         return;
       case "unread_count":
+        countEpoch = ++epoch;
         setBadge(frame.unread_count);
+        if (live) checkCount(frame.unread_count);
         return;
       case "read":
       case "unread":
         (frame.ids || []).forEach(function (id) {
           var li = findItem(id);
-          if (li) setRead(li, frame.type === "read");
+          if (li) {
+            setRead(li, frame.type === "read");
+            touch(id);
+          } else if (frame.type === "unread" && status === "unread") {
+            // An item outside this view became unread: fetch it.
+            requestReconcile();
+          }
         });
         return;
       case "read_all":
@@ -303,18 +539,25 @@
     }
   }
 
-  // backfill closes the gap between the server-rendered page and the first
-  // socket when the user had no notification to resume from.
-  function backfill() {
-    api("GET", query("", 50)).then(function (page) {
-      var data = page.data || [];
-      for (var i = data.length - 1; i >= 0; i--) insert(data[i], true);
-      if (data.length > 0 && !since) since = data[0].id;
-    }, function () {});
+  // caughtUp runs once per connection, when its first unread_count shows
+  // the catch-up is over: the socket is registered, so what the snapshot
+  // misses arrives live.
+  function caughtUp() {
+    live = true;
+    attempt = 0;
+    sinceFailures = 0;
+    setConn("live");
+    if (resetPending) {
+      resetPending = false;
+      reconcile(true);
+    } else {
+      reconcile(false);
+    }
   }
 
   function connect() {
     retryTimer = 0;
+    if (held || leaving) return;
     var proto = window.location.protocol === "https:" ? "wss:" : "ws:";
     var url = proto + "//" + window.location.host + "/ws";
     var resumed = since !== "";
@@ -327,53 +570,118 @@
       return;
     }
     socket = ws;
+    live = false;
+    var opened = false;
     ws.onopen = function () {
-      attempt = 0;
-      setConn("live");
-      if (!resumed) backfill();
+      opened = true;
     };
     ws.onmessage = function (ev) {
+      if (socket !== ws) return;
       var frame;
       try {
         frame = JSON.parse(ev.data);
       } catch (e) {
         return;
       }
-      if (frame && typeof frame.type === "string") handle(frame);
+      if (!frame || typeof frame.type !== "string") return;
+      var first = !live && frame.type === "unread_count";
+      handle(frame);
+      if (first) caughtUp();
     };
     ws.onclose = function (ev) {
       if (socket !== ws) return;
       socket = null;
-      setConn("reconnecting");
+      var wasLive = live;
+      live = false;
       if (ev.code === 4001) {
         // The token expired: a new sign-in is needed.
-        window.location.assign("/login");
+        signIn();
         return;
       }
-      schedule();
+      setConn("reconnecting");
+      if (wasLive) {
+        // A working socket ended (network, 1013, 4008, restart): resume
+        // from since.
+        schedule();
+        return;
+      }
+      if (!opened && resumed) sinceFailures++;
+      probe();
     };
     ws.onerror = function () {
-      // onclose follows and schedules the retry.
+      // onclose follows and decides what to do.
     };
   }
 
+  // probe finds out why a socket did not get going, since the browser
+  // hides the handshake's status: 401 means signing in again; a working API
+  // while resuming keeps failing means the server refuses since (400: e.g.
+  // that notification is gone), so resume without it and reload the list.
+  function probe() {
+    api("GET", "/api/v1/notifications/unread-count").then(
+      function (body) {
+        if (sinceFailures >= SINCE_FAILURES_BEFORE_RESET && since) {
+          since = "";
+          sinceFailures = 0;
+          resetPending = true;
+        }
+        if (body && countEpoch === epoch) setBadge(body.unread_count);
+        schedule();
+      },
+      function () {
+        schedule(); // unreachable or failing server; signIn() handled 401
+      }
+    );
+  }
+
   // schedule reconnects with exponential backoff and full jitter, capped, so
-  // a restarted server is not hit by every tab at once.
+  // a restarted server is not hit by every tab at once. The backoff resets
+  // only once a connection got through its catch-up.
   function schedule() {
-    if (retryTimer) return;
+    if (retryTimer || held || leaving) return;
     var ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * Math.pow(2, attempt));
     attempt++;
     var delay = Math.max(100, Math.random() * ceiling);
     retryTimer = window.setTimeout(connect, delay);
   }
 
-  window.addEventListener("online", function () {
-    if (!socket && retryTimer) {
-      window.clearTimeout(retryTimer);
-      attempt = 0;
-      connect();
-    }
+  function reconnectNow() {
+    if (socket || held || leaving) return;
+    if (retryTimer) window.clearTimeout(retryTimer);
+    retryTimer = 0;
+    attempt = 0;
+    connect();
+  }
+
+  window.addEventListener("online", reconnectNow);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") reconnectNow();
   });
+
+  // A debugging handle (also used by the browser tests): take the socket
+  // down and bring it back, e.g. to see a missed change reconciled.
+  window.__notifyhub = {
+    disconnect: function () {
+      held = true;
+      if (retryTimer) window.clearTimeout(retryTimer);
+      retryTimer = 0;
+      var ws = socket;
+      socket = null;
+      live = false;
+      if (ws) ws.close(1000, "disconnected from the debugging handle");
+      setConn("offline");
+    },
+    // reconnect resumes, optionally from another since.
+    reconnect: function (from) {
+      held = false;
+      if (typeof from === "string") since = from;
+      setConn("reconnecting");
+      reconnectNow();
+    },
+    state: function () {
+      return { since: since, live: live, connected: socket !== null, attempt: attempt, items: itemCount(), badge: badgeCount };
+    }
+  };
 
   refreshTimes();
   window.setInterval(refreshTimes, 30000);

@@ -14,7 +14,7 @@ import (
 func TestFingerprintedAssets(t *testing.T) {
 	t.Parallel()
 	h := static.Handler()
-	require.ElementsMatch(t, []string{"center.css", "center.js"}, static.Names())
+	require.ElementsMatch(t, []string{"center.css", "center.js", "dashboard.js"}, static.Names())
 	for _, name := range static.Names() {
 		u := static.URL(name)
 		require.NotEqual(t, static.Prefix+name, u, "fingerprinted")
@@ -50,13 +50,17 @@ func TestFingerprintedAssets(t *testing.T) {
 	require.Equal(t, http.StatusMethodNotAllowed, rec.Code)
 }
 
-// The script must never build notification markup from strings.
-func TestCenterJSAvoidsHTMLSinks(t *testing.T) {
+// The scripts must never build markup from strings: server data is only
+// ever set as text.
+func TestScriptsAvoidHTMLSinks(t *testing.T) {
 	t.Parallel()
-	rec := httptest.NewRecorder()
-	static.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, static.URL("center.js"), nil))
-	js := rec.Body.String()
-	for _, sink := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
-		require.NotContains(t, js, sink)
+	for _, name := range []string{"center.js", "dashboard.js"} {
+		rec := httptest.NewRecorder()
+		static.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, static.URL(name), nil))
+		require.Equal(t, http.StatusOK, rec.Code, name)
+		js := rec.Body.String()
+		for _, sink := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"} {
+			require.NotContains(t, js, sink, name)
+		}
 	}
 }

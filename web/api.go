@@ -321,10 +321,38 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		v.Add("after", "must be an event id")
 	}
+	// order=desc lists the newest events, newest first: how a live view
+	// starts (or catches up after falling far behind) without paging the
+	// whole log. It is one page: no type filter, no cursor, next is null.
+	desc := false
+	switch q.Get("order") {
+	case "", "asc":
+	case "desc":
+		desc = true
+		if eventType != "" {
+			v.Add("type", "is not supported with order=desc")
+		}
+		if after != "" {
+			v.Add("after", "is not supported with order=desc")
+		}
+	default:
+		v.Add("order", "must be asc or desc")
+	}
 	if err := v.Err(); err != nil {
 		return err
 	}
 	limit = pageLimit(limit)
+	if desc {
+		items, err := s.deps.Events.LatestEvents(r.Context(), c.TenantID, limit)
+		if err != nil {
+			return err
+		}
+		if items == nil {
+			items = []domain.Event{}
+		}
+		writeJSON(w, http.StatusOK, listBody[domain.Event]{Data: items})
+		return nil
+	}
 	items, err := s.deps.Events.ListEvents(r.Context(), c.TenantID, eventType, after, limit)
 	if err != nil {
 		return err

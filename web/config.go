@@ -165,11 +165,16 @@ type UserStore interface {
 	ListUsers(ctx context.Context, tenant domain.TenantID) ([]domain.User, error)
 }
 
-// EventStore reads a tenant's event log (the outbox).
+// EventStore reads a tenant's event log (the outbox). Both methods order
+// events by their position in the log (the order they were appended in).
 type EventStore interface {
-	// ListEvents returns up to limit events of the tenant in id order,
-	// after the given id ("" for the start), of eventType ("" for all).
+	// ListEvents returns up to limit events of the tenant, oldest first,
+	// after the given id ("" for the start), of eventType ("" for all);
+	// domain.ErrNotFound when after is not one of the tenant's events.
 	ListEvents(ctx context.Context, tenant domain.TenantID, eventType, after string, limit int) ([]domain.Event, error)
+	// LatestEvents returns the tenant's newest limit events, newest first,
+	// without reading the rest of the log.
+	LatestEvents(ctx context.Context, tenant domain.TenantID, limit int) ([]domain.Event, error)
 }
 
 // SocketServer upgrades an authenticated request to the notification

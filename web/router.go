@@ -72,6 +72,7 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 	r.Post("/login/demo", s.demoLogin)
 	r.Post("/logout", s.logout)
 	r.With(s.requirePage).Get("/", s.centerPage)
+	r.With(s.requirePage).Get("/dashboard", s.dashboardPage)
 
 	// The WebSocket authenticates itself: it also takes ?token=.
 	r.Get("/ws", s.handle(s.serveSocket))
