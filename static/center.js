@@ -165,7 +165,7 @@
       if (items[mid].getAttribute("data-id") > id) lo = mid + 1;
       else hi = mid;
     }
-    list.insertBefore(li, list.firstChild);
+    list.insertBefore(li, items[lo] || null);
   }
 
   // insert adds n at its place unless it is already shown; it returns the
@@ -557,7 +557,9 @@
 
   function connect() {
     retryTimer = 0;
-    if (held || leaving) return;
+    // One socket at a time: a timer left by a probe that finished after
+    // an early reconnect (online, visibility) finds one already.
+    if (socket || held || leaving) return;
     var proto = window.location.protocol === "https:" ? "wss:" : "ws:";
     var url = proto + "//" + window.location.host + "/ws";
     var resumed = since !== "";
@@ -679,7 +681,15 @@
       reconnectNow();
     },
     state: function () {
-      return { since: since, live: live, connected: socket !== null, attempt: attempt, items: itemCount(), badge: badgeCount };
+      return {
+        since: since,
+        live: live,
+        connected: socket !== null,
+        reconciling: reconcileRunning || reconcileTimer !== 0,
+        attempt: attempt,
+        items: itemCount(),
+        badge: badgeCount
+      };
     }
   };
 

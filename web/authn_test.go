@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
+	"github.com/notifyhub/notifyhub/domain/store/storetest"
 	"github.com/notifyhub/notifyhub/web"
 	"github.com/notifyhub/notifyhub/web/auth"
 )
@@ -303,4 +305,38 @@ func TestConfigValidation(t *testing.T) {
 		require.Error(t, cfg.Validate(), name)
 	}
 	require.NoError(t, web.Config{Secret: testSecret, DemoTenant: "demo"}.Validate())
+}
+
+// Every cookie the web layer sets or clears follows Config.SecureCookie:
+// sign-in by link, form and demo user, sign-out, and a stale cookie dropped
+// on the way to the login page.
+func TestSessionCookieFollowsSecureCookie(t *testing.T) {
+	t.Parallel()
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("secure=%t", secure), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, storetest.OpenSQLite, func(c *web.Config, _ *web.Deps) {
+				c.SecureCookie = secure
+				c.DemoTenant = "demo"
+			})
+			require.NoError(t, f.store.UpsertUser(context.Background(), domain.User{TenantID: "demo", ID: "maria", Perms: []string{}}))
+			tok := token(t, "acme", "alice")
+			form := map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "same-origin"}
+			for name, r := range map[string]req{
+				"link":        {method: http.MethodGet, path: "/login?token=" + url.QueryEscape(tok)},
+				"form":        {method: http.MethodPost, path: "/login", body: "token=" + url.QueryEscape(tok), header: form},
+				"demo":        {method: http.MethodPost, path: "/login/demo", body: "user=maria", header: form},
+				"logout":      {method: http.MethodPost, path: "/logout", cookie: tok, header: map[string]string{"Sec-Fetch-Site": "same-origin"}},
+				"stale":       {method: http.MethodGet, path: "/", cookie: "stale.token.value"},
+				"stale-board": {method: http.MethodGet, path: "/dashboard", cookie: "stale.token.value"},
+			} {
+				rec := f.do(t, r)
+				require.Equal(t, http.StatusSeeOther, rec.Code, name)
+				c := sessionCookie(t, rec)
+				require.Equal(t, secure, c.Secure, name)
+				require.True(t, c.HttpOnly, name)
+				require.Equal(t, http.SameSiteLaxMode, c.SameSite, name)
+			}
+		})
+	}
 }

@@ -332,19 +332,26 @@ func TestCenterKeepsOrder(t *testing.T) {
 	// while it is offline is found by the reconcile after reconnecting,
 	// and a live one can overtake that reconcile.
 	signInAs(t, ctx, srv.URL, "kim")
-	require.NoError(t, chromedp.Do(ctx, poll(centerIsLive)))
+	settled := poll(`!window.__notifyhub.state().reconciling`)
+	require.NoError(t, chromedp.Do(ctx, poll(centerIsLive), settled))
 	eval[any](t, ctx, `window.__notifyhub.disconnect()`)
 	offline := f.send(t, "demo", "kim", "sent while offline")[0]
 	gate := gated.hold()
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release) // a failed test must not leave a request hanging
 	eval[any](t, ctx, `window.__notifyhub.reconnect()`)
 	select {
 	case <-gated.waiting:
 	case <-ctx.Done():
 		t.Fatal("the page never reconciled after reconnecting")
 	}
+	// The reconcile starts once the socket's catch-up is over, so the
+	// socket delivers what is sent from now on.
+	require.True(t, eval[bool](t, ctx, `window.__notifyhub.state().live`))
 	live := f.send(t, "demo", "kim", "live while reconciling")[0]
 	require.NoError(t, chromedp.Do(ctx, poll(`document.querySelectorAll('`+items+`').length === 1`)))
-	close(gate)
+	release()
 	require.NoError(t, chromedp.Do(ctx, poll(`document.querySelectorAll('`+items+`').length === 2`), badgeIs(2)))
 	require.Equal(t, []string{live.ID, offline.ID}, eval[[]string](t, ctx, `[...document.querySelectorAll('`+items+`')].map(e => e.dataset.id)`))
 	gated.mu.Lock()
@@ -467,6 +474,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// A burst the feed cannot hold keeps the newest 100 in order; one too
 	// big to page through is caught up by jumping to the newest.
 	for _, burst := range []int{120, 250} {
+		eval[any](t, ctx, `performance.clearResourceTimings()`)
 		ids := appendTicks(t, f, burst)
 		require.NoError(t, chromedp.Do(ctx,
 			topIs(ids[len(ids)-1]),
@@ -477,6 +485,8 @@ func TestDashboardInBrowser(t *testing.T) {
 			require.Equal(t, ids[len(ids)-1-i], id, "burst %d row %d", burst, i)
 		}
 		require.Equal(t, "100", eval[string](t, ctx, `document.querySelector('[data-type="Tick"][data-testid="type-count"]').dataset.count`))
+		jumped := eval[bool](t, ctx, `performance.getEntriesByType("resource").some(e => e.name.includes("order=desc"))`)
+		require.Equal(t, burst > 200, jumped, "burst %d: only a burst over a page jumps to the newest", burst)
 	}
 	require.True(t, eval[bool](t, ctx, isLive))
 }
