@@ -83,6 +83,16 @@ func newEvent(t *testing.T, tenant domain.TenantID) domain.Event {
 // earlier and waits until it has finished (acks included).
 func startRunner(t *testing.T, b backend, cfg runner.Config, ls ...runner.Listener) (stop func()) {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runUntil(t, ctx, b, cfg, ls...)
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return stop
+}
+
+// runUntil runs a runner until ctx is done; done closes when Run returned.
+func runUntil(t *testing.T, ctx context.Context, b backend, cfg runner.Config, ls ...runner.Listener) (done <-chan struct{}) {
+	t.Helper()
 	cfg.ReadBlock = 50 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -90,12 +100,9 @@ func startRunner(t *testing.T, b backend, cfg runner.Config, ls ...runner.Listen
 	}
 	r, err := runner.New(cfg, b.stream, b.store, ls...)
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = r.Run(ctx) }()
-	stop = func() { cancel(); <-done }
-	t.Cleanup(stop)
-	return stop
+	finished := make(chan struct{})
+	go func() { defer close(finished); _ = r.Run(ctx) }()
+	return finished
 }
 
 // insertNotification is a listener's effect: one notification for u1,
@@ -372,12 +379,13 @@ func TestShutdownReleasesWhatItDidNotStart(t *testing.T) {
 				<-finish
 				return nil
 			}}
-			stop := startRunner(t, b, runner.Config{BatchSize: 10, Timeout: 10 * time.Second}, l)
+			rctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			done := runUntil(t, rctx, b, runner.Config{BatchSize: 10, Timeout: 10 * time.Second}, l)
 			<-started
-			stopped := make(chan struct{})
-			go func() { stop(); close(stopped) }()
-			close(finish) // the entry in hand finishes during shutdown
-			<-stopped
+			cancel()      // shutdown begins while the first entry is in hand,
+			close(finish) // which then finishes
+			<-done
 			require.EqualValues(t, 1, calls.Load(), "nothing new starts during shutdown")
 			// The other two are free at once, not after reclaim-after (5m).
 			back, err := b.stream.Reclaim(ctx, "events", "Stopping", "next", time.Hour, 10)
