@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -21,63 +19,9 @@ import (
 	"github.com/notifyhub/notifyhub/domain/store/storetest"
 	"github.com/notifyhub/notifyhub/hub"
 	"github.com/notifyhub/notifyhub/web"
+	"github.com/notifyhub/notifyhub/web/browsertest"
 	"github.com/notifyhub/notifyhub/web/view"
 )
-
-// chromiumPath finds Chromium: NOTIFYHUB_TEST_CHROMIUM when set, else
-// Debian's on PATH (.ci/run installs it). Without one the browser tests
-// skip, unless NOTIFYHUB_TEST_REQUIRE_ALL is set (as in CI), where a
-// missing browser is a failure, not a silent skip.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("NOTIFYHUB_TEST_CHROMIUM"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("NOTIFYHUB_TEST_CHROMIUM=%s: %v", p, err)
-		}
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	const msg = "no Chromium on PATH (apt-get install -y chromium, or set NOTIFYHUB_TEST_CHROMIUM)"
-	if os.Getenv("NOTIFYHUB_TEST_REQUIRE_ALL") != "" {
-		t.Fatal(msg + " and NOTIFYHUB_TEST_REQUIRE_ALL is set")
-	}
-	t.Skip(msg + ": skipping the browser test")
-	return ""
-}
-
-// newBrowser starts a headless Chromium of its own for t and returns the
-// context of its tab, bounded to a minute. The flags keep it off the
-// network (this machine's network is closed: no updates, sync or QUIC
-// probes) and its profile in a temporary directory.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	exe := chromiumPath(t)
-	profile := t.TempDir() // removed after the browser stops (cleanups run last-in first-out)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox,
-		chromedp.UserDataDir(profile),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(cancelBrowser)
-	// The first run starts the browser and must not carry a timeout (it
-	// would stop the browser); later steps are bounded.
-	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate("about:blank")))
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 func poll(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(20*time.Second))
@@ -146,7 +90,7 @@ func readIs(id string, read bool) chromedp.Action[chromedp.Void] {
 // mark all read reflected in the items and the badge.
 func TestCenterInBrowser(t *testing.T) {
 	t.Parallel()
-	ctx := newBrowser(t)
+	ctx := browsertest.New(t)
 	f, srv := liveFixture(t, []domain.UserID{"maria"})
 	f.send(t, "demo", "maria", "first", "second")
 
@@ -194,7 +138,7 @@ func TestCenterInBrowser(t *testing.T) {
 // missing items, their order and the badge.
 func TestCenterReconcilesAfterReconnect(t *testing.T) {
 	t.Parallel()
-	ctx := newBrowser(t)
+	ctx := browsertest.New(t)
 	f, srv := liveFixture(t, []domain.UserID{"maria"})
 	bg := context.Background()
 	sent := f.send(t, "demo", "maria", "n1", "n2", "n3", "n4", "n5")
@@ -321,7 +265,7 @@ func (g *gatedNotes) List(ctx context.Context, tenant domain.TenantID, user doma
 // items that arrived first, never above them.
 func TestCenterKeepsOrder(t *testing.T) {
 	t.Parallel()
-	ctx := newBrowser(t)
+	ctx := browsertest.New(t)
 	gated := &gatedNotes{waiting: make(chan struct{}, 8)}
 	f, srv := liveFixture(t, []domain.UserID{"kim", "jon"}, func(_ *web.Config, d *web.Deps) {
 		gated.NotificationService = d.Notifications
@@ -389,7 +333,7 @@ func TestCenterKeepsOrder(t *testing.T) {
 // the counters and the badge following; another tenant's never do.
 func TestDashboardInBrowser(t *testing.T) {
 	t.Parallel()
-	ctx := newBrowser(t)
+	ctx := browsertest.New(t)
 	f, srv := liveFixture(t, []domain.UserID{"maria"})
 	bg := context.Background()
 	bolt := f.mkProduct(t, "demo", "BOLT", "Bolt", 5)

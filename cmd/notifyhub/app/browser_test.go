@@ -1,10 +1,8 @@
 package app_test
 
 import (
-	"context"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -14,45 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/web/browsertest"
 )
-
-// chromium finds Debian's chromium, or skips (fails when CI requires it).
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("NOTIFYHUB_TEST_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("NOTIFYHUB_TEST_REQUIRE_ALL") != "" {
-		t.Fatal("no chromium found, and NOTIFYHUB_TEST_REQUIRE_ALL is set")
-	}
-	t.Skip("no chromium found: install Debian's chromium to run the browser test")
-	return ""
-}
-
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1200, 900),
-	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
-	return ctx
-}
 
 // waitJS polls a JavaScript expression until it is true.
 func waitJS(expr string) chromedp.Action[chromedp.Void] {
@@ -66,18 +27,14 @@ const badge = `parseInt(document.querySelector('[data-testid="unread-badge"]').t
 // arrive without a reload, marks it read and sees the badge drop.
 func TestBrowserNotificationCenter(t *testing.T) {
 	t.Parallel()
-	bctx := browser(t)
+	ctx := browsertest.New(t)
 	cfg := embedded().cfg(t)
 	cfg.Demo = true
 	cfg.DemoInterval = time.Hour // seed only: the test makes its own traffic
 	a := start(t, cfg)
 
-	// The first action starts the browser and must carry no timeout (that
-	// would stop the browser); later steps are bounded.
-	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(a.URL()+"/login")))
-	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
-	t.Cleanup(cancel)
 	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(a.URL()+"/login"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="demo-user"][data-user="bob"]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid="demo-user"][data-user="bob"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="unread-badge"]`)),
