@@ -25,12 +25,15 @@ func (s Severity) Valid() bool {
 }
 
 // Notification is one message in one user's inbox. Its JSON form is the
-// public contract (DESIGN.md §4.4); tenant, user and sequence stay internal.
+// public contract (DESIGN.md §4.4, plus seq); tenant and user stay internal.
 type Notification struct {
 	ID        string          `json:"id"` // uuid v7
 	TenantID  TenantID        `json:"-"`
 	UserID    UserID          `json:"-"`
-	Seq       int64           `json:"-"` // per-user, taken in the inserting transaction: commit order
+	// Seq is per user, taken in the inserting transaction: its order is
+	// commit order (ids are time-ordered but taken from a clock). Clients
+	// order and compare by it.
+	Seq       int64           `json:"seq"`
 	Type      string          `json:"type"`
 	Severity  Severity        `json:"severity"`
 	Title     string          `json:"title"`
@@ -59,7 +62,7 @@ type InboxUpdate struct {
 	TenantID     TenantID      `json:"tenant_id"`
 	UserID       UserID        `json:"user_id"`
 	Notification *Notification `json:"notification,omitempty"` // UpdateNotification only
-	Seq          int64         `json:"seq,omitempty"`          // Notification.Seq, for gap detection
+	Seq          int64         `json:"seq,omitempty"`          // Notification.Seq (gap detection); for read_all the newest seq it covered
 	IDs          []string      `json:"ids,omitempty"`          // UpdateRead / UpdateUnread
 	UnreadCount  int           `json:"unread_count"`           // after the change
 	CommittedAt  time.Time     `json:"committed_at"`           // for the delivery-latency metric

@@ -38,6 +38,13 @@ type bareFrame struct {
 	Type string `json:"type"`
 }
 
+// readAllFrame says every notification up to UpToSeq is read; a newer one
+// that reached the tab first stays unread.
+type readAllFrame struct {
+	Type    string `json:"type"`
+	UpToSeq int64  `json:"up_to_seq,omitempty"`
+}
+
 // pongFrame answers a client's {"type":"ping"}; it never changes.
 var pongFrame = mustJSON(bareFrame{Type: FramePong})
 
@@ -97,7 +104,7 @@ func encodeUpdate(u domain.InboxUpdate) (*outbound, error) {
 		}
 		ob.frame, err = json.Marshal(idsFrame{Type: string(u.Kind), IDs: ids})
 	case domain.UpdateReadAll:
-		ob.frame, err = json.Marshal(bareFrame{Type: FrameReadAll})
+		ob.frame, err = json.Marshal(readAllFrame{Type: FrameReadAll, UpToSeq: u.Seq})
 	default:
 		return nil, fmt.Errorf("unknown update kind %q", u.Kind)
 	}

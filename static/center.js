@@ -89,6 +89,7 @@
     var li = el("li", "n n--" + sev);
     li.setAttribute("data-testid", "notification");
     li.setAttribute("data-id", n.id);
+    li.setAttribute("data-seq", String(typeof n.seq === "number" ? n.seq : 0));
     li.setAttribute("data-severity", sev);
 
     var badgeEl = el("span", "n__sev", SEVERITIES[sev]);
@@ -153,16 +154,29 @@
     return list.children.length;
   }
 
-  // place puts li where its id belongs in the newest-first order. Ids are
-  // UUID v7 strings, so comparing them as strings compares creation times.
+  // seqOf is an item's place in the user's commit order (0 if unknown).
+  function seqOf(li) {
+    return parseInt(li.getAttribute("data-seq"), 10) || 0;
+  }
+
+  // newer reports whether item a comes before item b in the newest-first
+  // order: by seq, the server's commit order; by id (UUID v7, time-ordered)
+  // only when a seq is unknown.
+  function newer(a, b) {
+    var sa = seqOf(a);
+    var sb = seqOf(b);
+    if (sa > 0 && sb > 0) return sa > sb;
+    return a.getAttribute("data-id") > b.getAttribute("data-id");
+  }
+
+  // place puts li where it belongs in the newest-first order.
   function place(li) {
-    var id = li.getAttribute("data-id");
     var items = list.children;
     var lo = 0;
     var hi = items.length;
     while (lo < hi) {
       var mid = (lo + hi) >> 1;
-      if (items[mid].getAttribute("data-id") > id) lo = mid + 1;
+      if (newer(items[mid], li)) lo = mid + 1;
       else hi = mid;
     }
     list.insertBefore(li, items[lo] || null);
@@ -250,9 +264,22 @@
     return (touched[id] || 0) > start || readAllEpoch > start;
   }
 
-  function markAllRead() {
+  // markAllRead marks every shown item read, or with upTo only those up to
+  // that seq: a notification committed after the mark-all stays unread even
+  // when it reached this tab first.
+  function markAllRead(upTo) {
     readAllEpoch = ++epoch;
-    for (var i = 0; i < list.children.length; i++) setRead(list.children[i], true);
+    for (var i = 0; i < list.children.length; i++) {
+      var li = list.children[i];
+      if (upTo > 0 && seqOf(li) > upTo) continue;
+      setRead(li, true);
+    }
+  }
+
+  function newestSeqShown() {
+    var top = 0;
+    for (var i = 0; i < list.children.length; i++) top = Math.max(top, seqOf(list.children[i]));
+    return top;
   }
 
   // ---- REST ------------------------------------------------------------
@@ -320,11 +347,14 @@
   if (markAll) {
     markAll.addEventListener("click", function () {
       markAll.disabled = true;
+      // What the user saw when clicking; the read_all frame then tells the
+      // exact bound the server applied.
+      var upTo = newestSeqShown();
       api("POST", "/api/v1/notifications/read-all").then(
         function () {
-          markAllRead();
+          markAllRead(upTo);
           countEpoch = ++epoch;
-          setBadge(0);
+          setBadge(shownUnread());
           showFlash("");
         },
         function (err) {
@@ -423,10 +453,18 @@
     return n.read_at !== null && n.read_at !== undefined;
   }
 
+  // within reports whether shown item li is newer than listed notification
+  // n, i.e. inside the window a snapshot listed down to n.
+  function within(li, n) {
+    var s = seqOf(li);
+    if (s > 0 && typeof n.seq === "number" && n.seq > 0) return s > n.seq;
+    return li.getAttribute("data-id") > n.id;
+  }
+
   function applySnapshot(page, start) {
     var data = page.data || [];
     var complete = !page.next_before;
-    var oldest = data.length > 0 ? data[data.length - 1].id : "";
+    var oldest = data.length > 0 ? data[data.length - 1] : null;
     var listed = {};
     for (var i = 0; i < data.length; i++) {
       var n = data[i];
@@ -444,7 +482,7 @@
       // shown item in that range that it does not list was read elsewhere.
       for (var id in byId) {
         if (!Object.prototype.hasOwnProperty.call(byId, id) || listed[id]) continue;
-        if ((complete || id > oldest) && !changedSince(id, start)) setRead(byId[id], true);
+        if ((complete || (oldest && within(byId[id], oldest))) && !changedSince(id, start)) setRead(byId[id], true);
       }
     }
     if (countEpoch <= start && readAllEpoch <= start) {
@@ -534,7 +572,7 @@
         });
         return;
       case "read_all":
-        markAllRead();
+        markAllRead(typeof frame.up_to_seq === "number" ? frame.up_to_seq : 0);
         return;
     }
   }

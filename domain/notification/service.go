@@ -334,8 +334,14 @@ func (s *Service) MarkAllRead(ctx context.Context, tenant domain.TenantID, user 
 		if err != nil {
 			return err
 		}
+		// Tabs mark read only what this covered, not a notification that
+		// commits after it but reaches them first.
+		upTo, err := s.store.MaxSeq(ctx, tenant, user)
+		if err != nil {
+			return err
+		}
 		s.publishAfterCommit(ctx, domain.InboxUpdate{
-			Kind: domain.UpdateReadAll, TenantID: tenant, UserID: user, UnreadCount: unread,
+			Kind: domain.UpdateReadAll, TenantID: tenant, UserID: user, UnreadCount: unread, Seq: upTo,
 		})
 		return nil
 	})

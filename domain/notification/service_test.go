@@ -197,6 +197,7 @@ func TestReadStateIsPerUserAndSyncsTabs(t *testing.T) {
 		require.Equal(t, 2, ups[1].UnreadCount)
 		require.Equal(t, domain.UpdateReadAll, ups[2].Kind)
 		require.Equal(t, 0, ups[2].UnreadCount)
+		require.EqualValues(t, 2, ups[2].Seq, "read_all says the newest seq it covered")
 	})
 }
 

@@ -29,6 +29,7 @@ func (v Viewer) DisplayName() string {
 // Item is one notification as the center shows it.
 type Item struct {
 	ID        string
+	Seq       int64 // the user's commit order: the page orders by it
 	Type      string
 	Severity  string // always one of the four severities
 	Title     string
@@ -47,6 +48,7 @@ func NewItem(n domain.Notification, now time.Time) Item {
 	}
 	return Item{
 		ID:        n.ID,
+		Seq:       n.Seq,
 		Type:      n.Type,
 		Severity:  string(sev),
 		Title:     n.Title,

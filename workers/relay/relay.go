@@ -27,6 +27,7 @@ type Store interface {
 	// For a stream that can lose its data (stream.Epocher):
 	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
 	SwapSetting(ctx context.Context, key, old, value string) (bool, error)
+	HoldSetting(ctx context.Context, key string) error
 	RequeuePublished(ctx context.Context, since time.Time) (int64, error)
 }
 
@@ -169,6 +170,11 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	}
 	var n int
 	err := r.store.InTx(ctx, func(ctx context.Context) error {
+		// While this batch is in flight the epoch cannot be swapped: a
+		// relay that finds the stream lost waits, then requeues it too.
+		if err := r.store.HoldSetting(ctx, r.epochKey()); err != nil {
+			return err
+		}
 		events, err := r.store.ClaimUnpublished(ctx, r.cfg.BatchSize)
 		if err != nil || len(events) == 0 {
 			return err
@@ -238,7 +244,7 @@ func (r *Relay) CheckStream(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	key := "stream_epoch:" + r.cfg.Topic
+	key := r.epochKey()
 	var requeued int64
 	var lost bool
 	err = r.store.InTx(ctx, func(ctx context.Context) error {
@@ -263,6 +269,8 @@ func (r *Relay) CheckStream(ctx context.Context) (int64, error) {
 	}
 	return requeued, nil
 }
+
+func (r *Relay) epochKey() string { return "stream_epoch:" + r.cfg.Topic }
 
 func (r *Relay) updateLag(ctx context.Context) {
 	oldest, ok, err := r.store.OldestUnpublished(ctx)

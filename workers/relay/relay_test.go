@@ -288,3 +288,70 @@ func TestRedisComingBackEmptyIsRepublishedFromTheOutbox(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n, "handled once")
 }
+
+// TestEpochSwapWaitsForBatchesInFlight: a relay that finds the stream lost
+// must also requeue a batch another relay is publishing at that moment
+// (into the lost stream), so the swap waits for that batch to commit.
+func TestEpochSwapWaitsForBatchesInFlight(t *testing.T) {
+	t.Parallel()
+	b := backends()["postgres+redis"](t)
+	ctx := context.Background()
+	r, err := relay.New(relay.Config{}, b.store, b.stream)
+	require.NoError(t, err)
+	_, err = r.CheckStream(ctx)
+	require.NoError(t, err)
+	ev, err := appendEvent(ctx, b.store, "t-inflight", 1)
+	require.NoError(t, err)
+	require.NotEmpty(t, ev.ID)
+
+	// Another relay is in the middle of publishing it (into the Redis
+	// about to be lost) when the loss is noticed.
+	gate := &gatedPublisher{Stream: b.stream, entered: make(chan struct{}), release: make(chan struct{})}
+	t.Cleanup(gate.open) // never leave the other relay stuck, also on failure
+	other, err := relay.New(relay.Config{}, b.store, gate)
+	require.NoError(t, err)
+	flushed := make(chan error, 1)
+	go func() {
+		_, err := other.Flush(ctx)
+		flushed <- err
+	}()
+	<-gate.entered
+	keys, err := b.redis.Keys(ctx, b.prefix+"*").Result()
+	require.NoError(t, err)
+	require.NoError(t, b.redis.Del(ctx, keys...).Err())
+
+	requeued := make(chan int64, 1)
+	go func() {
+		n, err := r.CheckStream(ctx)
+		require.NoError(t, err)
+		requeued <- n
+	}()
+	// The swap waits on the in-flight batch's hold (visible as a lock wait).
+	require.Eventually(t, func() bool {
+		var waiting int
+		err := b.store.DB().QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE settings%'`).Scan(&waiting)
+		return err == nil && waiting > 0
+	}, 30*time.Second, 5*time.Millisecond)
+	gate.open()
+	require.NoError(t, <-flushed)
+	require.EqualValues(t, 1, <-requeued, "the batch in flight is sent again")
+}
+
+// gatedPublisher is the real stream with a gate in Publish: it says when a
+// publish has begun and holds it until released.
+type gatedPublisher struct {
+	stream.Stream
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+	opened  sync.Once
+}
+
+func (p *gatedPublisher) open() { p.opened.Do(func() { close(p.release) }) }
+
+func (p *gatedPublisher) Publish(ctx context.Context, topic string, bodies ...[]byte) error {
+	p.once.Do(func() { close(p.entered) })
+	<-p.release
+	return p.Stream.Publish(ctx, topic, bodies...)
+}

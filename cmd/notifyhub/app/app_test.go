@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,14 +65,36 @@ func postgresSchemaURL(t *testing.T) string {
 	return storetest.WithSearchPath(base, storetest.NewSchema(t, base))
 }
 
+// lockedBuffer is a bytes.Buffer safe for the app's goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // start runs an app until the test ends.
 func start(t *testing.T, cfg app.Config) *app.App {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
+	// The app's log is shown when the test fails, to say why.
+	logs := &lockedBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("app log:\n%s", logs.String())
+		}
+	})
 	cfg.Worker = runner.Config{Tries: 3, Backoff: []time.Duration{10 * time.Millisecond}, Timeout: 10 * time.Second,
 		ReadBlock: 100 * time.Millisecond}
 	cfg.Relay = relay.Config{PollInterval: 50 * time.Millisecond}

@@ -150,6 +150,8 @@ func (Dialect) Name() string { return string(migrations.Postgres) }
 func (Dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
 
 // LockRows locks the selected rows until the transaction ends.
+func (Dialect) ShareRows() string { return " FOR SHARE" }
+
 func (Dialect) LockRows(skipLocked bool) string {
 	if skipLocked {
 		return " FOR UPDATE SKIP LOCKED"

@@ -102,6 +102,8 @@ func (Dialect) Placeholder(int) string { return "?" }
 // LockRows is empty: IMMEDIATE transactions already exclude other writers.
 func (Dialect) LockRows(bool) string { return "" }
 
+func (Dialect) ShareRows() string { return "" }
+
 // JSONArrayText uses json_each, whose rows have a value column.
 func (Dialect) JSONArrayText(column, alias string) string {
 	return "json_each(" + column + ") AS " + alias

@@ -38,6 +38,9 @@ type Dialect interface {
 	// transaction ends, skipping rows locked by others when skipLocked is
 	// set. It is "" where the backend serialises writers instead.
 	LockRows(skipLocked bool) string
+	// ShareRows is LockRows in shared mode: others may share the lock,
+	// but nobody may change the rows until the transaction ends.
+	ShareRows() string
 	// JSONArrayText is a FROM item yielding the text elements of the JSON
 	// array in column as rows with a column named value, under alias.
 	JSONArrayText(column, alias string) string
