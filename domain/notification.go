@@ -27,9 +27,9 @@ func (s Severity) Valid() bool {
 // Notification is one message in one user's inbox. Its JSON form is the
 // public contract (DESIGN.md §4.4, plus seq); tenant and user stay internal.
 type Notification struct {
-	ID        string          `json:"id"` // uuid v7
-	TenantID  TenantID        `json:"-"`
-	UserID    UserID          `json:"-"`
+	ID       string   `json:"id"` // uuid v7
+	TenantID TenantID `json:"-"`
+	UserID   UserID   `json:"-"`
 	// Seq is per user, taken in the inserting transaction: its order is
 	// commit order (ids are time-ordered but taken from a clock). Clients
 	// order and compare by it.

@@ -15,7 +15,7 @@ type dollar struct{}
 func (dollar) Name() string                     { return "dollar" }
 func (dollar) Placeholder(n int) string         { return "$" + strconv.Itoa(n) }
 func (dollar) LockRows(bool) string             { return "" }
-func (dollar) ShareRows() string                 { return "" }
+func (dollar) ShareRows() string                { return "" }
 func (dollar) JSONArrayText(c, a string) string { return c + " AS " + a }
 func (dollar) Classify(error) ErrorKind         { return KindOther }
 
