@@ -50,7 +50,9 @@ type Config struct {
 	// one process).
 	PublishOutsideTx bool
 	// RepublishWindow is how far back events are published again when the
-	// stream reports it lost its data (stream.Epocher); default 24h.
+	// stream reports it lost its data (stream.Epocher); default 1h. What
+	// was published earlier had long been consumed; a longer window only
+	// delays new events behind the repeats.
 	RepublishWindow time.Duration
 	// EpochEvery is how often Run asks the stream whether it lost its data;
 	// default 5s.
@@ -74,7 +76,7 @@ func (c *Config) setDefaults() {
 		c.MaxBackoff = 5 * time.Second
 	}
 	if c.RepublishWindow <= 0 {
-		c.RepublishWindow = 24 * time.Hour
+		c.RepublishWindow = time.Hour
 	}
 	if c.EpochEvery <= 0 {
 		c.EpochEvery = 5 * time.Second

@@ -42,10 +42,13 @@ type Config struct {
 	Backoff     []time.Duration // delay before try 2, 3, ...; the last repeats; default 1s, 10s
 	Timeout     time.Duration   // per attempt; default 60s
 	// ReclaimAfter is how long an entry left unacknowledged waits before
-	// another consumer takes it over. It must exceed the longest time one
-	// delivery can take (Tries × Timeout + the backoffs), or a slow but
-	// live consumer would have its entry run twice at once.
-	ReclaimAfter time.Duration // default: that longest time + 1 minute
+	// another consumer takes it over. It must exceed Timeout plus the
+	// longest backoff by a tenth of itself at least: a live consumer extends
+	// its entries (stream.Extend) before each try once half that margin has
+	// passed, so a slow but live consumer never has an entry run twice at
+	// once. Default: 5m, or Timeout + longest backoff + max(1m, a quarter
+	// of that) when more.
+	ReclaimAfter time.Duration
 	ReclaimEvery time.Duration // how often to look for such entries; default 30s
 	ReadBlock    time.Duration // default 2s
 	BatchSize    int           // entries per read; default 16
@@ -76,7 +79,8 @@ func (c *Config) setDefaults() {
 		c.Timeout = time.Minute
 	}
 	if c.ReclaimAfter <= 0 {
-		c.ReclaimAfter = max(5*time.Minute, c.longestStep()+time.Minute)
+		step := c.longestStep()
+		c.ReclaimAfter = max(5*time.Minute, step+max(time.Minute, step/4))
 	}
 	if c.ReclaimEvery <= 0 {
 		c.ReclaimEvery = min(30*time.Second, max(c.ReclaimAfter/4, 10*time.Millisecond))
@@ -126,8 +130,10 @@ func (c *Config) Validate() error {
 			return errors.New("runner: backoff must not be negative")
 		}
 	}
-	if longest := c.longestStep(); c.ReclaimAfter <= longest {
-		return fmt.Errorf("runner: reclaim-after %s must exceed timeout %s + the longest backoff = %s, or an entry could run twice at once",
+	// The margin over the longest step is what a consumer has to extend
+	// its entries in; it must be real, not a rounding error.
+	if longest := c.longestStep(); c.ReclaimAfter-longest < c.ReclaimAfter/10 {
+		return fmt.Errorf("runner: reclaim-after %s must exceed timeout %s + the longest backoff (= %s) by at least a tenth of itself, or an entry could run twice at once",
 			c.ReclaimAfter, c.Timeout, longest)
 	}
 	return nil
@@ -260,12 +266,15 @@ func (r *Runner) newBatch(l Listener, consumer string, msgs []stream.Message, lo
 // first when it is due.
 func (b *batch) holds(ctx context.Context, id string) bool {
 	if b.r.cfg.Now().Sub(b.extended) >= b.r.cfg.extendEvery() {
-		held, err := b.r.stream.Extend(ctx, b.r.cfg.Topic, b.group, b.consumer, b.ids...)
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		held, err := b.r.stream.Extend(ectx, b.r.cfg.Topic, b.group, b.consumer, b.ids...)
+		cancel()
 		if err != nil {
-			// Cannot tell; go on. At worst another consumer runs the
-			// entry too, which the listener's idempotency absorbs.
 			b.log.WarnContext(ctx, "extend entries failed", slog.Any("error", err))
-			return slices.Contains(b.ids, id)
+			// Cannot tell. Only start an attempt that surely ends before
+			// anyone may take the entry over; else leave it pending.
+			stale := b.r.cfg.Now().Sub(b.extended)
+			return stale+b.r.cfg.Timeout < b.r.cfg.ReclaimAfter && slices.Contains(b.ids, id)
 		}
 		b.ids, b.extended = held, b.r.cfg.Now()
 	}
@@ -289,7 +298,7 @@ func (b *batch) release(ctx context.Context) {
 		b.log.WarnContext(ctx, "release entries failed; they are taken over after reclaim-after", slog.Any("error", err))
 		return
 	}
-	b.log.InfoContext(ctx, "released entries not started", slog.Int("count", len(b.ids)))
+	b.log.InfoContext(ctx, "released entries not finished", slog.Int("count", len(b.ids)))
 	b.ids = nil
 }
 
@@ -333,7 +342,7 @@ func (r *Runner) process(ctx context.Context, l Listener, m stream.Message, b *b
 			return
 		}
 		if !b.holds(ctx, m.ID) {
-			log.WarnContext(ctx, "entry was taken over by another consumer; leaving it to them")
+			log.WarnContext(ctx, "entry no longer held (taken over, or its hold could not be confirmed); leaving it")
 			return
 		}
 		err = r.attempt(ctx, l, ev)
@@ -387,7 +396,9 @@ func (r *Runner) fail(ctx context.Context, l Listener, m stream.Message, b *batc
 		raw, _ := json.Marshal(string(m.Body))
 		job.Payload = raw
 	}
-	if err := r.store.InsertFailedJob(context.WithoutCancel(ctx), job); err != nil {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.store.InsertFailedJob(fctx, job); err != nil {
 		log.ErrorContext(ctx, "record failed job; entry left pending", slog.Any("error", err))
 		return
 	}

@@ -309,6 +309,14 @@ func TestConfigRefusesReclaimNotAboveTimeoutAndBackoff(t *testing.T) {
 	require.ErrorContains(t, err, "must exceed timeout")
 	_, err = runner.New(runner.Config{Tries: 3, Timeout: time.Minute, Backoff: []time.Duration{10 * time.Second},
 		ReclaimAfter: 71 * time.Second}, nil, nil)
+	require.ErrorContains(t, err, "at least a tenth", "a margin of 1s is no margin")
+	// The default is valid whatever the timeout.
+	for _, timeout := range []time.Duration{time.Second, time.Minute, 5 * time.Minute, 2 * time.Hour} {
+		_, err = runner.New(runner.Config{Tries: 3, Timeout: timeout}, nil, nil)
+		require.NoError(t, err, "timeout %s", timeout)
+	}
+	_, err = runner.New(runner.Config{Tries: 3, Timeout: time.Minute, Backoff: []time.Duration{10 * time.Second},
+		ReclaimAfter: 80 * time.Second}, nil, nil)
 	require.NoError(t, err)
 }
 
@@ -344,7 +352,9 @@ func TestLongBatchIsNotTakenOver(t *testing.T) {
 				got, err := b.stream.Reclaim(ctx, "events", "Slow", "rival", 250*time.Millisecond, n)
 				require.NoError(t, err)
 				stolen += len(got)
-				require.NoError(t, b.stream.Release(ctx, "events", "Slow", "rival", idsOf(got)...))
+				if stolen > 0 {
+					return true // fail below, saying so
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				return len(runs) == n

@@ -114,6 +114,11 @@ func (c *Config) Validate() error {
 		// one process would never reach the sockets of another.
 		return errors.New("splitting roles across processes needs REDIS_URL; without it run one process with every role")
 	}
+	if c.Embedded() && !c.allRoles() {
+		// SQLite is one file for one process; its relay also assumes it is
+		// the only one (it publishes outside the write lock).
+		return errors.New("splitting roles across processes needs PostgreSQL; with SQLite run one process with every role")
+	}
 	return nil
 }
 

@@ -21,6 +21,8 @@ func TestConfigRefusesUnsafeOrBrokenSetups(t *testing.T) {
 			"embedded mode"},
 		"split roles without redis": {app.Config{DatabaseURL: db, Roles: []string{app.RoleWorker}},
 			"needs REDIS_URL"},
+		"split roles on sqlite": {app.Config{DatabaseURL: db, RedisURL: "redis://127.0.0.1:1", Roles: []string{app.RoleRelay}},
+			"needs PostgreSQL"},
 		"hub without http": {app.Config{DatabaseURL: db, RedisURL: "redis://127.0.0.1:1", Roles: []string{app.RoleHub}},
 			"needs role http"},
 		"unknown role":         {app.Config{DatabaseURL: db, Roles: []string{"janitor"}}, "unknown role"},

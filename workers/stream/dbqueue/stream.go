@@ -645,19 +645,21 @@ func (s *Stream) tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 // Extend restarts the idle clock of ids still pending for consumer and
 // returns those it extended.
 func (s *Stream) Extend(ctx context.Context, topic, group, consumer string, ids ...string) ([]string, error) {
-	return s.hold(ctx, "extend", topic, group, consumer, s.d.now(), ids)
+	return s.hold(ctx, "extend", topic, group, consumer, "delivered_at = "+s.d.now(), ids)
 }
 
 // Release makes ids pending for consumer reclaimable at once by setting
-// their delivery time to the epoch.
+// their delivery time to the epoch. It takes back the delivery they
+// counted: the next Reclaim counts it again, and they were never worked on.
 func (s *Stream) Release(ctx context.Context, topic, group, consumer string, ids ...string) error {
-	_, err := s.hold(ctx, "release", topic, group, consumer, "0", ids)
+	_, err := s.hold(ctx, "release", topic, group, consumer,
+		"delivered_at = 0, deliveries = CASE WHEN deliveries > 0 THEN deliveries - 1 ELSE 0 END", ids)
 	return err
 }
 
-// hold sets delivered_at (an SQL expression) of the ids still pending for
-// consumer and returns them in the order given.
-func (s *Stream) hold(ctx context.Context, op, topic, group, consumer, deliveredAt string, ids []string) ([]string, error) {
+// hold applies set (SQL assignments) to the ids still pending for consumer
+// and returns them in the order given.
+func (s *Stream) hold(ctx context.Context, op, topic, group, consumer, set string, ids []string) ([]string, error) {
 	if err := stream.CheckNames("topic", topic, "group", group, "consumer", consumer); err != nil {
 		return nil, fmt.Errorf("dbqueue: %s: %w", op, err)
 	}
@@ -681,7 +683,7 @@ func (s *Stream) hold(ctx context.Context, op, topic, group, consumer, delivered
 			for _, n := range part {
 				args = append(args, n)
 			}
-			rows, err := tx.QueryContext(ctx, s.d.q(`UPDATE stream_pending SET delivered_at = `+deliveredAt+`
+			rows, err := tx.QueryContext(ctx, s.d.q(`UPDATE stream_pending SET `+set+`
 				WHERE topic = ? AND grp = ? AND consumer = ? AND entry_id IN (`+placeholders(len(part))+`)
 				RETURNING entry_id`), args...)
 			if err != nil {
