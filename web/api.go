@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/product"
+	"github.com/notifyhub/notifyhub/web/auth"
 )
 
 // listBody is the shape of every ERP list (DESIGN.md §4.8): Next is the
@@ -33,13 +35,54 @@ func newList[T any](items []T, limit int, id func(T) string) listBody[T] {
 	return b
 }
 
-// ---- notifications (DESIGN.md §4.4) ----
+// apiFunc is an API handler behind requireAPI: it gets the verified claims.
+type apiFunc func(w http.ResponseWriter, r *http.Request, c auth.Claims) error
 
-func (s *server) listNotifications(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
+// api adapts an apiFunc to the router, through handle's error mapping.
+func (s *server) api(fn apiFunc) http.HandlerFunc {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		c, err := mustClaims(r)
+		if err != nil {
+			return err
+		}
+		return fn(w, r, c)
+	})
+}
+
+// create decodes a JSON body into In, runs do with the caller as actor and
+// answers 201 with what it made.
+func create[In, Out any](do func(ctx context.Context, actor domain.Actor, in In) (Out, error)) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+		var in In
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		out, err := do(r.Context(), c.Actor(), in)
+		return reply(w, http.StatusCreated, out, err)
+	}
+}
+
+// reply answers status with v, or returns err for the error mapping.
+func reply(w http.ResponseWriter, status int, v any, err error) error {
 	if err != nil {
 		return err
 	}
+	writeJSON(w, status, v)
+	return nil
+}
+
+// noContent answers 204, or returns err for the error mapping.
+func noContent(w http.ResponseWriter, err error) error {
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// ---- notifications (DESIGN.md §4.4) ----
+
+func (s *server) listNotifications(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	q := r.URL.Query()
 	limit, err := parseLimit(q.Get("limit"))
 	if err != nil {
@@ -51,90 +94,44 @@ func (s *server) listNotifications(w http.ResponseWriter, r *http.Request) error
 		Before: q.Get("before"),
 		Limit:  limit,
 	})
-	if err != nil {
-		return err
-	}
 	if page.Data == nil {
 		page.Data = []domain.Notification{}
 	}
-	writeJSON(w, http.StatusOK, page)
-	return nil
+	return reply(w, http.StatusOK, page, err)
 }
 
-func (s *server) unreadCount(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
+func (s *server) unreadCount(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	n, err := s.deps.Notifications.UnreadCount(r.Context(), c.TenantID, c.UserID())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"unread_count": n})
-	return nil
+	return reply(w, http.StatusOK, map[string]int{"unread_count": n}, err)
 }
 
-func (s *server) markRead(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
-	if err := s.deps.Notifications.MarkRead(r.Context(), c.TenantID, c.UserID(), chi.URLParam(r, "id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+func (s *server) markRead(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	return noContent(w, s.deps.Notifications.MarkRead(r.Context(), c.TenantID, c.UserID(), chi.URLParam(r, "id")))
 }
 
-func (s *server) markUnread(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
-	if err := s.deps.Notifications.MarkUnread(r.Context(), c.TenantID, c.UserID(), chi.URLParam(r, "id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+func (s *server) markUnread(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	return noContent(w, s.deps.Notifications.MarkUnread(r.Context(), c.TenantID, c.UserID(), chi.URLParam(r, "id")))
 }
 
-func (s *server) markAllRead(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
-	if err := s.deps.Notifications.MarkAllRead(r.Context(), c.TenantID, c.UserID()); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+func (s *server) markAllRead(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	return noContent(w, s.deps.Notifications.MarkAllRead(r.Context(), c.TenantID, c.UserID()))
 }
 
 // ---- products (DESIGN.md §4.6, §4.8) ----
 
-func (s *server) createProduct(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
+func (s *server) createProduct(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	var in product.CreateInput
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
 	p, err := s.deps.Products.Create(r.Context(), c.Actor(), in)
-	if err != nil {
-		return err
+	if err == nil {
+		w.Header().Set("Location", "/api/v1/products/"+p.ID)
 	}
-	w.Header().Set("Location", "/api/v1/products/"+p.ID)
-	writeJSON(w, http.StatusCreated, p)
-	return nil
+	return reply(w, http.StatusCreated, p, err)
 }
 
-func (s *server) listProducts(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
+func (s *server) listProducts(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	q := r.URL.Query()
 	limit, err := parseLimit(q.Get("limit"))
 	if err != nil {
@@ -146,11 +143,7 @@ func (s *server) listProducts(w http.ResponseWriter, r *http.Request) error {
 	}
 	limit = pageLimit(limit)
 	items, err := s.deps.Products.List(r.Context(), c.TenantID, product.ListParams{After: after, Limit: limit})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newList(items, limit, func(p product.Product) string { return p.ID }))
-	return nil
+	return reply(w, http.StatusOK, newList(items, limit, func(p product.Product) string { return p.ID }), err)
 }
 
 // pathID validates the {id} of the route as a UUID (400 otherwise).
@@ -158,28 +151,16 @@ func pathID(r *http.Request) (string, error) {
 	return domain.ParseID("id", chi.URLParam(r, "id"))
 }
 
-func (s *server) getProduct(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
+func (s *server) getProduct(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
 	p, err := s.deps.Products.Get(r.Context(), c.TenantID, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, p)
-	return nil
+	return reply(w, http.StatusOK, p, err)
 }
 
-func (s *server) updateProduct(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
+func (s *server) updateProduct(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -189,53 +170,20 @@ func (s *server) updateProduct(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p, err := s.deps.Products.Update(r.Context(), c.Actor(), id, in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, p)
-	return nil
+	return reply(w, http.StatusOK, p, err)
 }
 
-func (s *server) deleteProduct(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
+func (s *server) deleteProduct(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Products.Delete(r.Context(), c.Actor(), id); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, s.deps.Products.Delete(r.Context(), c.Actor(), id))
 }
 
 // ---- stock (DESIGN.md §4.6) ----
 
-func (s *server) recordMovement(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
-	var in inventory.RecordInput
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	m, err := s.deps.Inventory.Record(r.Context(), c.Actor(), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, m)
-	return nil
-}
-
-func (s *server) listMovements(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
+func (s *server) listMovements(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	q := r.URL.Query()
 	limit, err := parseLimit(q.Get("limit"))
 	if err != nil {
@@ -257,56 +205,23 @@ func (s *server) listMovements(w http.ResponseWriter, r *http.Request) error {
 	items, err := s.deps.Inventory.ListMovements(r.Context(), c.TenantID, inventory.MovementFilter{
 		ProductID: productID, Before: before, Limit: limit,
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newList(items, limit, func(m inventory.Movement) string { return m.ID }))
-	return nil
+	return reply(w, http.StatusOK, newList(items, limit, func(m inventory.Movement) string { return m.ID }), err)
 }
 
-func (s *server) listLocations(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
+func (s *server) listLocations(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	items, err := s.deps.Inventory.ListLocations(r.Context(), c.TenantID)
-	if err != nil {
-		return err
-	}
 	// Locations are few and listed whole: there is never a next page.
 	if items == nil {
 		items = []inventory.Location{}
 	}
-	writeJSON(w, http.StatusOK, listBody[inventory.Location]{Data: items})
-	return nil
-}
-
-func (s *server) createLocation(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
-	var in inventory.LocationInput
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	l, err := s.deps.Inventory.CreateLocation(r.Context(), c.Actor(), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, l)
-	return nil
+	return reply(w, http.StatusOK, listBody[inventory.Location]{Data: items}, err)
 }
 
 // ---- event log ----
 
 var eventTypePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.]{0,63}$`)
 
-func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
-	c, err := mustClaims(r)
-	if err != nil {
-		return err
-	}
+func (s *server) listEvents(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	q := r.URL.Query()
 	v := &domain.ValidationError{}
 	limit, err := parseLimit(q.Get("limit"))
@@ -344,19 +259,11 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	limit = pageLimit(limit)
 	if desc {
 		items, err := s.deps.Events.LatestEvents(r.Context(), c.TenantID, limit)
-		if err != nil {
-			return err
-		}
 		if items == nil {
 			items = []domain.Event{}
 		}
-		writeJSON(w, http.StatusOK, listBody[domain.Event]{Data: items})
-		return nil
+		return reply(w, http.StatusOK, listBody[domain.Event]{Data: items}, err)
 	}
 	items, err := s.deps.Events.ListEvents(r.Context(), c.TenantID, eventType, after, limit)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newList(items, limit, func(e domain.Event) string { return e.ID }))
-	return nil
+	return reply(w, http.StatusOK, newList(items, limit, func(e domain.Event) string { return e.ID }), err)
 }

@@ -81,24 +81,24 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(s.requireAPI)
 
-		r.Get("/notifications", s.handle(s.listNotifications))
-		r.Get("/notifications/unread-count", s.handle(s.unreadCount))
-		r.Post("/notifications/read-all", s.handle(s.markAllRead))
-		r.Post("/notifications/{id}/read", s.handle(s.markRead))
-		r.Post("/notifications/{id}/unread", s.handle(s.markUnread))
+		r.Get("/notifications", s.api(s.listNotifications))
+		r.Get("/notifications/unread-count", s.api(s.unreadCount))
+		r.Post("/notifications/read-all", s.api(s.markAllRead))
+		r.Post("/notifications/{id}/read", s.api(s.markRead))
+		r.Post("/notifications/{id}/unread", s.api(s.markUnread))
 
-		r.Get("/products", s.handle(s.listProducts))
-		r.Post("/products", s.handle(s.createProduct))
-		r.Get("/products/{id}", s.handle(s.getProduct))
-		r.Patch("/products/{id}", s.handle(s.updateProduct))
-		r.Delete("/products/{id}", s.handle(s.deleteProduct))
+		r.Get("/products", s.api(s.listProducts))
+		r.Post("/products", s.api(s.createProduct))
+		r.Get("/products/{id}", s.api(s.getProduct))
+		r.Patch("/products/{id}", s.api(s.updateProduct))
+		r.Delete("/products/{id}", s.api(s.deleteProduct))
 
-		r.Get("/stock-movements", s.handle(s.listMovements))
-		r.Post("/stock-movements", s.handle(s.recordMovement))
-		r.Get("/locations", s.handle(s.listLocations))
-		r.Post("/locations", s.handle(s.createLocation))
+		r.Get("/stock-movements", s.api(s.listMovements))
+		r.Post("/stock-movements", s.api(create(s.deps.Inventory.Record)))
+		r.Get("/locations", s.api(s.listLocations))
+		r.Post("/locations", s.api(create(s.deps.Inventory.CreateLocation)))
 
-		r.Get("/events", s.handle(s.listEvents))
+		r.Get("/events", s.api(s.listEvents))
 	})
 	return r, nil
 }
