@@ -113,7 +113,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	poll := time.NewTicker(r.cfg.PollInterval)
 	defer poll.Stop()
 	backoff := 50 * time.Millisecond
-	var lastEpochCheck time.Time
+	var lastEpochCheck, lastLag time.Time
 	for {
 		if now := r.cfg.Now(); now.Sub(lastEpochCheck) >= r.cfg.EpochEvery {
 			lastEpochCheck = now
@@ -136,7 +136,12 @@ func (r *Relay) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		r.updateLag(ctx)
+		// The lag gauge needs a query: once per poll interval is enough,
+		// not once per wake-up under load.
+		if now := r.cfg.Now(); now.Sub(lastLag) >= r.cfg.PollInterval {
+			lastLag = now
+			r.updateLag(ctx)
+		}
 		if n > 0 {
 			continue // Flush stops after a full batch; more may wait.
 		}

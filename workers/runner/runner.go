@@ -145,6 +145,7 @@ type Runner struct {
 	stream    stream.Stream
 	store     Store
 	listeners []Listener
+	handles   map[string]map[string]bool // listener name → event types it handles
 	metrics   *metrics
 }
 
@@ -154,18 +155,22 @@ func New(cfg Config, s stream.Stream, store Store, listeners ...Listener) (*Runn
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
+	handles := map[string]map[string]bool{}
 	for _, l := range listeners {
-		if seen[l.Name()] {
+		if handles[l.Name()] != nil {
 			return nil, fmt.Errorf("runner: two listeners named %q", l.Name())
 		}
-		seen[l.Name()] = true
+		types := map[string]bool{}
+		for _, t := range l.Events() {
+			types[t] = true
+		}
+		handles[l.Name()] = types
 	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg, stream: s, store: store, listeners: listeners, metrics: m}, nil
+	return &Runner{cfg: cfg, stream: s, store: store, listeners: listeners, handles: handles, metrics: m}, nil
 }
 
 // Run consumes until ctx is done, then lets in-flight attempts finish
@@ -323,7 +328,7 @@ func (r *Runner) process(ctx context.Context, l Listener, m stream.Message, b *b
 		r.fail(ctx, l, m, b, domain.Event{}, 0, fmt.Errorf("undecodable event: %w", err), log)
 		return
 	}
-	if !slices.Contains(l.Events(), ev.Type) {
+	if !r.handles[l.Name()][ev.Type] {
 		r.ack(ctx, l, m, b, log)
 		return
 	}
