@@ -37,3 +37,21 @@ type LowStockDetected struct {
 
 func (LowStockDetected) EventType() string             { return "LowStockDetected" }
 func (e LowStockDetected) Aggregate() (string, string) { return "product", e.ProductID }
+
+// StockExpiring is raised by the expiry detector, once per batch (product,
+// location, batch, expiry date) and threshold (days remaining).
+type StockExpiring struct {
+	ProductID     string `json:"product_id"`
+	SKU           string `json:"sku"`
+	Name          string `json:"name"`
+	LocationID    string `json:"location_id"`
+	LocationCode  string `json:"location_code"`
+	BatchNumber   string `json:"batch_number"`
+	ExpiryDate    string `json:"expiry_date"` // YYYY-MM-DD
+	Quantity      int64  `json:"quantity"`    // of the batch still on hand
+	DaysRemaining int    `json:"days_remaining"`
+	Threshold     int    `json:"threshold"` // the threshold crossed, in days
+}
+
+func (StockExpiring) EventType() string             { return "StockExpiring" }
+func (e StockExpiring) Aggregate() (string, string) { return "product", e.ProductID }

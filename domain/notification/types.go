@@ -11,13 +11,51 @@ type Kind struct {
 	About    string
 }
 
-// Notification types.
+// Notification types (DESIGN.md §4.4).
 const (
-	TypeLowStock = "LowStockNotification"
+	TypeLowStock              = "LowStockNotification"
+	TypeStockExpiry           = "StockExpiryNotification"
+	TypeInvoiceGenerated      = "InvoiceGeneratedNotification"
+	TypePaymentReceived       = "PaymentReceivedNotification"
+	TypeOrderStatus           = "OrderStatusNotification"
+	TypePurchaseOrderApproved = "PurchaseOrderApprovedNotification"
+	TypeReportGenerated       = "ReportGeneratedNotification"
+	TypeAnnouncement          = "AnnouncementNotification"
+	TypeReminder              = "ReminderNotification"
+	TypeAlert                 = "AlertNotification"
 )
 
-// Registry lists the notification types notifyhub sends.
+// Registry lists the notification types notifyhub sends, with the severity
+// each has unless said otherwise in About.
 var Registry = []Kind{
 	{Type: TypeLowStock, Severity: domain.SeverityWarning,
 		About: "a product's stock fell below its reorder level; sent to holders of inventory.alerts"},
+	{Type: TypeStockExpiry, Severity: domain.SeverityWarning,
+		About: "a batch approaches its expiry date: critical within 7 days, warning within 30, info beyond; sent to holders of inventory.alerts"},
+	{Type: TypeInvoiceGenerated, Severity: domain.SeverityInfo,
+		About: "the invoice of an approved order was generated; sent to the order's creator"},
+	{Type: TypePaymentReceived, Severity: domain.SeveritySuccess,
+		About: "a payment was recorded against an invoice; sent to the holders of invoices.manage"},
+	{Type: TypeOrderStatus, Severity: domain.SeverityInfo,
+		About: "an order was approved (info) or fulfilled (success); sent to the order's creator"},
+	{Type: TypePurchaseOrderApproved, Severity: domain.SeveritySuccess,
+		About: "a purchase order was approved; sent to its requester and the holders of procurement.approve"},
+	{Type: TypeReportGenerated, Severity: domain.SeveritySuccess,
+		About: "a report finished (critical when it failed); sent to the user who asked for it"},
+	{Type: TypeAnnouncement, Severity: domain.SeverityInfo,
+		About: "an announcement sent in bulk by a holder of notifications.send"},
+	{Type: TypeReminder, Severity: domain.SeverityWarning,
+		About: "a reminder: sent in bulk, or for an overdue invoice to the holders of invoices.manage"},
+	{Type: TypeAlert, Severity: domain.SeverityCritical,
+		About: "an alert sent in bulk, with the severity it was sent with (critical by default)"},
+}
+
+// Lookup returns the Kind of a notification type.
+func Lookup(typ string) (Kind, bool) {
+	for _, k := range Registry {
+		if k.Type == typ {
+			return k, true
+		}
+	}
+	return Kind{}, false
 }
