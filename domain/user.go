@@ -52,3 +52,13 @@ func (a Actor) Require(perm string) error {
 	}
 	return nil
 }
+
+// SystemUserID acts for work that no person started: listeners reacting to
+// events and the scheduled detectors.
+const SystemUserID UserID = "system"
+
+// SystemActor is the actor of such work in a tenant: it may do anything
+// there, and nothing in another tenant.
+func SystemActor(tenant TenantID) Actor {
+	return Actor{TenantID: tenant, UserID: SystemUserID, Perms: []string{PermAdmin}}
+}

@@ -31,6 +31,7 @@ func Run(t *testing.T, open Opener) {
 		{"User", userTests},
 		{"Job", jobTests},
 		{"Setting", settingTests},
+		{"Counter", counterTests},
 		{"Ops", opsTests},
 	}
 	for _, suite := range suites {
