@@ -31,12 +31,23 @@
   var baseTitle = document.title.replace(/^\(\d+\)\s*/, "");
 
   var SEVERITIES = { info: "Info", success: "Success", warning: "Warning", critical: "Critical" };
+  // Labels of the notification types, from the server's registry.
+  var TYPE_LABELS = parseLabels(list.getAttribute("data-type-labels"));
   var BACKOFF_BASE_MS = 500;
   var BACKOFF_CAP_MS = 10000;
   var PAGE_SIZE = 50; // the server's default page
   var RECONCILE_MAX = 200; // the API's largest page
   var RECONCILE_DEBOUNCE_MS = 750;
   var SINCE_FAILURES_BEFORE_RESET = 2;
+
+  function parseLabels(text) {
+    try {
+      var m = JSON.parse(text || "{}");
+      return m && typeof m === "object" && !Array.isArray(m) ? m : {};
+    } catch (e) {
+      return {};
+    }
+  }
 
   // ---- relative time ---------------------------------------------------
   // Same wording as view.Ago on the server.
@@ -106,6 +117,12 @@
       main.appendChild(body);
     }
     var meta = el("div", "n__meta");
+    var typ = typeof n.type === "string" ? n.type : "";
+    var kind = el("span", "n__type", Object.prototype.hasOwnProperty.call(TYPE_LABELS, typ) ? TYPE_LABELS[typ] : typ);
+    kind.setAttribute("data-field", "type");
+    kind.setAttribute("data-type", typ);
+    meta.appendChild(kind);
+    meta.appendChild(document.createTextNode(" "));
     var time = el("time");
     time.setAttribute("data-field", "time");
     time.setAttribute("datetime", n.created_at);

@@ -117,6 +117,12 @@ func (s *server) markAllRead(w http.ResponseWriter, r *http.Request, c auth.Clai
 	return noContent(w, s.deps.Notifications.MarkAllRead(r.Context(), c.TenantID, c.UserID()))
 }
 
+// notificationTypes lists the registry: every type notifyhub sends, with
+// its label and default severity.
+func (s *server) notificationTypes(w http.ResponseWriter, _ *http.Request, _ auth.Claims) error {
+	return reply(w, http.StatusOK, map[string][]notification.Kind{"data": notification.Registry}, nil)
+}
+
 // ---- products (DESIGN.md §4.6, §4.8) ----
 
 func (s *server) createProduct(w http.ResponseWriter, r *http.Request, c auth.Claims) error {

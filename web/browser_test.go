@@ -111,6 +111,9 @@ func TestCenterInBrowser(t *testing.T) {
 	first, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(items+`:first-child`), "data-id"))
 	require.NoError(t, err)
 	require.Equal(t, pushed.ID, first.Value)
+	// Pushed and server-rendered items carry the registry's type label.
+	require.Equal(t, []string{"Announcement", "Announcement", "Announcement"},
+		eval[[]string](t, ctx, `[...document.querySelectorAll('`+items+` [data-field="type"]')].map(e => e.textContent)`))
 
 	// Mark read, then unread, then all read.
 	item := `#notifications [data-id="` + pushed.ID + `"]`

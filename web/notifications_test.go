@@ -8,7 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
+	"github.com/notifyhub/notifyhub/domain/store/storetest"
 )
 
 type notificationPage struct {
@@ -150,4 +152,21 @@ func TestNotificationsIsolation(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 	})
+}
+
+// TestNotificationTypesAPI: the registry is served as is, so clients and
+// the center label types the same way; it needs a token.
+func TestNotificationTypesAPI(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(tb testing.TB) *sqlstore.Store { return storetest.OpenSQLite(tb) })
+	rec := f.call(t, http.MethodGet, "/api/v1/notification-types", token(t, "acme", "viewer"), "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	body := decode[struct {
+		Data []notification.Kind `json:"data"`
+	}](t, rec)
+	require.Equal(t, notification.Registry, body.Data)
+	require.Len(t, body.Data, 10)
+
+	rec = f.call(t, http.MethodGet, "/api/v1/notification-types", "", "")
+	require.Equal(t, http.StatusUnauthorized, rec.Code)
 }

@@ -83,6 +83,7 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 
 		r.Get("/notifications", s.api(s.listNotifications))
 		r.Get("/notifications/unread-count", s.api(s.unreadCount))
+		r.Get("/notification-types", s.api(s.notificationTypes))
 		r.Post("/notifications/read-all", s.api(s.markAllRead))
 		r.Post("/notifications/{id}/read", s.api(s.markRead))
 		r.Post("/notifications/{id}/unread", s.api(s.markUnread))

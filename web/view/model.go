@@ -1,6 +1,7 @@
 package view
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/notification"
 )
 
 // Viewer is the signed-in user shown in the header.
@@ -31,6 +33,7 @@ type Item struct {
 	ID        string
 	Seq       int64 // the user's commit order: the page orders by it
 	Type      string
+	TypeLabel string // the registry's label of Type (the type itself when unknown)
 	Severity  string // always one of the four severities
 	Title     string
 	Body      string
@@ -50,6 +53,7 @@ func NewItem(n domain.Notification, now time.Time) Item {
 		ID:        n.ID,
 		Seq:       n.Seq,
 		Type:      n.Type,
+		TypeLabel: TypeLabel(n.Type),
 		Severity:  string(sev),
 		Title:     n.Title,
 		Body:      n.Body,
@@ -58,6 +62,29 @@ func NewItem(n domain.Notification, now time.Time) Item {
 		Ago:       Ago(n.CreatedAt, now),
 		Read:      n.ReadAt != nil,
 	}
+}
+
+// TypeLabel is the label the registry gives a notification type; an
+// unknown type shows as itself.
+func TypeLabel(typ string) string {
+	if k, ok := notification.Lookup(typ); ok {
+		return k.Label
+	}
+	return typ
+}
+
+// typeLabelsJSON maps every registered type to its label, for center.js to
+// label pushed notifications exactly as the server renders listed ones.
+func typeLabelsJSON() string {
+	labels := make(map[string]string, len(notification.Registry))
+	for _, k := range notification.Registry {
+		labels[k.Type] = k.Label
+	}
+	b, err := json.Marshal(labels)
+	if err != nil { // a map of strings always encodes
+		panic(err)
+	}
+	return string(b)
 }
 
 // SeverityLabel is the text shown next to the severity colour, so the
