@@ -256,8 +256,8 @@ func insertOrder(t *testing.T, s *sqlstore.Store, tenant domain.TenantID, custom
 	d := decimal.RequireFromString(price)
 	o := sales.Order{
 		ID: domain.NewID(), TenantID: tenant, Number: number, CustomerID: customerID, Status: sales.StatusPending,
-		Lines:     []sales.Line{{LineNo: 1, ProductID: productID, SKU: "SKU", Quantity: 1, UnitPrice: d, Amount: d}},
-		Total:     d, CreatedBy: userA, CreatedAt: created, UpdatedAt: created,
+		Lines: []sales.Line{{LineNo: 1, ProductID: productID, SKU: "SKU", Quantity: 1, UnitPrice: d, Amount: d}},
+		Total: d, CreatedBy: userA, CreatedAt: created, UpdatedAt: created,
 	}
 	require.NoError(t, s.InsertOrder(ctxFor(t), o))
 	return o
