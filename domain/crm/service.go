@@ -73,7 +73,7 @@ func (s *Service) CreateCustomer(ctx context.Context, actor domain.Actor, in Cus
 	if err := v.Err(); err != nil {
 		return Customer{}, err
 	}
-	now := s.now().UTC()
+	now := s.clock()
 	c := Customer{
 		ID: domain.NewID(), TenantID: actor.TenantID, Name: name, Email: email,
 		PaymentTermsDays: terms, Statistics: zeroStatistics(), CreatedAt: now, UpdatedAt: now,
@@ -123,7 +123,7 @@ func (s *Service) CreateLead(ctx context.Context, actor domain.Actor, in LeadInp
 	if err := v.Err(); err != nil {
 		return Lead{}, err
 	}
-	now := s.now().UTC()
+	now := s.clock()
 	l := Lead{
 		ID: domain.NewID(), TenantID: actor.TenantID, Name: name, Email: email,
 		Status: LeadStatusOpen, CreatedAt: now, UpdatedAt: now,
@@ -180,7 +180,7 @@ func (s *Service) ConvertLead(ctx context.Context, actor domain.Actor, id string
 		if l.Status != LeadStatusOpen {
 			return domain.Rule("lead_already_converted", "lead %s was already converted into customer %s", l.ID, deref(l.CustomerID))
 		}
-		now := s.now().UTC()
+		now := s.clock()
 		leadID := l.ID
 		c = Customer{
 			ID: domain.NewID(), TenantID: actor.TenantID, Name: l.Name, Email: l.Email,
@@ -299,3 +299,7 @@ func checkEmail(v *domain.ValidationError, email string) {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// clock is now in UTC at the precision the store keeps (microseconds), so
+// what a command answers equals what a later read returns.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }

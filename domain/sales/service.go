@@ -96,7 +96,7 @@ func (s *Service) Create(ctx context.Context, actor domain.Actor, in CreateInput
 // validate checks the input's shape; products are checked by priceLines.
 func (s *Service) validate(actor domain.Actor, in CreateInput) (Order, error) {
 	v := &domain.ValidationError{}
-	now := s.now().UTC()
+	now := s.clock()
 	o := Order{
 		ID: domain.NewID(), TenantID: actor.TenantID, Status: StatusPending,
 		CreatedBy: actor.UserID, CreatedAt: now, UpdatedAt: now,
@@ -183,7 +183,7 @@ func (s *Service) Approve(ctx context.Context, actor domain.Actor, id string) (O
 		if o.Status != StatusPending {
 			return domain.Rule("order_not_pending", "order %s is %s; only a pending order can be approved", o.Number, o.Status)
 		}
-		now := s.now().UTC()
+		now := s.clock()
 		o.Status, o.ApprovedBy, o.ApprovedAt, o.UpdatedAt = StatusApproved, actor.UserID, &now, now
 		if err := s.store.UpdateOrderStatus(ctx, o); err != nil {
 			return err
@@ -224,7 +224,7 @@ func (s *Service) Fulfill(ctx context.Context, actor domain.Actor, id string) (O
 		if err := s.checkStock(ctx, o); err != nil {
 			return err
 		}
-		now := s.now().UTC()
+		now := s.clock()
 		o.Status, o.FulfilledBy, o.FulfilledAt, o.UpdatedAt = StatusFulfilled, actor.UserID, &now, now
 		if err := s.store.UpdateOrderStatus(ctx, o); err != nil {
 			return err
@@ -328,3 +328,7 @@ func checkPrice(v *domain.ValidationError, field string, d decimal.Decimal) {
 		v.Add(field, "is too large")
 	}
 }
+
+// clock is now in UTC at the precision the store keeps (microseconds), so
+// what a command answers equals what a later read returns.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
