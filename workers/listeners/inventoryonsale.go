@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/inventory"
@@ -55,8 +57,16 @@ func (l UpdateInventoryOnSale) Handle(ctx context.Context, ev domain.Event) erro
 	actor := domain.SystemActor(ev.TenantID)
 	reason := "sale " + e.Number
 	return once(ctx, l.Store, l.Name(), ev, func(ctx context.Context) error {
+		products, err := l.lockProducts(ctx, ev.TenantID, e)
+		if err != nil {
+			return err
+		}
+		locations, err := l.sources(ctx, ev.TenantID)
+		if err != nil {
+			return err
+		}
 		for i, line := range e.Lines {
-			if err := l.takeOut(ctx, actor, reason, e.Number, line); err != nil {
+			if err := l.takeOut(ctx, actor, reason, e.Number, products[line.ProductID], locations, line); err != nil {
 				return fmt.Errorf("order %s line %d (%s): %w", e.Number, i+1, line.SKU, err)
 			}
 		}
@@ -64,25 +74,37 @@ func (l UpdateInventoryOnSale) Handle(ctx context.Context, ev domain.Event) erro
 	})
 }
 
-// takeOut moves one line's quantity out, location by location.
-func (l UpdateInventoryOnSale) takeOut(ctx context.Context, actor domain.Actor, reason, number string, line sales.EventLine) error {
-	if line.Quantity <= 0 {
-		return fmt.Errorf("quantity %d: %w", line.Quantity, domain.ErrPermanent)
+// lockProducts locks every product of the order, in id order, before any
+// level is read: no other movement changes them until commit, and two
+// sales of the same products lock them in the same order (no deadlock).
+func (l UpdateInventoryOnSale) lockProducts(ctx context.Context, tenant domain.TenantID, e sales.OrderFulfilled) (map[string]product.Product, error) {
+	sku := map[string]string{}
+	for _, line := range e.Lines {
+		if line.Quantity <= 0 {
+			return nil, fmt.Errorf("order %s: %s quantity %d: %w", e.Number, line.SKU, line.Quantity, domain.ErrPermanent)
+		}
+		sku[line.ProductID] = line.SKU
 	}
+	ids := slices.Sorted(maps.Keys(sku))
+	out := make(map[string]product.Product, len(ids))
+	for _, id := range ids {
+		p, err := l.Store.LockProduct(ctx, tenant, id)
+		if errors.Is(err, domain.ErrNotFound) {
+			return nil, domain.Rule("product_unavailable", "product %s was deleted; order %s cannot take it out of stock", sku[id], e.Number)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = p
+	}
+	return out, nil
+}
+
+// takeOut moves one line's quantity of the locked product p out of the
+// locations, in their order.
+func (l UpdateInventoryOnSale) takeOut(ctx context.Context, actor domain.Actor, reason, number string,
+	p product.Product, locations []inventory.Location, line sales.EventLine) error {
 	tenant := actor.TenantID
-	// Lock the product before reading its levels, as Record does, so no
-	// other movement changes them between the reads and the writes.
-	p, err := l.Store.LockProduct(ctx, tenant, line.ProductID)
-	if errors.Is(err, domain.ErrNotFound) {
-		return domain.Rule("product_unavailable", "product %s was deleted; order %s cannot take it out of stock", line.SKU, number)
-	}
-	if err != nil {
-		return err
-	}
-	locations, err := l.sources(ctx, tenant)
-	if err != nil {
-		return err
-	}
 	type take struct {
 		location string
 		quantity int64
