@@ -105,6 +105,8 @@ type Deps struct {
 	Users         UserStore
 	Events        EventStore
 	Hub           SocketServer
+	CRM           CRMService
+	Sales         SalesService
 }
 
 func (d Deps) validate() error {
@@ -121,6 +123,10 @@ func (d Deps) validate() error {
 		return errors.New("web: Deps.Events is required")
 	case d.Hub == nil:
 		return errors.New("web: Deps.Hub is required")
+	case d.CRM == nil:
+		return errors.New("web: Deps.CRM is required")
+	case d.Sales == nil:
+		return errors.New("web: Deps.Sales is required")
 	}
 	return nil
 }

@@ -18,9 +18,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/crm"
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/product"
+	"github.com/notifyhub/notifyhub/domain/sales"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
 	"github.com/notifyhub/notifyhub/domain/store/storetest"
 	"github.com/notifyhub/notifyhub/hub"
@@ -86,6 +88,8 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 		Users:         f.users,
 		Events:        st,
 		Hub:           f.socket,
+		CRM:           crm.NewService(st, nil),
+		Sales:         sales.NewService(st, nil),
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

@@ -99,6 +99,20 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Get("/locations", s.api(s.listLocations))
 		r.Post("/locations", s.api(create(s.deps.Inventory.CreateLocation)))
 
+		r.Get("/customers", s.api(s.listCustomers))
+		r.Post("/customers", s.api(createLocated(s.deps.CRM.CreateCustomer, "/api/v1/customers/", customerID)))
+		r.Get("/customers/{id}", s.api(s.getCustomer))
+		r.Get("/leads", s.api(s.listLeads))
+		r.Post("/leads", s.api(createLocated(s.deps.CRM.CreateLead, "/api/v1/leads/", leadID)))
+		r.Get("/leads/{id}", s.api(s.getLead))
+		r.Post("/leads/{id}/convert", s.api(s.convertLead))
+
+		r.Get("/orders", s.api(s.listOrders))
+		r.Post("/orders", s.api(createLocated(s.deps.Sales.Create, "/api/v1/orders/", orderID)))
+		r.Get("/orders/{id}", s.api(s.getOrder))
+		r.Post("/orders/{id}/approve", s.api(s.orderCommand(s.deps.Sales.Approve)))
+		r.Post("/orders/{id}/fulfill", s.api(s.orderCommand(s.deps.Sales.Fulfill)))
+
 		r.Get("/events", s.api(s.listEvents))
 	})
 	return r, nil

@@ -22,9 +22,11 @@ import (
 
 	"github.com/notifyhub/notifyhub/cmd/notifyhub/demo"
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/crm"
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/product"
+	"github.com/notifyhub/notifyhub/domain/sales"
 	"github.com/notifyhub/notifyhub/domain/store/postgres"
 	"github.com/notifyhub/notifyhub/domain/store/sqlite"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
@@ -196,6 +198,8 @@ type App struct {
 	Products      *product.Service
 	Inventory     *inventory.Service
 	Notifications *notification.Service
+	CRM           *crm.Service
+	Sales         *sales.Service
 	hub           *hub.Hub
 	relay         *relay.Relay
 	runner        *runner.Runner
@@ -250,6 +254,8 @@ func (a *App) build(ctx context.Context) (err error) {
 	a.Products = product.NewService(events, nil)
 	a.Inventory = inventory.NewService(events, nil)
 	a.Notifications = notification.NewService(a.store, a.broker, nil, a.log)
+	a.CRM = crm.NewService(events, nil)
+	a.Sales = sales.NewService(events, nil)
 
 	if cfg.has(RoleHub) {
 		if a.hub, err = hub.New(hub.Config{
@@ -328,6 +334,9 @@ func (a *App) openTransport(ctx context.Context) error {
 func (a *App) listeners() []runner.Listener {
 	return []runner.Listener{
 		listeners.SendLowStockNotification{Store: a.store, Notifier: a.Notifications},
+		listeners.UpdateInventoryOnSale{Store: a.store, Inventory: a.Inventory},
+		listeners.UpdateCustomerStatistics{Customers: a.CRM},
+		listeners.NotifyOrderStatus{Store: a.store, Users: a.store, Notifier: a.Notifications},
 	}
 }
 
@@ -355,6 +364,8 @@ func (a *App) handler() (http.Handler, error) {
 		Users:         a.store,
 		Events:        a.store,
 		Hub:           sockets,
+		CRM:           a.CRM,
+		Sales:         a.Sales,
 	})
 }
 

@@ -32,6 +32,8 @@ func Run(t *testing.T, open Opener) {
 		{"Job", jobTests},
 		{"Setting", settingTests},
 		{"Counter", counterTests},
+		{"CRM", crmTests},
+		{"Sales", salesTests},
 		{"Ops", opsTests},
 	}
 	for _, suite := range suites {
