@@ -98,6 +98,8 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Get("/locations", s.api(s.listLocations))
 		r.Post("/locations", s.api(create(s.deps.Inventory.CreateLocation)))
 
+		s.procurementRoutes(r)
+
 		r.Get("/events", s.api(s.listEvents))
 	})
 	return r, nil

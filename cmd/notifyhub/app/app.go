@@ -24,6 +24,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/notification"
+	"github.com/notifyhub/notifyhub/domain/procurement"
 	"github.com/notifyhub/notifyhub/domain/product"
 	"github.com/notifyhub/notifyhub/domain/store/postgres"
 	"github.com/notifyhub/notifyhub/domain/store/sqlite"
@@ -195,6 +196,7 @@ type App struct {
 	secret        []byte
 	Products      *product.Service
 	Inventory     *inventory.Service
+	Procurement   *procurement.Service
 	Notifications *notification.Service
 	hub           *hub.Hub
 	relay         *relay.Relay
@@ -249,6 +251,7 @@ func (a *App) build(ctx context.Context) (err error) {
 	}
 	a.Products = product.NewService(events, nil)
 	a.Inventory = inventory.NewService(events, nil)
+	a.Procurement = procurement.NewService(events, a.Inventory, nil)
 	a.Notifications = notification.NewService(a.store, a.broker, nil, a.log)
 
 	if cfg.has(RoleHub) {
@@ -328,6 +331,7 @@ func (a *App) openTransport(ctx context.Context) error {
 func (a *App) listeners() []runner.Listener {
 	return []runner.Listener{
 		listeners.SendLowStockNotification{Store: a.store, Notifier: a.Notifications},
+		listeners.NotifyPurchaseOrderApproval{Store: a.store, Notifier: a.Notifications},
 	}
 }
 
@@ -351,6 +355,7 @@ func (a *App) handler() (http.Handler, error) {
 	}, web.Deps{
 		Products:      a.Products,
 		Inventory:     a.Inventory,
+		Procurement:   a.Procurement,
 		Notifications: a.Notifications,
 		Users:         a.store,
 		Events:        a.store,
