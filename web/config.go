@@ -101,6 +101,7 @@ func (c *Config) applyDefaults() {
 type Deps struct {
 	Products      ProductService
 	Inventory     InventoryService
+	Procurement   ProcurementService
 	Notifications NotificationService
 	Users         UserStore
 	Events        EventStore
@@ -115,6 +116,8 @@ func (d Deps) validate() error {
 		return errors.New("web: Deps.Products is required")
 	case d.Inventory == nil:
 		return errors.New("web: Deps.Inventory is required")
+	case d.Procurement == nil:
+		return errors.New("web: Deps.Procurement is required")
 	case d.Notifications == nil:
 		return errors.New("web: Deps.Notifications is required")
 	case d.Users == nil:

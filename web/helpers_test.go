@@ -21,6 +21,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain/crm"
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/notification"
+	"github.com/notifyhub/notifyhub/domain/procurement"
 	"github.com/notifyhub/notifyhub/domain/product"
 	"github.com/notifyhub/notifyhub/domain/sales"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
@@ -76,6 +77,7 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 	}
 	f.notes = notification.NewService(st, f.fanout, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	f.products = product.NewService(st, nil)
+	stock := inventory.NewService(st, nil)
 	cfg := web.Config{
 		Secret: testSecret,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -83,7 +85,8 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 	}
 	deps := web.Deps{
 		Products:      f.products,
-		Inventory:     inventory.NewService(st, nil),
+		Inventory:     stock,
+		Procurement:   procurement.NewService(st, stock, nil),
 		Notifications: f.notes,
 		Users:         f.users,
 		Events:        st,

@@ -112,6 +112,7 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Get("/orders/{id}", s.api(s.getOrder))
 		r.Post("/orders/{id}/approve", s.api(s.orderCommand(s.deps.Sales.Approve)))
 		r.Post("/orders/{id}/fulfill", s.api(s.orderCommand(s.deps.Sales.Fulfill)))
+		s.procurementRoutes(r)
 
 		r.Get("/events", s.api(s.listEvents))
 	})

@@ -20,6 +20,7 @@ func (e PurchaseOrderApproved) Aggregate() (string, string) {
 
 // ReceivedLine is one product received, with the stock movement it made.
 type ReceivedLine struct {
+	LineNo      int             `json:"line_no"` // the purchase order line
 	ProductID   string          `json:"product_id"`
 	Quantity    int64           `json:"quantity"`
 	UnitCost    decimal.Decimal `json:"unit_cost"`

@@ -207,7 +207,10 @@ CREATE TABLE goods_receipts (
 CREATE TABLE goods_receipt_lines (
     tenant_id    text NOT NULL,
     receipt_id   uuid NOT NULL,
-    line_no      integer NOT NULL,
+    line_no      integer NOT NULL, -- position in the receipt
+    -- The purchase order line received: one receipt may receive a line in
+    -- several batches (lots with their own expiry dates).
+    order_line_no integer NOT NULL CHECK (order_line_no > 0),
     product_id   uuid NOT NULL,
     quantity     bigint NOT NULL CHECK (quantity > 0),
     unit_cost    numeric(20, 4) NOT NULL,
@@ -218,6 +221,9 @@ CREATE TABLE goods_receipt_lines (
     FOREIGN KEY (tenant_id, receipt_id) REFERENCES goods_receipts (tenant_id, id),
     FOREIGN KEY (tenant_id, movement_id) REFERENCES stock_movements (tenant_id, id)
 );
+
+CREATE INDEX purchase_orders_vendor ON purchase_orders (tenant_id, vendor_id, id);
+CREATE INDEX goods_receipts_order ON goods_receipts (tenant_id, purchase_order_id, id);
 
 -- Stock that carries an expiry date, per batch: incremented by movements in
 -- with an expiry date, consumed first-expiry-first-out by movements out.

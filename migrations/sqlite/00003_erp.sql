@@ -209,7 +209,10 @@ CREATE TABLE goods_receipts (
 CREATE TABLE goods_receipt_lines (
     tenant_id    TEXT NOT NULL,
     receipt_id   TEXT NOT NULL,
-    line_no      INTEGER NOT NULL,
+    line_no      INTEGER NOT NULL, -- position in the receipt
+    -- The purchase order line received: one receipt may receive a line in
+    -- several batches (lots with their own expiry dates).
+    order_line_no INTEGER NOT NULL CHECK (order_line_no > 0),
     product_id   TEXT NOT NULL,
     quantity     INTEGER NOT NULL CHECK (quantity > 0),
     unit_cost    TEXT NOT NULL,
@@ -220,6 +223,9 @@ CREATE TABLE goods_receipt_lines (
     FOREIGN KEY (tenant_id, receipt_id) REFERENCES goods_receipts (tenant_id, id),
     FOREIGN KEY (tenant_id, movement_id) REFERENCES stock_movements (tenant_id, id)
 ) STRICT;
+
+CREATE INDEX purchase_orders_vendor ON purchase_orders (tenant_id, vendor_id, id);
+CREATE INDEX goods_receipts_order ON goods_receipts (tenant_id, purchase_order_id, id);
 
 -- Stock that carries an expiry TEXT, per batch: incremented by movements in
 -- with an expiry TEXT, consumed first-expiry-first-out by movements out.

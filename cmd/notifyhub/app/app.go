@@ -25,6 +25,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain/crm"
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/notification"
+	"github.com/notifyhub/notifyhub/domain/procurement"
 	"github.com/notifyhub/notifyhub/domain/product"
 	"github.com/notifyhub/notifyhub/domain/sales"
 	"github.com/notifyhub/notifyhub/domain/store/postgres"
@@ -197,6 +198,7 @@ type App struct {
 	secret        []byte
 	Products      *product.Service
 	Inventory     *inventory.Service
+	Procurement   *procurement.Service
 	Notifications *notification.Service
 	CRM           *crm.Service
 	Sales         *sales.Service
@@ -253,6 +255,7 @@ func (a *App) build(ctx context.Context) (err error) {
 	}
 	a.Products = product.NewService(events, nil)
 	a.Inventory = inventory.NewService(events, nil)
+	a.Procurement = procurement.NewService(events, a.Inventory, nil)
 	a.Notifications = notification.NewService(a.store, a.broker, nil, a.log)
 	a.CRM = crm.NewService(events, nil)
 	a.Sales = sales.NewService(events, nil)
@@ -337,6 +340,7 @@ func (a *App) listeners() []runner.Listener {
 		listeners.UpdateInventoryOnSale{Store: a.store, Inventory: a.Inventory},
 		listeners.UpdateCustomerStatistics{Customers: a.CRM},
 		listeners.NotifyOrderStatus{Store: a.store, Users: a.store, Notifier: a.Notifications},
+		listeners.NotifyPurchaseOrderApproval{Store: a.store, Notifier: a.Notifications},
 	}
 }
 
@@ -360,6 +364,7 @@ func (a *App) handler() (http.Handler, error) {
 	}, web.Deps{
 		Products:      a.Products,
 		Inventory:     a.Inventory,
+		Procurement:   a.Procurement,
 		Notifications: a.Notifications,
 		Users:         a.store,
 		Events:        a.store,

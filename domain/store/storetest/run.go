@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"Counter", counterTests},
 		{"CRM", crmTests},
 		{"Sales", salesTests},
+		{"Procurement", procurementTests},
 		{"Ops", opsTests},
 	}
 	for _, suite := range suites {
