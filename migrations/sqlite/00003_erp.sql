@@ -221,8 +221,8 @@ CREATE TABLE goods_receipt_lines (
     FOREIGN KEY (tenant_id, movement_id) REFERENCES stock_movements (tenant_id, id)
 ) STRICT;
 
--- Stock that carries an expiry TEXT, per batch: incremented by movements in
--- with an expiry TEXT, consumed first-expiry-first-out by movements out.
+-- Stock that carries an expiry date, per batch: incremented by movements in
+-- with an expiry date, consumed first-expiry-first-out by movements out.
 CREATE TABLE stock_batches (
     tenant_id    TEXT NOT NULL,
     product_id   TEXT NOT NULL,
