@@ -32,6 +32,8 @@ func Run(t *testing.T, open Opener) {
 		{"Job", jobTests},
 		{"Setting", settingTests},
 		{"Counter", counterTests},
+		{"Batch", batchTests},
+		{"Detector", detectorTests},
 		{"Ops", opsTests},
 	}
 	for _, suite := range suites {
