@@ -31,7 +31,7 @@ func TestBatchesAPI(t *testing.T) {
 		}
 		move(map[string]any{"quantity": 10, "batch_number": "L-2", "expiry_date": "2030-01-31"})
 		move(map[string]any{"quantity": 4, "batch_number": `L-1 <"'>`, "expiry_date": soon})
-		move(map[string]any{"quantity": 5}) // untracked
+		move(map[string]any{"quantity": 5})  // untracked
 		move(map[string]any{"quantity": -6}) // first expiry first: L-1 emptied, 2 from L-2
 
 		page := decode[listPage](t, f.call(t, http.MethodGet, "/api/v1/products/"+pid+"/batches", reader, ""))

@@ -11,7 +11,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain/inventory"
 )
 
-// in records a movement with optional batch and expiry at loc ("" = main).
+// record records a movement with optional batch and expiry at loc ("" = main).
 func (f fixture) record(t *testing.T, actor domain.Actor, productID, loc string, qty int64, batch, expiry string) {
 	t.Helper()
 	_, err := f.inventory.Record(context.Background(), actor, inventory.RecordInput{
@@ -38,7 +38,7 @@ func TestBatchesInAndFirstExpiryFirstOut(t *testing.T) {
 		p := f.product(t, acme, "MILK", 0)
 		f.record(t, acme, p.ID, "", 10, "L-2", "2027-03-01")
 		f.record(t, acme, p.ID, "", 5, "L-1", "2027-01-01")
-		f.record(t, acme, p.ID, "", 4, "", "")           // untracked
+		f.record(t, acme, p.ID, "", 4, "", "")              // untracked
 		f.record(t, acme, p.ID, "", 2, "L-2", "2027-03-01") // same batch: adds
 		f.record(t, acme, p.ID, "", 1, "L-2", "2027-04-01") // same number, other date: another batch
 		require.Equal(t, map[string]int64{
