@@ -19,7 +19,7 @@ var day0 = time.Date(2026, 5, 10, 23, 30, 0, 0, time.UTC)
 
 func dayN(n int) time.Time { return day0.AddDate(0, 0, n) }
 
-func date(n int) string { return dayN(n).Format("2006-01-02") }
+func dateIn(n int) string { return dayN(n).Format("2006-01-02") }
 
 func (f fixture) detector(t *testing.T, thresholds []int) *inventory.ExpiryDetector {
 	t.Helper()
@@ -43,7 +43,7 @@ func (f fixture) expiring(t *testing.T, tenant domain.TenantID) []inventory.Stoc
 	return out
 }
 
-func run(t *testing.T, d *inventory.ExpiryDetector, at time.Time) int {
+func runExpiry(t *testing.T, d *inventory.ExpiryDetector, at time.Time) int {
 	t.Helper()
 	n, err := d.Run(context.Background(), at)
 	require.NoError(t, err)
@@ -54,14 +54,14 @@ func TestExpiryRaisedOncePerThreshold(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, f fixture) {
 		p := f.product(t, acme, "MILK", 0)
-		f.record(t, acme, p.ID, "", 12, "L-42", date(100))
+		f.record(t, acme, p.ID, "", 12, "L-42", dateIn(100))
 		d := f.detector(t, nil)
 		// Every day from 100 days before expiry to 10 days after, three
 		// runs a day.
 		raised := 0
 		for day := 0; day <= 110; day++ {
 			for _, h := range []time.Duration{0, time.Minute, 20 * time.Minute} {
-				raised += run(t, d, dayN(day).Add(h))
+				raised += runExpiry(t, d, dayN(day).Add(h))
 			}
 		}
 		evs := f.expiring(t, "acme")
@@ -75,7 +75,7 @@ func TestExpiryRaisedOncePerThreshold(t *testing.T) {
 			require.Equal(t, "MILK", e.SKU)
 			require.Equal(t, "MILK", e.Name)
 			require.Equal(t, "L-42", e.BatchNumber)
-			require.Equal(t, date(100), e.ExpiryDate)
+			require.Equal(t, dateIn(100), e.ExpiryDate)
 			require.Equal(t, "main", e.LocationCode)
 			require.EqualValues(t, 12, e.Quantity)
 		}
@@ -86,13 +86,13 @@ func TestExpiryRaisesOnlyTheTightestThresholdCrossed(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, f fixture) {
 		p := f.product(t, acme, "CHEESE", 0)
-		f.record(t, acme, p.ID, "", 1, "soon", date(5))
-		f.record(t, acme, p.ID, "", 2, "gone", date(-40))
-		f.record(t, acme, p.ID, "", 3, "far", date(91))
-		f.record(t, acme, p.ID, "", 4, "month", date(30))
+		f.record(t, acme, p.ID, "", 1, "soon", dateIn(5))
+		f.record(t, acme, p.ID, "", 2, "gone", dateIn(-40))
+		f.record(t, acme, p.ID, "", 3, "far", dateIn(91))
+		f.record(t, acme, p.ID, "", 4, "month", dateIn(30))
 		d := f.detector(t, nil)
-		require.Equal(t, 3, run(t, d, dayN(0)), "a first run raises each batch once, at its tightest")
-		require.Zero(t, run(t, d, dayN(0)))
+		require.Equal(t, 3, runExpiry(t, d, dayN(0)), "a first run raises each batch once, at its tightest")
+		require.Zero(t, runExpiry(t, d, dayN(0)))
 		got := map[string][2]int{}
 		for _, e := range f.expiring(t, "acme") {
 			got[e.BatchNumber] = [2]int{e.Threshold, e.DaysRemaining}
@@ -101,7 +101,7 @@ func TestExpiryRaisesOnlyTheTightestThresholdCrossed(t *testing.T) {
 
 		// After an outage of 60 days: "month" went past 7 and 0 → only 0;
 		// "far" (31 days left) crossed 90 only; "soon", expired, crossed 0.
-		require.Equal(t, 3, run(t, d, dayN(60)))
+		require.Equal(t, 3, runExpiry(t, d, dayN(60)))
 		got = map[string][2]int{}
 		for _, e := range f.expiring(t, "acme")[3:] {
 			got[e.BatchNumber] = [2]int{e.Threshold, e.DaysRemaining}
@@ -115,14 +115,14 @@ func TestExpiryIgnoresEmptyUntrackedAndDeleted(t *testing.T) {
 	each(t, func(t *testing.T, f fixture) {
 		ctx := context.Background()
 		sold := f.product(t, acme, "SOLD", 0)
-		f.record(t, acme, sold.ID, "", 5, "S", date(3))
+		f.record(t, acme, sold.ID, "", 5, "S", dateIn(3))
 		f.record(t, acme, sold.ID, "", -5, "", "") // batch consumed
 		loose := f.product(t, acme, "LOOSE", 0)
 		f.record(t, acme, loose.ID, "", 5, "no-expiry", "") // untracked
 		gone := f.product(t, acme, "GONE", 0)
-		f.record(t, acme, gone.ID, "", 5, "G", date(3))
+		f.record(t, acme, gone.ID, "", 5, "G", dateIn(3))
 		require.NoError(t, f.products.Delete(ctx, acme, gone.ID))
-		require.Zero(t, run(t, f.detector(t, nil), dayN(0)))
+		require.Zero(t, runExpiry(t, f.detector(t, nil), dayN(0)))
 		require.Empty(t, f.expiring(t, "acme"))
 	})
 }
@@ -132,10 +132,10 @@ func TestExpiryTenantIsolation(t *testing.T) {
 	each(t, func(t *testing.T, f fixture) {
 		a := f.product(t, acme, "SAME", 0)
 		g := f.product(t, globex, "SAME", 0)
-		f.record(t, acme, a.ID, "", 1, "B", date(5))
-		f.record(t, globex, g.ID, "", 2, "B", date(5))
-		f.record(t, globex, g.ID, "", 3, "C", date(60))
-		require.Equal(t, 3, run(t, f.detector(t, nil), dayN(0)))
+		f.record(t, acme, a.ID, "", 1, "B", dateIn(5))
+		f.record(t, globex, g.ID, "", 2, "B", dateIn(5))
+		f.record(t, globex, g.ID, "", 3, "C", dateIn(60))
+		require.Equal(t, 3, runExpiry(t, f.detector(t, nil), dayN(0)))
 		ae, ge := f.expiring(t, "acme"), f.expiring(t, "globex")
 		require.Len(t, ae, 1)
 		require.Equal(t, a.ID, ae[0].ProductID)
@@ -157,12 +157,12 @@ func TestExpiryPagesThroughManyBatches(t *testing.T) {
 				actor = globex
 			}
 			p := f.product(t, actor, fmt.Sprintf("P-%02d", i), 0)
-			f.record(t, actor, p.ID, "", int64(i+1), fmt.Sprintf("B-%02d", i), date(i%10))
+			f.record(t, actor, p.ID, "", int64(i+1), fmt.Sprintf("B-%02d", i), dateIn(i%10))
 		}
 		d := f.detector(t, nil)
 		d.SetPageSize(4)
-		require.Equal(t, n, run(t, d, dayN(0)))
-		require.Zero(t, run(t, d, dayN(0)))
+		require.Equal(t, n, runExpiry(t, d, dayN(0)))
+		require.Zero(t, runExpiry(t, d, dayN(0)))
 		require.Len(t, f.expiring(t, "acme"), n-8)
 		require.Len(t, f.expiring(t, "globex"), 8)
 	})
@@ -173,7 +173,7 @@ func TestConcurrentExpiryRunsRaiseOnce(t *testing.T) {
 	each(t, func(t *testing.T, f fixture) {
 		for i := range 6 {
 			p := f.product(t, acme, fmt.Sprintf("C-%d", i), 0)
-			f.record(t, acme, p.ID, "", 1, "B", date(i))
+			f.record(t, acme, p.ID, "", 1, "B", dateIn(i))
 		}
 		var (
 			wg    sync.WaitGroup
@@ -218,12 +218,12 @@ func TestExpiryCustomThresholds(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, f fixture) {
 		p := f.product(t, acme, "CUSTOM", 0)
-		f.record(t, acme, p.ID, "", 1, "B", date(20))
+		f.record(t, acme, p.ID, "", 1, "B", dateIn(20))
 		d := f.detector(t, []int{14, 3})
-		require.Zero(t, run(t, d, dayN(0)), "20 days left: beyond the largest threshold")
-		require.Equal(t, 1, run(t, d, dayN(6)))
-		require.Equal(t, 1, run(t, d, dayN(17)))
-		require.Zero(t, run(t, d, dayN(30)), "no 0 threshold configured: nothing at expiry")
+		require.Zero(t, runExpiry(t, d, dayN(0)), "20 days left: beyond the largest threshold")
+		require.Equal(t, 1, runExpiry(t, d, dayN(6)))
+		require.Equal(t, 1, runExpiry(t, d, dayN(17)))
+		require.Zero(t, runExpiry(t, d, dayN(30)), "no 0 threshold configured: nothing at expiry")
 		evs := f.expiring(t, "acme")
 		require.Equal(t, []int{14, 3}, []int{evs[0].Threshold, evs[1].Threshold})
 	})

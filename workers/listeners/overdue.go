@@ -46,10 +46,10 @@ func (l SendOverdueInvoiceReminder) Handle(ctx context.Context, ev domain.Event)
 	draft := notification.Draft{
 		Type:     notification.TypeReminder,
 		Severity: domain.SeverityWarning,
-		Title: notification.Clip(fmt.Sprintf("Invoice %s is %s overdue", e.Number, plural(e.DaysOverdue, "day")),
+		Title: notification.Clip(fmt.Sprintf("Invoice %s is %s overdue", e.Number, countOf(e.DaysOverdue, "day")),
 			notification.MaxTitleLen),
 		Body: fmt.Sprintf("%s still owes %s on invoice %s, due on %s.",
-			e.CustomerName, money(e.Outstanding), e.Number, e.DueDate),
+			e.CustomerName, overdueAmount(e.Outstanding), e.Number, e.DueDate),
 		ActionURL: "/invoices/" + e.InvoiceID,
 		Data: OverdueInvoiceData{
 			InvoiceID: e.InvoiceID, Number: e.Number, CustomerID: e.CustomerID, CustomerName: e.CustomerName,
@@ -63,9 +63,9 @@ func (l SendOverdueInvoiceReminder) Handle(ctx context.Context, ev domain.Event)
 	})
 }
 
-// money shows an amount with two decimals, or all of them when it has more
+// overdueAmount shows an amount with two decimals, or all of them when it has more
 // (amounts keep four).
-func money(d decimal.Decimal) string {
+func overdueAmount(d decimal.Decimal) string {
 	if d.Equal(d.Round(2)) {
 		return d.StringFixed(2)
 	}

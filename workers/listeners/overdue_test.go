@@ -34,13 +34,13 @@ func TestSendOverdueInvoiceReminder(t *testing.T) {
 			t.Parallel()
 			s := open(t)
 			ctx := context.Background()
-			upsertUsers(t, s,
+			seedDetectorUsers(t, s,
 				domain.User{TenantID: "acme", ID: "bob", Perms: []string{domain.PermInvoicesManage}},
 				domain.User{TenantID: "acme", ID: "alice", Perms: []string{domain.PermAdmin}},
 				domain.User{TenantID: "acme", ID: "carol", Perms: []string{domain.PermSalesManage}},
 				domain.User{TenantID: "globex", ID: "bob", Perms: []string{domain.PermInvoicesManage}},
 			)
-			l := listeners.SendOverdueInvoiceReminder{Store: s, Notifier: notifier(t, s)}
+			l := listeners.SendOverdueInvoiceReminder{Store: s, Notifier: detectorNotifier(t, s)}
 			require.Equal(t, []string{"InvoiceOverdue"}, l.Events())
 			ev := overdueEvent(t, "acme", 7, "100.5")
 			require.NoError(t, l.Handle(ctx, ev))

@@ -75,15 +75,15 @@ func expiryBody(e inventory.StockExpiring) string {
 	when := "expire on " + e.ExpiryDate
 	switch {
 	case e.DaysRemaining < 0:
-		when = fmt.Sprintf("expired on %s, %s ago", e.ExpiryDate, plural(-e.DaysRemaining, "day"))
+		when = fmt.Sprintf("expired on %s, %s ago", e.ExpiryDate, countOf(-e.DaysRemaining, "day"))
 	case e.DaysRemaining == 0:
 		when = "expire today (" + e.ExpiryDate + ")"
 	}
 	return fmt.Sprintf("%s of %s (%s%s) at %s %s.",
-		plural(int(e.Quantity), "unit"), e.Name, e.SKU, batch, e.LocationCode, when)
+		countOf(int(e.Quantity), "unit"), e.Name, e.SKU, batch, e.LocationCode, when)
 }
 
-func plural(n int, unit string) string {
+func countOf(n int, unit string) string {
 	if n == 1 {
 		return "1 " + unit
 	}

@@ -29,14 +29,14 @@ func expiringEvent(t *testing.T, tenant domain.TenantID, days int) domain.Event 
 	return ev
 }
 
-func notifier(t *testing.T, s *sqlstore.Store) *notification.Service {
+func detectorNotifier(t *testing.T, s *sqlstore.Store) *notification.Service {
 	t.Helper()
 	fan, err := memory.New(memory.Config{})
 	require.NoError(t, err)
 	return notification.NewService(s, fan, nil, nil)
 }
 
-func upsertUsers(t *testing.T, s *sqlstore.Store, users ...domain.User) {
+func seedDetectorUsers(t *testing.T, s *sqlstore.Store, users ...domain.User) {
 	t.Helper()
 	for _, u := range users {
 		require.NoError(t, s.UpsertUser(context.Background(), u))
@@ -50,13 +50,13 @@ func TestSendStockExpiryAlert(t *testing.T) {
 			t.Parallel()
 			s := open(t)
 			ctx := context.Background()
-			upsertUsers(t, s,
+			seedDetectorUsers(t, s,
 				domain.User{TenantID: "acme", ID: "bob", Perms: []string{domain.PermInventoryAlerts}},
 				domain.User{TenantID: "acme", ID: "alice", Perms: []string{domain.PermAdmin}},
 				domain.User{TenantID: "acme", ID: "carol", Perms: []string{domain.PermInventoryManage}},
 				domain.User{TenantID: "globex", ID: "bob", Perms: []string{domain.PermInventoryAlerts}},
 			)
-			l := listeners.SendStockExpiryAlert{Store: s, Notifier: notifier(t, s)}
+			l := listeners.SendStockExpiryAlert{Store: s, Notifier: detectorNotifier(t, s)}
 			require.Equal(t, []string{"StockExpiring"}, l.Events())
 			ev := expiringEvent(t, "acme", 5)
 
@@ -107,8 +107,8 @@ func TestStockExpirySeverityAndTitles(t *testing.T) {
 
 	s := storetest.OpenSQLite(t)
 	ctx := context.Background()
-	upsertUsers(t, s, domain.User{TenantID: "acme", ID: "bob", Perms: []string{domain.PermInventoryAlerts}})
-	l := listeners.SendStockExpiryAlert{Store: s, Notifier: notifier(t, s)}
+	seedDetectorUsers(t, s, domain.User{TenantID: "acme", ID: "bob", Perms: []string{domain.PermInventoryAlerts}})
+	l := listeners.SendStockExpiryAlert{Store: s, Notifier: detectorNotifier(t, s)}
 	cases := []struct {
 		batch string
 		name  string

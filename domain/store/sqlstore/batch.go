@@ -94,7 +94,7 @@ func (s *Store) StockBatches(ctx context.Context, tenant domain.TenantID, produc
 	rows, err := s.query(ctx, `SELECT `+batchCols+batchFrom+`
 		WHERE b.tenant_id = ? AND b.product_id = ? AND b.location_id = ? AND b.quantity > 0
 		ORDER BY b.expiry_date, b.batch_number`, tenant, pid, lid)
-	return s.collectBatches("stock batches", rows, s.wrapErr("stock batches", err))
+	return s.collectBatches("stock batches", rows, s.batchQueryErr("stock batches", err))
 }
 
 // SetBatchQuantity writes the quantity of an existing batch;
@@ -132,7 +132,7 @@ func (s *Store) ListBatches(ctx context.Context, tenant domain.TenantID, product
 	rows, err := s.query(ctx, `SELECT `+batchCols+batchFrom+`
 		WHERE b.tenant_id = ? AND b.product_id = ? AND b.quantity > 0
 		ORDER BY b.expiry_date, l.code, b.batch_number`, tenant, pid)
-	return s.collectBatches("list batches", rows, s.wrapErr("list batches", err))
+	return s.collectBatches("list batches", rows, s.batchQueryErr("list batches", err))
 }
 
 // ExpiringBatches pages through the batches of every tenant that hold
@@ -200,8 +200,8 @@ func (s *Store) BatchQuantity(ctx context.Context, key inventory.BatchKey) (int6
 	return n, nil
 }
 
-// wrapErr is wrap that keeps nil nil.
-func (s *Store) wrapErr(op string, err error) error {
+// batchQueryErr is wrap that keeps nil nil.
+func (s *Store) batchQueryErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
 )
 
-func expiry(s string) time.Time {
+func batchDate(s string) time.Time {
 	d, err := time.Parse(time.DateOnly, s)
 	if err != nil {
 		panic(err)
@@ -22,7 +22,7 @@ func expiry(s string) time.Time {
 
 func newBatch(p string, l inventory.Location, number, exp string, qty int64) inventory.Batch {
 	return inventory.Batch{TenantID: l.TenantID, ProductID: p, LocationID: l.ID, BatchNumber: number,
-		ExpiryDate: expiry(exp), Quantity: qty, UpdatedAt: at(0)}
+		ExpiryDate: batchDate(exp), Quantity: qty, UpdatedAt: at(0)}
 }
 
 // batchQty maps "batch/expiry" to quantity.
@@ -54,7 +54,7 @@ var batchTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		require.EqualValues(t, 10, got[2].Quantity)
 		require.Equal(t, "wh", got[2].LocationCode)
 		require.Equal(t, tenantA, got[2].TenantID)
-		require.Equal(t, expiry("2027-03-01"), got[2].ExpiryDate)
+		require.Equal(t, batchDate("2027-03-01"), got[2].ExpiryDate)
 
 		require.NoError(t, s.SetBatchQuantity(ctx, got[1].Key(), 0))
 		require.NoError(t, s.SetBatchQuantity(ctx, got[2].Key(), 3))
@@ -157,7 +157,7 @@ var batchTests = map[string]func(t *testing.T, s *sqlstore.Store){
 			require.NoError(t, s.AddToBatch(ctx, newBatch(deleted.ID, wh, "del", "2027-01-01", 1)))
 			require.NoError(t, s.DeleteProduct(ctx, tenant, deleted.ID))
 		}
-		until := expiry("2027-02-01")
+		until := batchDate("2027-02-01")
 		for _, limit := range []int{1, 3, 100} {
 			seen := map[string]bool{}
 			var after inventory.BatchKey
@@ -272,7 +272,7 @@ var detectorTests = map[string]func(t *testing.T, s *sqlstore.Store){
 	},
 	"OverdueInvoices": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
-		today := expiry("2026-05-10")
+		today := batchDate("2026-05-10")
 		due := func(days int) time.Time { return today.AddDate(0, 0, days) }
 		want := map[string]bool{}
 		var firstA string
@@ -296,7 +296,7 @@ var detectorTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		}
 		for _, limit := range []int{1, 2, 100} {
 			seen := map[string]bool{}
-			var after invoiceCursor
+			var after overdueCursor
 			for pages := 0; ; pages++ {
 				require.Less(t, pages, 20)
 				page, err := s.OverdueInvoices(ctx, today, after.cursor(), limit)
@@ -309,7 +309,7 @@ var detectorTests = map[string]func(t *testing.T, s *sqlstore.Store){
 				if len(page) < limit {
 					break
 				}
-				after = invoiceCursor{page[len(page)-1].TenantID, page[len(page)-1].ID}
+				after = overdueCursor{page[len(page)-1].TenantID, page[len(page)-1].ID}
 			}
 			require.Equal(t, want, seen, "limit %d", limit)
 		}

@@ -92,12 +92,12 @@ func InvoiceStatus(t testing.TB, s *sqlstore.Store, tenant domain.TenantID, id s
 	return status
 }
 
-// invoiceCursor builds the detector's cursor in tests.
-type invoiceCursor struct {
+// overdueCursor builds the detector's cursor in tests.
+type overdueCursor struct {
 	tenant domain.TenantID
 	id     string
 }
 
-func (c invoiceCursor) cursor() invoice.OverdueCursor {
+func (c overdueCursor) cursor() invoice.OverdueCursor {
 	return invoice.OverdueCursor{TenantID: c.tenant, ID: c.id}
 }
