@@ -151,6 +151,7 @@ type InventoryService interface {
 	ListMovements(ctx context.Context, tenant domain.TenantID, f inventory.MovementFilter) ([]inventory.Movement, error)
 	ListLocations(ctx context.Context, tenant domain.TenantID) ([]inventory.Location, error)
 	CreateLocation(ctx context.Context, actor domain.Actor, in inventory.LocationInput) (inventory.Location, error)
+	ListBatches(ctx context.Context, tenant domain.TenantID, productID string) ([]inventory.Batch, error)
 }
 
 // NotificationService serves one user's inbox (*notification.Service).

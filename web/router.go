@@ -93,6 +93,7 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Get("/products/{id}", s.api(s.getProduct))
 		r.Patch("/products/{id}", s.api(s.updateProduct))
 		r.Delete("/products/{id}", s.api(s.deleteProduct))
+		r.Get("/products/{id}/batches", s.api(s.listBatches))
 
 		r.Get("/stock-movements", s.api(s.listMovements))
 		r.Post("/stock-movements", s.api(create(s.deps.Inventory.Record)))

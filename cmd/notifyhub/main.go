@@ -2,7 +2,7 @@
 // and notification center, the WebSocket hub, the outbox relay and the
 // workers, in one process or split by role.
 //
-//	notifyhub serve [--demo] [--roles=http,hub,relay,worker]
+//	notifyhub serve [--demo] [--roles=http,hub,relay,worker,scheduler]
 //	notifyhub worker [--tries=3 --timeout=60s --reclaim-after=5m ...]
 //	notifyhub migrate
 //	notifyhub token --tenant T --user U [--perms a,b] [--name N] [--email E] [--ttl 1h]
@@ -42,13 +42,13 @@ const usage = `usage: notifyhub <command> [flags]
 
 commands:
   serve     run the server (every role by default); --demo seeds a demo tenant and traffic
-  worker    run listeners only (no HTTP)
+  worker    run listeners and the scheduled detectors (no HTTP)
   migrate   apply database migrations and exit
   token     print a signed token for a user
 
 environment: NOTIFYHUB_ADDR, DATABASE_URL, REDIS_URL, NOTIFYHUB_REDIS_PREFIX,
 NOTIFYHUB_JWT_SECRET, NOTIFYHUB_ALLOWED_ORIGINS, NOTIFYHUB_SECURE_COOKIE (true|false),
-NOTIFYHUB_LOG_LEVEL (debug|info|warn|error)`
+NOTIFYHUB_SCHEDULER_INTERVAL (default 1m), NOTIFYHUB_LOG_LEVEL (debug|info|warn|error)`
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -59,9 +59,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], stderr, app.AllRoles)
+		return serve(ctx, "serve", args[1:], stderr, app.AllRoles)
 	case "worker":
-		return serve(ctx, args[1:], stderr, []string{app.RoleWorker})
+		return serve(ctx, "worker", args[1:], stderr, []string{app.RoleWorker, app.RoleScheduler})
 	case "migrate":
 		return migrate(ctx, args[1:], stdout, stderr)
 	case "token":
@@ -85,11 +85,7 @@ func baseFlags(fs *flag.FlagSet, cfg *app.Config) *string {
 	return fs.String("log-level", envOr("NOTIFYHUB_LOG_LEVEL", "info"), "debug, info, warn or error")
 }
 
-func serve(ctx context.Context, args []string, stderr io.Writer, defaultRoles []string) error {
-	name := "serve"
-	if len(defaultRoles) == 1 && defaultRoles[0] == app.RoleWorker {
-		name = "worker"
-	}
+func serve(ctx context.Context, name string, args []string, stderr io.Writer, defaultRoles []string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg app.Config
@@ -110,6 +106,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, defaultRoles []
 	fs.DurationVar(&cfg.Worker.ReclaimAfter, "reclaim-after", 0, "idle time after which another worker takes over an unacknowledged entry (default 5m; must exceed --timeout + the longest --backoff)")
 	backoff := fs.String("backoff", "1s,10s", "delays before the 2nd, 3rd, ... try (the last repeats)")
 	fs.IntVar(&cfg.Worker.Concurrency, "concurrency", 1, "consumers per listener in this process")
+	interval := fs.String("scheduler-interval", envOr("NOTIFYHUB_SCHEDULER_INTERVAL", app.DefaultSchedulerInterval.String()),
+		"how often each scheduled detector runs (1s to 24h)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -119,6 +117,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer, defaultRoles []
 	var err error
 	if cfg.Worker.Backoff, err = parseDurations(*backoff); err != nil {
 		return fmt.Errorf("--backoff: %w", err)
+	}
+	if cfg.SchedulerInterval, err = time.ParseDuration(*interval); err != nil {
+		return fmt.Errorf("--scheduler-interval / NOTIFYHUB_SCHEDULER_INTERVAL: %q is not a duration like 1m", *interval)
+	}
+	if cfg.SchedulerInterval <= 0 {
+		// 0 would mean "the default" to app.Config: refuse it here.
+		return fmt.Errorf("--scheduler-interval / NOTIFYHUB_SCHEDULER_INTERVAL: %s must be positive", *interval)
 	}
 	cfg.AllowedOrigins = splitList(*origins)
 	cfg.Roles = splitList(*roles)

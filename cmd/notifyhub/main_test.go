@@ -48,18 +48,22 @@ func TestCLIRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "nh.db")
 	cases := map[string][]string{
-		"no command":       {},
-		"unknown command":  {"explode"},
-		"token no tenant":  {"token", "--database-url", db, "--user", "u"},
-		"token bad user":   {"token", "--database-url", db, "--tenant", "t", "--user", "a b"},
-		"token negative":   {"token", "--database-url", db, "--tenant", "t", "--user", "u", "--ttl", "-1h"},
-		"token weak":       {"token", "--jwt-secret", "short", "--tenant", "t", "--user", "u"},
-		"postgres secret":  {"token", "--database-url", "postgres://x@127.0.0.1:1/db", "--tenant", "t", "--user", "u"},
-		"bad backoff":      {"serve", "--database-url", db, "--backoff", "soon"},
-		"bad log level":    {"serve", "--database-url", db, "--log-level", "loud"},
-		"stray arguments":  {"serve", "--database-url", db, "extra"},
-		"unknown flag":     {"serve", "--colour", "blue"},
-		"worker w/o redis": {"worker", "--database-url", db},
+		"no command":              {},
+		"unknown command":         {"explode"},
+		"token no tenant":         {"token", "--database-url", db, "--user", "u"},
+		"token bad user":          {"token", "--database-url", db, "--tenant", "t", "--user", "a b"},
+		"token negative":          {"token", "--database-url", db, "--tenant", "t", "--user", "u", "--ttl", "-1h"},
+		"token weak":              {"token", "--jwt-secret", "short", "--tenant", "t", "--user", "u"},
+		"postgres secret":         {"token", "--database-url", "postgres://x@127.0.0.1:1/db", "--tenant", "t", "--user", "u"},
+		"bad backoff":             {"serve", "--database-url", db, "--backoff", "soon"},
+		"bad log level":           {"serve", "--database-url", db, "--log-level", "loud"},
+		"stray arguments":         {"serve", "--database-url", db, "extra"},
+		"unknown flag":            {"serve", "--colour", "blue"},
+		"worker w/o redis":        {"worker", "--database-url", db},
+		"interval not a duration": {"serve", "--database-url", db, "--scheduler-interval", "soon"},
+		"interval zero":           {"serve", "--database-url", db, "--scheduler-interval", "0s"},
+		"interval too short":      {"serve", "--database-url", db, "--scheduler-interval", "10ms"},
+		"interval too long":       {"worker", "--database-url", db, "--scheduler-interval", "48h"},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -53,10 +53,17 @@ type LocationInput struct {
 	Name string `json:"name"`
 }
 
-// Record appends a movement to the ledger, updates on hand, and writes
-// StockMovementRecorded (and LowStockDetected on a downward crossing of the
-// reorder level) in the same transaction. On hand at a location never goes
-// below zero: such a movement is refused with a RuleError.
+// Record appends a movement to the ledger, updates on hand and the stock
+// batches, and writes StockMovementRecorded (and LowStockDetected on a
+// downward crossing of the reorder level) in the same transaction. On hand
+// at a location never goes below zero: such a movement is refused with a
+// RuleError.
+//
+// A movement in with an expiry date adds to its batch (product, location,
+// batch number, expiry date); one without is untracked stock. A movement
+// out consumes the location's batches: the one it names (batch number
+// and/or expiry date) first, then first expiry first out, then untracked
+// stock.
 func (s *Service) Record(ctx context.Context, actor domain.Actor, in RecordInput) (Movement, error) {
 	if err := actor.Require(domain.PermInventoryManage); err != nil {
 		return Movement{}, err
@@ -98,6 +105,9 @@ func (s *Service) Record(ctx context.Context, actor domain.Actor, in RecordInput
 		if err := s.store.SetStockLevel(ctx, actor.TenantID, p.ID, loc.ID, after); err != nil {
 			return err
 		}
+		if err := s.updateBatches(ctx, p.ID, m); err != nil {
+			return err
+		}
 		if err := s.store.SetProductStock(ctx, actor.TenantID, p.ID, total, total < p.ReorderLevel); err != nil {
 			return err
 		}
@@ -123,6 +133,53 @@ func (s *Service) Record(ctx context.Context, actor domain.Actor, in RecordInput
 		return Movement{}, fmt.Errorf("record stock movement: %w", err)
 	}
 	return m, nil
+}
+
+// updateBatches applies movement m (already validated, location resolved)
+// to the stock batches of product at m's location. Call it inside the
+// transaction that holds the product's lock.
+func (s *Service) updateBatches(ctx context.Context, productID string, m Movement) error {
+	if m.Quantity > 0 {
+		if m.ExpiryDate == nil {
+			return nil // untracked stock
+		}
+		return s.store.AddToBatch(ctx, Batch{
+			TenantID: m.TenantID, ProductID: productID, LocationID: m.LocationID,
+			BatchNumber: m.BatchNumber, ExpiryDate: *m.ExpiryDate, Quantity: m.Quantity, UpdatedAt: m.CreatedAt,
+		})
+	}
+	batches, err := s.store.StockBatches(ctx, m.TenantID, productID, m.LocationID)
+	if err != nil {
+		return err
+	}
+	for _, b := range consume(batches, -m.Quantity, m.BatchNumber, m.ExpiryDate) {
+		if err := s.store.SetBatchQuantity(ctx, b.Key(), b.Quantity); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListBatches lists the product's batches that hold stock, at every
+// location, first expiry first, with the days remaining until each
+// expires. domain.ErrNotFound when the product is not the tenant's.
+func (s *Service) ListBatches(ctx context.Context, tenant domain.TenantID, productID string) ([]Batch, error) {
+	id, err := domain.ParseID("product_id", productID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.GetProduct(ctx, tenant, id); err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	batches, err := s.store.ListBatches(ctx, tenant, id)
+	if err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	today := s.now()
+	for i := range batches {
+		batches[i].DaysRemaining = domain.DaysBetween(today, batches[i].ExpiryDate)
+	}
+	return batches, nil
 }
 
 func (s *Service) appendEvents(ctx context.Context, actor domain.Actor, at time.Time, payloads ...domain.EventPayload) error {

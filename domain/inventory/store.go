@@ -28,4 +28,19 @@ type Store interface {
 	SetProductStock(ctx context.Context, tenant domain.TenantID, productID string, onHand int64, lowStock bool) error
 	InsertMovement(ctx context.Context, m Movement) error
 	ListMovements(ctx context.Context, tenant domain.TenantID, f MovementFilter) ([]Movement, error)
+	// GetProduct returns a live product of the tenant (domain.ErrNotFound
+	// otherwise).
+	GetProduct(ctx context.Context, tenant domain.TenantID, id string) (product.Product, error)
+
+	// AddToBatch adds b.Quantity (> 0) to the batch with b's key, creating
+	// it at that quantity when new.
+	AddToBatch(ctx context.Context, b Batch) error
+	// StockBatches returns the batches of one product at one location that
+	// hold stock (quantity > 0), first expiry first.
+	StockBatches(ctx context.Context, tenant domain.TenantID, productID, locationID string) ([]Batch, error)
+	// SetBatchQuantity writes the quantity (>= 0) of an existing batch.
+	SetBatchQuantity(ctx context.Context, key BatchKey, quantity int64) error
+	// ListBatches returns the product's batches that hold stock, at every
+	// location, first expiry first, with their location codes.
+	ListBatches(ctx context.Context, tenant domain.TenantID, productID string) ([]Batch, error)
 }

@@ -227,8 +227,8 @@ CREATE TABLE goods_receipt_lines (
 CREATE INDEX purchase_orders_vendor ON purchase_orders (tenant_id, vendor_id, id);
 CREATE INDEX goods_receipts_order ON goods_receipts (tenant_id, purchase_order_id, id);
 
--- Stock that carries an expiry TEXT, per batch: incremented by movements in
--- with an expiry TEXT, consumed first-expiry-first-out by movements out.
+-- Stock that carries an expiry date, per batch: incremented by movements in
+-- with an expiry date, consumed first-expiry-first-out by movements out.
 CREATE TABLE stock_batches (
     tenant_id    TEXT NOT NULL,
     product_id   TEXT NOT NULL,

@@ -24,6 +24,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/crm"
 	"github.com/notifyhub/notifyhub/domain/inventory"
+	"github.com/notifyhub/notifyhub/domain/invoice"
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/procurement"
 	"github.com/notifyhub/notifyhub/domain/product"
@@ -39,6 +40,7 @@ import (
 	"github.com/notifyhub/notifyhub/workers/listeners"
 	"github.com/notifyhub/notifyhub/workers/relay"
 	"github.com/notifyhub/notifyhub/workers/runner"
+	"github.com/notifyhub/notifyhub/workers/scheduler"
 	"github.com/notifyhub/notifyhub/workers/stream"
 	"github.com/notifyhub/notifyhub/workers/stream/dbqueue"
 	redisstream "github.com/notifyhub/notifyhub/workers/stream/redis"
@@ -50,10 +52,21 @@ const (
 	RoleHub    = "hub"    // WebSocket hub and its fan-out subscription
 	RoleRelay  = "relay"  // outbox → event stream
 	RoleWorker = "worker" // listeners
+	// RoleScheduler runs the scheduled detectors (stock expiry, overdue
+	// invoices). Any number of processes may run it: each raise is keyed
+	// in detector_alerts, so nothing is raised twice.
+	RoleScheduler = "scheduler"
 )
 
 // AllRoles is what `serve` runs by default.
-var AllRoles = []string{RoleHTTP, RoleHub, RoleRelay, RoleWorker}
+var AllRoles = []string{RoleHTTP, RoleHub, RoleRelay, RoleWorker, RoleScheduler}
+
+// Bounds of Config.SchedulerInterval.
+const (
+	DefaultSchedulerInterval = time.Minute
+	MinSchedulerInterval     = time.Second
+	MaxSchedulerInterval     = 24 * time.Hour
+)
 
 // Config of the whole process. cmd/notifyhub fills it from flags and the
 // environment.
@@ -70,7 +83,11 @@ type Config struct {
 	DemoInterval   time.Duration
 	Worker         runner.Config // tries, timeout, backoff, reclaim, concurrency
 	Relay          relay.Config  // batch size, poll interval
-	Logger         *slog.Logger
+	// SchedulerInterval is how often each scheduled detector runs;
+	// default 1m, at least 1s, at most 24h.
+	SchedulerInterval time.Duration
+	Scheduler         scheduler.Config // start delay, run timeout, clock
+	Logger            *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -82,6 +99,9 @@ func (c *Config) setDefaults() {
 	}
 	if len(c.Roles) == 0 {
 		c.Roles = AllRoles
+	}
+	if c.SchedulerInterval == 0 {
+		c.SchedulerInterval = DefaultSchedulerInterval
 	}
 	if c.DemoInterval <= 0 {
 		c.DemoInterval = 2 * time.Second
@@ -97,6 +117,10 @@ func (c *Config) Validate() error {
 		if !slices.Contains(AllRoles, r) {
 			return fmt.Errorf("unknown role %q (roles: %s)", r, strings.Join(AllRoles, ","))
 		}
+	}
+	if c.SchedulerInterval < MinSchedulerInterval || c.SchedulerInterval > MaxSchedulerInterval {
+		return fmt.Errorf("scheduler interval %s is out of range (%s to %s)",
+			c.SchedulerInterval, MinSchedulerInterval, MaxSchedulerInterval)
 	}
 	if c.has(RoleHub) && !c.has(RoleHTTP) {
 		return errors.New("role hub needs role http (sockets are served over HTTP)")
@@ -205,6 +229,7 @@ type App struct {
 	hub           *hub.Hub
 	relay         *relay.Relay
 	runner        *runner.Runner
+	scheduler     *scheduler.Scheduler
 	demo          *demo.Demo
 	ln            net.Listener
 	server        *http.Server
@@ -285,6 +310,11 @@ func (a *App) build(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if cfg.has(RoleScheduler) {
+		if a.scheduler, err = a.newScheduler(events); err != nil {
+			return err
+		}
+	}
 	if cfg.Demo {
 		a.demo = &demo.Demo{Users: a.store, Products: a.Products, Inventory: a.Inventory, Logger: a.log}
 	}
@@ -341,7 +371,29 @@ func (a *App) listeners() []runner.Listener {
 		listeners.UpdateCustomerStatistics{Customers: a.CRM},
 		listeners.NotifyOrderStatus{Store: a.store, Users: a.store, Notifier: a.Notifications},
 		listeners.NotifyPurchaseOrderApproval{Store: a.store, Notifier: a.Notifications},
+		listeners.SendStockExpiryAlert{Store: a.store, Notifier: a.Notifications},
+		listeners.SendOverdueInvoiceReminder{Store: a.store, Notifier: a.Notifications},
 	}
+}
+
+// newScheduler registers the scheduled detectors. They append through the
+// metered store, so their events count in notifyhub_events_appended_total.
+func (a *App) newScheduler(events meteredStore) (*scheduler.Scheduler, error) {
+	expiry, err := inventory.NewExpiryDetector(events, nil)
+	if err != nil {
+		return nil, err
+	}
+	overdue, err := invoice.NewOverdueDetector(events, nil)
+	if err != nil {
+		return nil, err
+	}
+	sc := a.cfg.Scheduler
+	sc.Logger, sc.Registerer = a.log, a.registry
+	every := a.cfg.SchedulerInterval
+	return scheduler.New(sc,
+		scheduler.Job{Name: expiry.Name(), Interval: every, Run: expiry.Run},
+		scheduler.Job{Name: overdue.Name(), Interval: every, Run: overdue.Run},
+	)
 }
 
 func (a *App) handler() (http.Handler, error) {
@@ -465,6 +517,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.runner != nil {
 		wg.Go(func() { _ = a.runner.Run(ctx) })
+	}
+	if a.scheduler != nil {
+		wg.Go(func() { _ = a.scheduler.Run(ctx) })
 	}
 	if a.demo != nil {
 		wg.Go(func() { _ = a.demo.Traffic(ctx, a.cfg.DemoInterval) })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -25,7 +26,15 @@ func TestConfigRefusesUnsafeOrBrokenSetups(t *testing.T) {
 			"needs PostgreSQL"},
 		"hub without http": {app.Config{DatabaseURL: db, RedisURL: "redis://127.0.0.1:1", Roles: []string{app.RoleHub}},
 			"needs role http"},
-		"unknown role":         {app.Config{DatabaseURL: db, Roles: []string{"janitor"}}, "unknown role"},
+		"unknown role": {app.Config{DatabaseURL: db, Roles: []string{"janitor"}}, "unknown role"},
+		"scheduler every 500ms": {app.Config{Addr: "127.0.0.1:0", DatabaseURL: db, SchedulerInterval: 500 * time.Millisecond},
+			"scheduler interval"},
+		"scheduler every 25h": {app.Config{Addr: "127.0.0.1:0", DatabaseURL: db, SchedulerInterval: 25 * time.Hour},
+			"scheduler interval"},
+		"negative scheduler interval": {app.Config{Addr: "127.0.0.1:0", DatabaseURL: db, SchedulerInterval: -time.Minute},
+			"scheduler interval"},
+		"split scheduler on sqlite": {app.Config{DatabaseURL: db, RedisURL: "redis://127.0.0.1:1", Roles: []string{app.RoleScheduler}},
+			"needs PostgreSQL"},
 		"http without address": {app.Config{DatabaseURL: db}, "needs an address"},
 		"postgres without secret": {app.Config{Addr: "127.0.0.1:0", DatabaseURL: "postgres://x@127.0.0.1:1/db", RedisURL: "redis://127.0.0.1:1"},
 			""}, // refused when opening: no secret, or no database there

@@ -180,9 +180,9 @@ var crmTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		o2 := insertOrder(t, s, tenantA, c.ID, p.ID, "SO-2", at(3*time.Hour), "0.2")
 		o3 := insertOrder(t, s, tenantA, other.ID, p.ID, "SO-3", at(5*time.Hour), "100")
 		// o1 paid in full by two payments, o2 partly paid, other's open.
-		inv1 := SeedInvoice(t, s, tenantA, o1.ID, c.ID, "0.1", "0.1", "paid")
-		inv2 := SeedInvoice(t, s, tenantA, o2.ID, c.ID, "0.2", "0.05", "overdue")
-		inv3 := SeedInvoice(t, s, tenantA, o3.ID, other.ID, "100", "60", "open")
+		inv1 := SeedInvoiceRow(t, s, tenantA, o1.ID, c.ID, "0.1", "0.1", "paid")
+		inv2 := SeedInvoiceRow(t, s, tenantA, o2.ID, c.ID, "0.2", "0.05", "overdue")
+		inv3 := SeedInvoiceRow(t, s, tenantA, o3.ID, other.ID, "100", "60", "open")
 		SeedPayment(t, s, tenantA, inv1, "0.07", at(2*time.Hour))
 		SeedPayment(t, s, tenantA, inv1, "0.03", at(4*time.Hour))
 		SeedPayment(t, s, tenantA, inv2, "0.05", at(3*time.Hour))

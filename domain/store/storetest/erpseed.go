@@ -1,28 +1,24 @@
 package storetest
 
 import (
-	"context"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
-	"github.com/stretchr/testify/require"
 
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
 )
 
-// SeedInvoice inserts an invoice row directly, for tests of code that only
+// SeedInvoiceRow inserts an invoice row directly, for tests of code that only
 // reads invoices (customer statistics): status open, paid or overdue;
 // amountPaid must not exceed total. It returns the invoice id.
-func SeedInvoice(t testing.TB, s *sqlstore.Store, tenant domain.TenantID, orderID, customerID string,
+func SeedInvoiceRow(t testing.TB, s *sqlstore.Store, tenant domain.TenantID, orderID, customerID string,
 	total, amountPaid string, status string) string {
 	t.Helper()
 	id := domain.NewID()
 	now := time.Now().UTC().Format(seedTimeLayout)
-	seedExec(t, s, `INSERT INTO invoices (tenant_id, id, number, order_id, customer_id, status, total, amount_paid,
+	Exec(t, s, `INSERT INTO invoices (tenant_id, id, number, order_id, customer_id, status, total, amount_paid,
 		due_date, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(tenant), id, "INV-"+id, orderID, customerID, status,
 		decimal.RequireFromString(total).String(), decimal.RequireFromString(amountPaid).String(),
@@ -35,34 +31,12 @@ func SeedInvoice(t testing.TB, s *sqlstore.Store, tenant domain.TenantID, orderI
 func SeedPayment(t testing.TB, s *sqlstore.Store, tenant domain.TenantID, invoiceID, amount string, at time.Time) string {
 	t.Helper()
 	id := domain.NewID()
-	seedExec(t, s, `INSERT INTO payments (tenant_id, id, invoice_id, amount, method, reference, actor_id, received_at)
+	Exec(t, s, `INSERT INTO payments (tenant_id, id, invoice_id, amount, method, reference, actor_id, received_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(tenant), id, invoiceID, decimal.RequireFromString(amount).String(), "bank", "ref", "seed",
 		at.UTC().Format(seedTimeLayout))
 	return id
 }
 
-// seedExec runs q (written with ? markers) outside any transaction.
-func seedExec(t testing.TB, s *sqlstore.Store, q string, args ...any) {
-	t.Helper()
-	if s.Dialect() == "postgres" {
-		var b strings.Builder
-		n := 0
-		for _, c := range q {
-			if c == '?' {
-				n++
-				b.WriteString("$" + strconv.Itoa(n))
-				continue
-			}
-			b.WriteRune(c)
-		}
-		q = b.String()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	_, err := s.DB().ExecContext(ctx, q, args...)
-	require.NoError(t, err, q)
-}
-
-// seedTimeLayout is the store's own timestamp encoding.
+// seedTimeLayout is how the store writes timestamps.
 const seedTimeLayout = "2006-01-02T15:04:05.000000Z"

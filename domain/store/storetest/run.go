@@ -35,6 +35,8 @@ func Run(t *testing.T, open Opener) {
 		{"CRM", crmTests},
 		{"Sales", salesTests},
 		{"Procurement", procurementTests},
+		{"Batch", batchTests},
+		{"Detector", detectorTests},
 		{"Ops", opsTests},
 	}
 	for _, suite := range suites {
