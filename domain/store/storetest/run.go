@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 		{"Job", jobTests},
 		{"Setting", settingTests},
 		{"Counter", counterTests},
+		{"Invoice", invoiceTests},
 		{"Ops", opsTests},
 	}
 	for _, suite := range suites {
