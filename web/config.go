@@ -105,6 +105,7 @@ type Deps struct {
 	Users         UserStore
 	Events        EventStore
 	Hub           SocketServer
+	Invoices      InvoiceService
 }
 
 func (d Deps) validate() error {
@@ -121,6 +122,8 @@ func (d Deps) validate() error {
 		return errors.New("web: Deps.Events is required")
 	case d.Hub == nil:
 		return errors.New("web: Deps.Hub is required")
+	case d.Invoices == nil:
+		return errors.New("web: Deps.Invoices is required")
 	}
 	return nil
 }

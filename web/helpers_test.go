@@ -19,6 +19,7 @@ import (
 
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/inventory"
+	"github.com/notifyhub/notifyhub/domain/invoice"
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/product"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
@@ -86,6 +87,7 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 		Users:         f.users,
 		Events:        st,
 		Hub:           f.socket,
+		Invoices:      invoice.NewService(st, nil),
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

@@ -98,6 +98,11 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Get("/locations", s.api(s.listLocations))
 		r.Post("/locations", s.api(create(s.deps.Inventory.CreateLocation)))
 
+		r.Get("/invoices", s.api(s.listInvoices))
+		r.Get("/invoices/{id}", s.api(s.getInvoice))
+		r.Get("/invoices/{id}/payments", s.api(s.listInvoicePayments))
+		r.Post("/invoices/{id}/payments", s.api(s.recordInvoicePayment))
+
 		r.Get("/events", s.api(s.listEvents))
 	})
 	return r, nil

@@ -48,7 +48,7 @@ commands:
 
 environment: NOTIFYHUB_ADDR, DATABASE_URL, REDIS_URL, NOTIFYHUB_REDIS_PREFIX,
 NOTIFYHUB_JWT_SECRET, NOTIFYHUB_ALLOWED_ORIGINS, NOTIFYHUB_SECURE_COOKIE (true|false),
-NOTIFYHUB_LOG_LEVEL (debug|info|warn|error)`
+NOTIFYHUB_LOG_LEVEL (debug|info|warn|error), NOTIFYHUB_SMTP_URL, NOTIFYHUB_MAIL_FROM`
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -110,6 +110,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, defaultRoles []
 	fs.DurationVar(&cfg.Worker.ReclaimAfter, "reclaim-after", 0, "idle time after which another worker takes over an unacknowledged entry (default 5m; must exceed --timeout + the longest --backoff)")
 	backoff := fs.String("backoff", "1s,10s", "delays before the 2nd, 3rd, ... try (the last repeats)")
 	fs.IntVar(&cfg.Worker.Concurrency, "concurrency", 1, "consumers per listener in this process")
+	fs.StringVar(&cfg.SMTPURL, "smtp-url", os.Getenv("NOTIFYHUB_SMTP_URL"), "SMTP server for invoice e-mails: smtp://user:pass@host:587 or smtps://...; unset = no e-mail (prefer the environment variable: flags show in process lists)")
+	fs.StringVar(&cfg.MailFrom, "mail-from", os.Getenv("NOTIFYHUB_MAIL_FROM"), "sender of invoice e-mails, e.g. \"Billing <billing@example.com>\"")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/notifyhub/notifyhub/cmd/notifyhub/demo"
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/inventory"
+	"github.com/notifyhub/notifyhub/domain/invoice"
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/product"
 	"github.com/notifyhub/notifyhub/domain/store/postgres"
@@ -34,6 +35,7 @@ import (
 	"github.com/notifyhub/notifyhub/web"
 	"github.com/notifyhub/notifyhub/web/auth"
 	"github.com/notifyhub/notifyhub/workers/listeners"
+	"github.com/notifyhub/notifyhub/workers/mail"
 	"github.com/notifyhub/notifyhub/workers/relay"
 	"github.com/notifyhub/notifyhub/workers/runner"
 	"github.com/notifyhub/notifyhub/workers/stream"
@@ -68,6 +70,11 @@ type Config struct {
 	Worker         runner.Config // tries, timeout, backoff, reclaim, concurrency
 	Relay          relay.Config  // batch size, poll interval
 	Logger         *slog.Logger
+	// SMTPURL is where invoice e-mails go: smtp://user:pass@host:port
+	// (STARTTLS when offered; ?starttls=false) or smtps://... for implicit
+	// TLS. "" = mail not configured (deliveries are recorded as skipped).
+	SMTPURL  string
+	MailFrom string // sender of those e-mails; required with SMTPURL
 }
 
 func (c *Config) setDefaults() {
@@ -113,6 +120,9 @@ func (c *Config) Validate() error {
 		// Without Redis the fan-out is in-process: a notification made by
 		// one process would never reach the sockets of another.
 		return errors.New("splitting roles across processes needs REDIS_URL; without it run one process with every role")
+	}
+	if c.SMTPURL != "" && c.MailFrom == "" {
+		return errors.New("NOTIFYHUB_SMTP_URL needs NOTIFYHUB_MAIL_FROM (the sender address)")
 	}
 	if c.Embedded() && !c.allRoles() {
 		// SQLite is one file for one process; its relay also assumes it is
@@ -195,7 +205,9 @@ type App struct {
 	secret        []byte
 	Products      *product.Service
 	Inventory     *inventory.Service
+	Invoices      *invoice.Service
 	Notifications *notification.Service
+	mailer        mail.Mailer // nil when mail is not configured
 	hub           *hub.Hub
 	relay         *relay.Relay
 	runner        *runner.Runner
@@ -249,6 +261,10 @@ func (a *App) build(ctx context.Context) (err error) {
 	}
 	a.Products = product.NewService(events, nil)
 	a.Inventory = inventory.NewService(events, nil)
+	a.Invoices = invoice.NewService(events, nil)
+	if err := a.openMail(); err != nil {
+		return err
+	}
 	a.Notifications = notification.NewService(a.store, a.broker, nil, a.log)
 
 	if cfg.has(RoleHub) {
@@ -325,9 +341,29 @@ func (a *App) openTransport(ctx context.Context) error {
 	return err
 }
 
+// openMail builds the SMTP mailer when one is configured. It connects to
+// nothing yet: a server that is down shows as failed deliveries, retried.
+func (a *App) openMail() error {
+	if a.cfg.SMTPURL == "" {
+		a.log.Info("mail is not configured (NOTIFYHUB_SMTP_URL): invoice e-mails are recorded as skipped")
+		return nil
+	}
+	m, err := mail.New(mail.Config{URL: a.cfg.SMTPURL, From: a.cfg.MailFrom})
+	if err != nil {
+		return err // never contains the password
+	}
+	a.mailer = m
+	a.log.Info("mail configured", slog.String("smtp", m.String()), slog.String("from", m.From()))
+	return nil
+}
+
 func (a *App) listeners() []runner.Listener {
 	return []runner.Listener{
 		listeners.SendLowStockNotification{Store: a.store, Notifier: a.Notifications},
+		listeners.GenerateInvoiceFromOrder{Invoices: a.Invoices},
+		listeners.SendInvoiceToCustomer{Store: a.store, Notifier: a.Notifications, Invoices: a.Invoices,
+			Mailer: a.mailer, Logger: a.log},
+		listeners.SendPaymentConfirmation{Store: a.store, Notifier: a.Notifications, Invoices: a.Invoices},
 	}
 }
 
@@ -355,6 +391,7 @@ func (a *App) handler() (http.Handler, error) {
 		Users:         a.store,
 		Events:        a.store,
 		Hub:           sockets,
+		Invoices:      a.Invoices,
 	})
 }
 
