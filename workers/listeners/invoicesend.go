@@ -136,7 +136,7 @@ func (l SendInvoiceToCustomer) deliver(ctx context.Context, tenant domain.Tenant
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if sendErr != nil {
-		d.Status, d.Error = invoice.DeliveryFailed, sendErr.Error()
+		d.Status, d.Error = invoice.DeliveryFailed, mail.Describe(sendErr)
 		l.logger().WarnContext(ctx, "invoice e-mail failed", slog.String("tenant", string(tenant)),
 			slog.String("invoice", inv.Number), slog.Int("attempts", d.Attempts), slog.Any("error", sendErr))
 		return errors.Join(fmt.Errorf("e-mail invoice %s: %w", inv.Number, sendErr), l.Invoices.RecordDelivery(rctx, d))

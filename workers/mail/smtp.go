@@ -219,10 +219,10 @@ func (s *SMTP) session(ctx context.Context, conn net.Conn, rcpt string, data []b
 	}
 	if s.user != "" {
 		if ok, _ := c.Extension("AUTH"); !ok {
-			return errors.New("the server offers no AUTH, but the SMTP URL has credentials")
+			return errNoAuth
 		}
 		if _, tlsOn := c.TLSConnectionState(); !tlsOn && !s.loopbackHost {
-			return fmt.Errorf("refusing to send credentials over an unencrypted connection: %w", domain.ErrPermanent)
+			return fmt.Errorf("%w: %w", errPlaintextCredentials, domain.ErrPermanent)
 		}
 		step()
 		if err := c.Auth(smtp.PlainAuth("", s.user, s.pass, s.host)); err != nil {
@@ -263,4 +263,42 @@ func classify(step string, err error) error {
 		return fmt.Errorf("%s: %w: %w", step, domain.ErrPermanent, err)
 	}
 	return fmt.Errorf("%s: %w", step, err)
+}
+
+// Failures of the session itself, named so Describe can word them.
+var (
+	errPlaintextCredentials = errors.New("refusing to send credentials over an unencrypted connection")
+	errNoAuth               = errors.New("the server offers no AUTH, but the SMTP URL has credentials")
+)
+
+// Describe says what went wrong with a Send in words fit for the people
+// of a tenant (stored with the delivery and shown with the invoice): the
+// server's reply when there was one, else the kind of failure. It leaves
+// out the addresses of our infrastructure and anything from the URL.
+func Describe(err error) string {
+	var te *textproto.Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrInvalidMessage):
+		msg := err.Error()
+		if i := strings.LastIndex(msg, domain.ErrPermanent.Error()+": "); i >= 0 {
+			msg = msg[i+len(domain.ErrPermanent.Error())+2:]
+		}
+		return "the message cannot be sent as it is: " + msg
+	case errors.As(err, &te):
+		return fmt.Sprintf("the mail server refused the message: %d %s", te.Code, te.Msg)
+	case errors.Is(err, errPlaintextCredentials):
+		return "the mail server offers no encryption, so the credentials were not sent"
+	case errors.Is(err, errNoAuth):
+		return "the mail server does not offer authentication"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return "the mail server did not answer in time"
+	case errors.Is(err, context.Canceled):
+		return "sending was interrupted"
+	}
+	if msg := err.Error(); strings.Contains(msg, "tls: ") || strings.Contains(msg, "x509: ") {
+		return "no secure connection to the mail server could be established"
+	}
+	return "the mail server could not be reached"
 }

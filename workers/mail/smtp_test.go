@@ -80,6 +80,7 @@ func TestStartTLSWhenOffered(t *testing.T) {
 	m = newMailer(t, "smtp://"+srv.Addr, nil)
 	err := m.Send(context.Background(), message())
 	require.Error(t, err)
+	require.Equal(t, "no secure connection to the mail server could be established", mail.Describe(err))
 	require.Len(t, srv.Received(), 1)
 }
 
@@ -109,6 +110,7 @@ func TestCredentialsNeverGoOutInPlaintext(t *testing.T) {
 	err := m.Send(context.Background(), message())
 	require.ErrorContains(t, err, "unencrypted")
 	require.True(t, errors.Is(err, domain.ErrPermanent))
+	require.Contains(t, mail.Describe(err), "credentials were not sent")
 	require.Zero(t, srv.AuthAttempts(), "no AUTH was even tried")
 	require.Empty(t, srv.Received())
 }
@@ -121,6 +123,8 @@ func TestServerRefusals(t *testing.T) {
 	err := m.Send(context.Background(), message())
 	require.Error(t, err)
 	require.False(t, errors.Is(err, domain.ErrPermanent), "4xx is temporary: %v", err)
+	require.Equal(t, "the mail server refused the message: 451 4.0.0 test server refuses", mail.Describe(err))
+	require.NotContains(t, mail.Describe(err), srv.Addr, "tenants are not shown our infrastructure")
 	srv.Fail(554)
 	err = m.Send(context.Background(), message())
 	require.True(t, errors.Is(err, domain.ErrPermanent), "5xx is permanent: %v", err)
@@ -133,7 +137,10 @@ func TestServerRefusals(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
-	require.Error(t, newMailer(t, "smtp://"+addr, nil).Send(context.Background(), message()))
+	err = newMailer(t, "smtp://"+addr, nil).Send(context.Background(), message())
+	require.Error(t, err)
+	require.Equal(t, "the mail server could not be reached", mail.Describe(err))
+	require.Empty(t, mail.Describe(nil))
 }
 
 func TestHeaderInjectionIsRefused(t *testing.T) {
@@ -157,6 +164,7 @@ func TestHeaderInjectionIsRefused(t *testing.T) {
 		err := m.Send(context.Background(), msg)
 		require.ErrorIs(t, err, mail.ErrInvalidMessage, name)
 		require.ErrorIs(t, err, domain.ErrPermanent, name)
+		require.Contains(t, mail.Describe(err), "cannot be sent as it is", name)
 	}
 	require.Zero(t, srv.Sessions(), "an invalid message never reaches the server")
 
@@ -188,6 +196,7 @@ func TestSendHonoursContextAndTimeouts(t *testing.T) {
 	require.Error(t, err)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Less(t, time.Since(start), 3*time.Second)
+	require.Equal(t, "the mail server did not answer in time", mail.Describe(err))
 
 	ctx, cancel = context.WithCancel(context.Background())
 	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
