@@ -169,6 +169,13 @@ func TestInvoicesIsolation(t *testing.T) {
 		owner := token(t, "acme", "viewer")
 		got := decode[map[string]any](t, f.call(t, http.MethodGet, "/api/v1/invoices/"+inv.ID, owner, ""))
 		require.Equal(t, "0", got["amount_paid"], "the foreign payment changed nothing")
+
+		// Hostile names come back byte for byte, as JSON strings.
+		hostile := `Robert'); DROP TABLE invoices; -- <script>alert("x")</script> ? $1 🚀`
+		h := invoiceFor(t, f, "acme", storetest.OrderSeed{CustomerName: hostile, Lines: []storetest.SeedLine{{Name: hostile, Quantity: 1, UnitPrice: "1"}}})
+		got = decode[map[string]any](t, f.call(t, http.MethodGet, "/api/v1/invoices/"+h.ID, owner, ""))
+		require.Equal(t, hostile, got["customer_name"])
+		require.Contains(t, got["lines"].([]any)[0].(map[string]any)["description"], hostile)
 	})
 }
 
