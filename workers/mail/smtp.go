@@ -172,8 +172,12 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 	if err := s.session(ctx, conn, rcpt, data); err != nil {
-		if ctx.Err() != nil {
-			err = errors.Join(ctx.Err(), err)
+		// The connection deadline is ctx's, and may fire a moment before
+		// ctx says so itself.
+		if cerr := ctx.Err(); cerr != nil {
+			err = errors.Join(cerr, err)
+		} else if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			err = errors.Join(context.DeadlineExceeded, err)
 		}
 		return fmt.Errorf("mail: send to %s via %s: %w", rcpt, s.addr, err)
 	}
