@@ -108,6 +108,7 @@ type Deps struct {
 	Hub           SocketServer
 	CRM           CRMService
 	Sales         SalesService
+	Invoices      InvoiceService
 }
 
 func (d Deps) validate() error {
@@ -130,6 +131,8 @@ func (d Deps) validate() error {
 		return errors.New("web: Deps.CRM is required")
 	case d.Sales == nil:
 		return errors.New("web: Deps.Sales is required")
+	case d.Invoices == nil:
+		return errors.New("web: Deps.Invoices is required")
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/crm"
 	"github.com/notifyhub/notifyhub/domain/inventory"
+	"github.com/notifyhub/notifyhub/domain/invoice"
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/procurement"
 	"github.com/notifyhub/notifyhub/domain/product"
@@ -93,6 +94,7 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 		Hub:           f.socket,
 		CRM:           crm.NewService(st, nil),
 		Sales:         sales.NewService(st, nil),
+		Invoices:      invoice.NewService(st, nil),
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

@@ -114,6 +114,10 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Post("/orders/{id}/approve", s.api(s.orderCommand(s.deps.Sales.Approve)))
 		r.Post("/orders/{id}/fulfill", s.api(s.orderCommand(s.deps.Sales.Fulfill)))
 		s.procurementRoutes(r)
+		r.Get("/invoices", s.api(s.listInvoices))
+		r.Get("/invoices/{id}", s.api(s.getInvoice))
+		r.Get("/invoices/{id}/payments", s.api(s.listInvoicePayments))
+		r.Post("/invoices/{id}/payments", s.api(s.recordInvoicePayment))
 
 		r.Get("/events", s.api(s.listEvents))
 	})

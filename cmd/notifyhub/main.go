@@ -48,7 +48,8 @@ commands:
 
 environment: NOTIFYHUB_ADDR, DATABASE_URL, REDIS_URL, NOTIFYHUB_REDIS_PREFIX,
 NOTIFYHUB_JWT_SECRET, NOTIFYHUB_ALLOWED_ORIGINS, NOTIFYHUB_SECURE_COOKIE (true|false),
-NOTIFYHUB_SCHEDULER_INTERVAL (default 1m), NOTIFYHUB_LOG_LEVEL (debug|info|warn|error)`
+NOTIFYHUB_SCHEDULER_INTERVAL (default 1m), NOTIFYHUB_LOG_LEVEL (debug|info|warn|error),
+NOTIFYHUB_SMTP_URL, NOTIFYHUB_MAIL_FROM`
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -108,6 +109,8 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	fs.IntVar(&cfg.Worker.Concurrency, "concurrency", 1, "consumers per listener in this process")
 	interval := fs.String("scheduler-interval", envOr("NOTIFYHUB_SCHEDULER_INTERVAL", app.DefaultSchedulerInterval.String()),
 		"how often each scheduled detector runs (1s to 24h)")
+	fs.StringVar(&cfg.SMTPURL, "smtp-url", os.Getenv("NOTIFYHUB_SMTP_URL"), "SMTP server for invoice e-mails: smtp://user:pass@host:587 or smtps://...; unset = no e-mail (prefer the environment variable: flags show in process lists)")
+	fs.StringVar(&cfg.MailFrom, "mail-from", os.Getenv("NOTIFYHUB_MAIL_FROM"), "sender of invoice e-mails, e.g. \"Billing <billing@example.com>\"")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

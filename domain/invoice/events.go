@@ -33,6 +33,10 @@ type InvoicePaymentReceived struct {
 	AmountPaid  decimal.Decimal `json:"amount_paid"` // after this payment
 	Outstanding decimal.Decimal `json:"outstanding"` // after this payment
 	Settled     bool            `json:"settled"`
+
+	// The invoiced order and who created it (told of its payments).
+	OrderID        string `json:"order_id"`
+	OrderCreatedBy string `json:"order_created_by"`
 }
 
 func (InvoicePaymentReceived) EventType() string             { return "InvoicePaymentReceived" }

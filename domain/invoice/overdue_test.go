@@ -21,7 +21,7 @@ var day0 = time.Date(2026, 5, 10, 23, 45, 0, 0, time.UTC)
 
 func dayN(n int) time.Time { return day0.AddDate(0, 0, n) }
 
-func each(t *testing.T, fn func(t *testing.T, s *sqlstore.Store)) {
+func eachStore(t *testing.T, fn func(t *testing.T, s *sqlstore.Store)) {
 	t.Helper()
 	for name, open := range storetest.Backends(t) {
 		t.Run(name, func(t *testing.T) {
@@ -62,7 +62,7 @@ func overdueEvents(t *testing.T, s *sqlstore.Store, tenant domain.TenantID) []in
 
 func TestOverdueRaisedOncePerThreshold(t *testing.T) {
 	t.Parallel()
-	each(t, func(t *testing.T, s *sqlstore.Store) {
+	eachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		id := storetest.SeedInvoice(t, s, storetest.InvoiceSeed{Tenant: "acme", CustomerName: "Umbrella Corp",
 			Number: "INV-000042", Total: "120.50", AmountPaid: "20.25", DueDate: dayN(0)})
 		d := detector(t, s, nil)
@@ -97,7 +97,7 @@ func TestOverdueRaisedOncePerThreshold(t *testing.T) {
 
 func TestOverdueRaisesOnlyTheTightestThresholdCrossed(t *testing.T) {
 	t.Parallel()
-	each(t, func(t *testing.T, s *sqlstore.Store) {
+	eachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		late := storetest.SeedInvoice(t, s, storetest.InvoiceSeed{Tenant: "acme", Number: "LATE", DueDate: dayN(-45)})
 		ancient := storetest.SeedInvoice(t, s, storetest.InvoiceSeed{Tenant: "acme", Number: "OLD", DueDate: dayN(-4000)})
 		d := detector(t, s, nil)
@@ -117,7 +117,7 @@ func TestOverdueRaisesOnlyTheTightestThresholdCrossed(t *testing.T) {
 
 func TestOverdueSkipsPaidAndNotYetDue(t *testing.T) {
 	t.Parallel()
-	each(t, func(t *testing.T, s *sqlstore.Store) {
+	eachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		paid := storetest.SeedInvoice(t, s, storetest.InvoiceSeed{Tenant: "acme", DueDate: dayN(-10), Status: "paid", AmountPaid: "100.00"})
 		today := storetest.SeedInvoice(t, s, storetest.InvoiceSeed{Tenant: "acme", DueDate: dayN(0)})
 		future := storetest.SeedInvoice(t, s, storetest.InvoiceSeed{Tenant: "acme", DueDate: dayN(30)})
@@ -136,7 +136,7 @@ func TestOverdueSkipsPaidAndNotYetDue(t *testing.T) {
 
 func TestOverdueMarksOpenInvoicesEvenWhenAlreadyRaised(t *testing.T) {
 	t.Parallel()
-	each(t, func(t *testing.T, s *sqlstore.Store) {
+	eachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		id := storetest.SeedInvoice(t, s, storetest.InvoiceSeed{Tenant: "acme", DueDate: dayN(-3)})
 		d := detector(t, s, nil)
 		require.Equal(t, 1, run(t, d, dayN(0)))
@@ -149,7 +149,7 @@ func TestOverdueMarksOpenInvoicesEvenWhenAlreadyRaised(t *testing.T) {
 
 func TestOverdueTenantIsolation(t *testing.T) {
 	t.Parallel()
-	each(t, func(t *testing.T, s *sqlstore.Store) {
+	eachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		a := storetest.SeedInvoice(t, s, storetest.InvoiceSeed{Tenant: "acme", Number: "INV-1", CustomerName: "A", DueDate: dayN(-1)})
 		g1 := storetest.SeedInvoice(t, s, storetest.InvoiceSeed{Tenant: "globex", Number: "INV-1", CustomerName: "G", DueDate: dayN(-8)})
 		g2 := storetest.SeedInvoice(t, s, storetest.InvoiceSeed{Tenant: "globex", Number: "INV-2", CustomerName: "G", DueDate: dayN(-1)})
@@ -169,7 +169,7 @@ func TestOverdueTenantIsolation(t *testing.T) {
 
 func TestOverduePagesAndConcurrentRunsRaiseOnce(t *testing.T) {
 	t.Parallel()
-	each(t, func(t *testing.T, s *sqlstore.Store) {
+	eachStore(t, func(t *testing.T, s *sqlstore.Store) {
 		const n = 13
 		for i := range n {
 			tenant := domain.TenantID("acme")

@@ -38,6 +38,7 @@ import (
 	"github.com/notifyhub/notifyhub/web"
 	"github.com/notifyhub/notifyhub/web/auth"
 	"github.com/notifyhub/notifyhub/workers/listeners"
+	"github.com/notifyhub/notifyhub/workers/mail"
 	"github.com/notifyhub/notifyhub/workers/relay"
 	"github.com/notifyhub/notifyhub/workers/runner"
 	"github.com/notifyhub/notifyhub/workers/scheduler"
@@ -88,6 +89,11 @@ type Config struct {
 	SchedulerInterval time.Duration
 	Scheduler         scheduler.Config // start delay, run timeout, clock
 	Logger            *slog.Logger
+	// SMTPURL is where invoice e-mails go: smtp://user:pass@host:port
+	// (STARTTLS when offered; ?starttls=false) or smtps://... for implicit
+	// TLS. "" = mail not configured (deliveries are recorded as skipped).
+	SMTPURL  string
+	MailFrom string // sender of those e-mails; required with SMTPURL
 }
 
 func (c *Config) setDefaults() {
@@ -140,6 +146,9 @@ func (c *Config) Validate() error {
 		// Without Redis the fan-out is in-process: a notification made by
 		// one process would never reach the sockets of another.
 		return errors.New("splitting roles across processes needs REDIS_URL; without it run one process with every role")
+	}
+	if c.SMTPURL != "" && c.MailFrom == "" {
+		return errors.New("NOTIFYHUB_SMTP_URL needs NOTIFYHUB_MAIL_FROM (the sender address)")
 	}
 	if c.Embedded() && !c.allRoles() {
 		// SQLite is one file for one process; its relay also assumes it is
@@ -226,6 +235,8 @@ type App struct {
 	Notifications *notification.Service
 	CRM           *crm.Service
 	Sales         *sales.Service
+	Invoices      *invoice.Service
+	mailer        mail.Mailer // nil when mail is not configured
 	hub           *hub.Hub
 	relay         *relay.Relay
 	runner        *runner.Runner
@@ -281,6 +292,10 @@ func (a *App) build(ctx context.Context) (err error) {
 	a.Products = product.NewService(events, nil)
 	a.Inventory = inventory.NewService(events, nil)
 	a.Procurement = procurement.NewService(events, a.Inventory, nil)
+	a.Invoices = invoice.NewService(events, nil)
+	if err := a.openMail(); err != nil {
+		return err
+	}
 	a.Notifications = notification.NewService(a.store, a.broker, nil, a.log)
 	a.CRM = crm.NewService(events, nil)
 	a.Sales = sales.NewService(events, nil)
@@ -364,6 +379,22 @@ func (a *App) openTransport(ctx context.Context) error {
 	return err
 }
 
+// openMail builds the SMTP mailer when one is configured. It connects to
+// nothing yet: a server that is down shows as failed deliveries, retried.
+func (a *App) openMail() error {
+	if a.cfg.SMTPURL == "" {
+		a.log.Info("mail is not configured (NOTIFYHUB_SMTP_URL): invoice e-mails are recorded as skipped")
+		return nil
+	}
+	m, err := mail.New(mail.Config{URL: a.cfg.SMTPURL, From: a.cfg.MailFrom})
+	if err != nil {
+		return err // never contains the password
+	}
+	a.mailer = m
+	a.log.Info("mail configured", slog.String("smtp", m.String()), slog.String("from", m.From()))
+	return nil
+}
+
 func (a *App) listeners() []runner.Listener {
 	return []runner.Listener{
 		listeners.SendLowStockNotification{Store: a.store, Notifier: a.Notifications},
@@ -373,6 +404,10 @@ func (a *App) listeners() []runner.Listener {
 		listeners.NotifyPurchaseOrderApproval{Store: a.store, Notifier: a.Notifications},
 		listeners.SendStockExpiryAlert{Store: a.store, Notifier: a.Notifications},
 		listeners.SendOverdueInvoiceReminder{Store: a.store, Notifier: a.Notifications},
+		listeners.GenerateInvoiceFromOrder{Invoices: a.Invoices},
+		listeners.SendInvoiceToCustomer{Store: a.store, Notifier: a.Notifications, Invoices: a.Invoices,
+			Mailer: a.mailer, Logger: a.log},
+		listeners.SendPaymentConfirmation{Store: a.store, Notifier: a.Notifications, Invoices: a.Invoices},
 	}
 }
 
@@ -423,6 +458,7 @@ func (a *App) handler() (http.Handler, error) {
 		Hub:           sockets,
 		CRM:           a.CRM,
 		Sales:         a.Sales,
+		Invoices:      a.Invoices,
 	})
 }
 

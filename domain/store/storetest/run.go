@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"Procurement", procurementTests},
 		{"Batch", batchTests},
 		{"Detector", detectorTests},
+		{"Invoice", invoiceTests},
 		{"Ops", opsTests},
 	}
 	for _, suite := range suites {
