@@ -331,7 +331,8 @@ func (a *App) build(ctx context.Context) (err error) {
 		}
 	}
 	if cfg.Demo {
-		a.demo = &demo.Demo{Users: a.store, Products: a.Products, Inventory: a.Inventory, Logger: a.log}
+		a.demo = &demo.Demo{Users: a.store, Products: a.Products, Inventory: a.Inventory, CRM: a.CRM, Sales: a.Sales,
+			Invoices: a.Invoices, Procurement: a.Procurement, Logger: a.log}
 	}
 	if cfg.Addr != "" {
 		handler := a.opsHandler()

@@ -5,29 +5,45 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/crm"
 	"github.com/notifyhub/notifyhub/domain/inventory"
+	"github.com/notifyhub/notifyhub/domain/invoice"
+	"github.com/notifyhub/notifyhub/domain/procurement"
 	"github.com/notifyhub/notifyhub/domain/product"
+	"github.com/notifyhub/notifyhub/domain/sales"
 )
 
 // Tenant is the demo tenant's id.
 const Tenant domain.TenantID = "acme"
 
 // Users are the demo tenant's people. Bob and Dave hold inventory.alerts
-// and so receive low-stock notifications; Alice gets them as admin; Carol
-// (sales) does not.
+// and so receive low-stock and expiry alerts; Alice gets everything as
+// admin; Carol sells and is told about her orders and their invoices; Erin
+// approves orders and purchase orders and collects payments.
 var Users = []domain.User{
 	{TenantID: Tenant, ID: "alice", Name: "Alice Admin", Email: "alice@acme.example", Perms: []string{domain.PermAdmin}},
 	{TenantID: Tenant, ID: "bob", Name: "Bob Warehouse", Email: "bob@acme.example",
 		Perms: []string{domain.PermInventoryManage, domain.PermInventoryAlerts, domain.PermProductsManage}},
-	{TenantID: Tenant, ID: "carol", Name: "Carol Sales", Email: "carol@acme.example", Perms: []string{domain.PermSalesManage}},
+	{TenantID: Tenant, ID: "carol", Name: "Carol Sales", Email: "carol@acme.example",
+		Perms: []string{domain.PermSalesManage, domain.PermCRMManage}},
 	{TenantID: Tenant, ID: "dave", Name: "Dave Buyer", Email: "dave@acme.example",
 		Perms: []string{domain.PermInventoryAlerts, domain.PermProcurementManage}},
+	{TenantID: Tenant, ID: "erin", Name: "Erin Finance", Email: "erin@acme.example",
+		Perms: []string{domain.PermInvoicesManage, domain.PermSalesApprove, domain.PermProcurementApprove}},
+}
+
+// actor is the demo user id acting with their own permissions.
+func actor(id domain.UserID) domain.Actor {
+	for _, u := range Users {
+		if u.ID == id {
+			return domain.Actor{TenantID: Tenant, UserID: u.ID, Perms: u.Perms}
+		}
+	}
+	panic("demo: no user " + string(id))
 }
 
 // system is the actor of seeding and traffic: the demo admin.
@@ -61,11 +77,28 @@ type UserStore interface {
 
 // Demo seeds and drives the demo tenant.
 type Demo struct {
-	Users     UserStore
-	Products  *product.Service
-	Inventory *inventory.Service
-	Logger    *slog.Logger
+	Users       UserStore
+	Products    *product.Service
+	Inventory   *inventory.Service
+	CRM         *crm.Service
+	Sales       *sales.Service
+	Invoices    *invoice.Service
+	Procurement *procurement.Service
+	Logger      *slog.Logger
 }
+
+var customers = []crm.CustomerInput{
+	{Name: "Initech GmbH", Email: "ap@initech.example"},
+	{Name: "Globex Retail", Email: "billing@globex.example"},
+	{Name: "Hooli Offices", Email: "invoices@hooli.example"},
+}
+
+var vendors = []procurement.VendorInput{
+	{Name: "Nordic Timber Ltd", Email: "orders@nordictimber.example"},
+	{Name: "Brightlite Components", Email: "sales@brightlite.example"},
+}
+
+var crmList = crm.ListParams{Limit: 200}
 
 // Seed creates the demo tenant, its users, locations and products with
 // opening stock. It is safe to run again: existing data is kept.
@@ -77,6 +110,9 @@ func (d *Demo) Seed(ctx context.Context) error {
 		if err := d.Users.UpsertUser(ctx, u); err != nil {
 			return fmt.Errorf("seed user %s: %w", u.ID, err)
 		}
+	}
+	if err := d.seedPartners(ctx); err != nil {
+		return err
 	}
 	existing, err := d.Products.List(ctx, Tenant, product.ListParams{Limit: 1})
 	if err != nil {
@@ -115,47 +151,37 @@ func (d *Demo) Seed(ctx context.Context) error {
 	return nil
 }
 
-// Traffic records a stock movement every interval until ctx is done: mostly
-// sales taking a few units out, and a restock once a product has run low,
-// so on hand crosses reorder levels now and then.
-func (d *Demo) Traffic(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		if err := d.step(ctx); err != nil && ctx.Err() == nil {
-			d.Logger.WarnContext(ctx, "demo traffic step failed", slog.Any("error", err))
-		}
-	}
-}
-
-func (d *Demo) step(ctx context.Context) error {
-	products, err := d.Products.List(ctx, Tenant, product.ListParams{Limit: 200})
-	if err != nil || len(products) == 0 {
+// seedPartners creates the customers, a lead and the vendors, unless the
+// tenant has some already (a database from an earlier start).
+func (d *Demo) seedPartners(ctx context.Context) error {
+	existing, err := d.CRM.ListCustomers(ctx, Tenant, crm.ListParams{Limit: 1})
+	if err != nil {
 		return err
 	}
-	p := products[rand.IntN(len(products))]
-	in := inventory.RecordInput{ProductID: p.ID}
-	switch {
-	case p.OnHand < p.ReorderLevel && rand.IntN(3) == 0:
-		in.Quantity = p.ReorderLevel*2 + int64(rand.IntN(10))
-		cost := p.Price.Mul(decimal.RequireFromString("0.6")).Round(2)
-		in.UnitCost = &cost
-		in.Reason = "purchase receipt"
-	case p.OnHand > 0:
-		in.Quantity = -min(p.OnHand, int64(1+rand.IntN(4)))
-		in.Reason = "sale"
-	default:
-		return nil
+	if len(existing) == 0 {
+		for _, c := range customers {
+			if _, err := d.CRM.CreateCustomer(ctx, actor("carol"), c); err != nil {
+				return fmt.Errorf("seed customer %s: %w", c.Name, err)
+			}
+		}
+		lead, err := d.CRM.CreateLead(ctx, actor("carol"), crm.LeadInput{Name: "Umbrella Labs", Email: "procurement@umbrella.example"})
+		if err != nil {
+			return fmt.Errorf("seed lead: %w", err)
+		}
+		if _, err := d.CRM.ConvertLead(ctx, actor("carol"), lead.ID); err != nil {
+			return fmt.Errorf("convert lead: %w", err)
+		}
 	}
-	_, err = d.Inventory.Record(ctx, system, in)
-	var rule *domain.RuleError
-	if errors.As(err, &rule) {
-		return nil // raced another movement; the next step picks again
+	known, err := d.Procurement.ListVendors(ctx, Tenant, procurement.VendorFilter{Limit: 1})
+	if err != nil {
+		return err
 	}
-	return err
+	if len(known) == 0 {
+		for _, v := range vendors {
+			if _, err := d.Procurement.CreateVendor(ctx, actor("dave"), v); err != nil && !errors.Is(err, domain.ErrConflict) {
+				return fmt.Errorf("seed vendor %s: %w", v.Name, err)
+			}
+		}
+	}
+	return nil
 }
