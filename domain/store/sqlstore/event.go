@@ -157,13 +157,14 @@ func (s *Store) OldestUnpublished(ctx context.Context) (time.Time, bool, error) 
 }
 
 // ListEvents pages through the tenant's event log, oldest first, optionally
-// of one type. after is an event id of this tenant ("" for the start;
+// of one type. The reserved machinery types (domain.InternalEventTypes:
+// queued jobs, retries) are left out. after is an event id of this tenant ("" for the start;
 // domain.ErrNotFound when it is not the tenant's). Limit defaults to 50, at
 // most 500. Only committed events appear; one that commits late with an
 // earlier position than after is not shown to that page's reader.
 func (s *Store) ListEvents(ctx context.Context, tenant domain.TenantID, eventType string, after string, limit int) ([]domain.Event, error) {
-	q := `SELECT ` + eventCols + ` FROM events WHERE tenant_id = ?`
-	args := []any{tenant}
+	q := `SELECT ` + eventCols + ` FROM events WHERE tenant_id = ? AND type NOT IN (?, ?)`
+	args := []any{tenant, domain.EventJobDispatched, domain.EventListenerRetry}
 	if eventType != "" {
 		q += ` AND type = ?`
 		args = append(args, eventType)
@@ -213,8 +214,8 @@ func (s *Store) RequeuePublished(ctx context.Context, since time.Time) (int64, e
 // dashboard's feed, which then follows with ListEvents after the newest).
 // Limit defaults to 50, at most 500.
 func (s *Store) LatestEvents(ctx context.Context, tenant domain.TenantID, limit int) ([]domain.Event, error) {
-	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE tenant_id = ? ORDER BY pos DESC LIMIT ?`,
-		tenant, clamp(limit, 50, 500))
+	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE tenant_id = ? AND type NOT IN (?, ?) ORDER BY pos DESC LIMIT ?`,
+		tenant, domain.EventJobDispatched, domain.EventListenerRetry, clamp(limit, 50, 500))
 	if err != nil {
 		return nil, s.wrap("latest events", err)
 	}
