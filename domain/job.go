@@ -31,7 +31,9 @@ type FailedJobScope struct {
 func (s FailedJobScope) Valid() bool { return s.AllTenants || s.Tenant != "" }
 
 // Includes reports whether a failed job of tenant t is in scope.
-func (s FailedJobScope) Includes(t TenantID) bool { return s.AllTenants || (s.Tenant != "" && s.Tenant == t) }
+func (s FailedJobScope) Includes(t TenantID) bool {
+	return s.AllTenants || (s.Tenant != "" && s.Tenant == t)
+}
 
 // FailedJobCursor is a position in the newest-first listing of failed
 // jobs: the next page holds the jobs that failed before it. The zero
