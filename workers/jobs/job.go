@@ -66,8 +66,9 @@ func decodeEnvelope(body []byte) (Envelope, error) {
 	return e, nil
 }
 
-// Registry holds the job types a process knows. It is safe for concurrent
-// reads once built.
+// Registry holds the job types a process knows. Register every type while
+// wiring the process, before workers or dispatchers use it; after that it
+// is only read, and safe for concurrent use.
 type Registry struct {
 	types map[string]Type
 	names []string
@@ -79,14 +80,17 @@ var _ runner.Jobs = (*Registry)(nil)
 func NewRegistry(types ...Type) (*Registry, error) {
 	r := &Registry{types: map[string]Type{}}
 	for _, t := range types {
-		if err := r.register(t); err != nil {
+		if err := r.Register(t); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
 }
 
-func (r *Registry) register(t Type) error {
+// Register adds a job type, with its defaults applied. A type may depend
+// on a dispatcher of this same registry (a job queueing another), hence
+// registration after construction.
+func (r *Registry) Register(t Type) error {
 	switch {
 	case t.Name == "" || len(t.Name) > 100:
 		return fmt.Errorf("jobs: a job type needs a name of at most 100 bytes, got %q", t.Name)
