@@ -42,3 +42,15 @@ type FailedJobCursor struct {
 	FailedAt time.Time
 	ID       string
 }
+
+// RetryReport says what retrying every failed job of a scope did.
+type RetryReport struct {
+	Retried int          `json:"retried"`
+	Skipped []SkippedJob `json:"skipped"` // left in place: nothing to run again
+}
+
+// SkippedJob is a failed job a retry-all left in place, and why.
+type SkippedJob struct {
+	ID    string `json:"id"`
+	Error string `json:"error"`
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/notifyhub/notifyhub/hub"
 	"github.com/notifyhub/notifyhub/web"
 	"github.com/notifyhub/notifyhub/web/auth"
+	"github.com/notifyhub/notifyhub/workers/jobs"
 )
 
 var testSecret = []byte("web-test-secret-web-test-secret-0123456789")
@@ -58,6 +59,8 @@ type fixture struct {
 	users    *countingUsers
 	socket   *fakeSocket
 	logs     *syncBuffer
+	bulk     *notification.BulkService // its Send runs the queued job
+	failed   *jobs.Failed
 }
 
 type option func(*web.Config, *web.Deps)
@@ -74,6 +77,11 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 	}
 	f.notes = notification.NewService(st, f.fanout, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	f.products = product.NewService(st, nil)
+	reg, err := jobs.NewRegistry()
+	require.NoError(t, err)
+	f.bulk = notification.NewBulkService(st, f.notes, jobs.NewDispatcher(st, reg, nil), nil)
+	require.NoError(t, reg.Register(jobs.SendBulkNotifications(f.bulk)))
+	f.failed = jobs.NewFailed(st, nil)
 	cfg := web.Config{
 		Secret: testSecret,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -86,6 +94,8 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 		Users:         f.users,
 		Events:        st,
 		Hub:           f.socket,
+		Bulk:          f.bulk,
+		FailedJobs:    f.failed,
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

@@ -82,6 +82,8 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Use(s.requireAPI)
 
 		r.Get("/notifications", s.api(s.listNotifications))
+		r.Post("/notifications", s.api(s.sendBulk))
+		r.Get("/notifications/bulk/{id}", s.api(s.getBulk))
 		r.Get("/notifications/unread-count", s.api(s.unreadCount))
 		r.Post("/notifications/read-all", s.api(s.markAllRead))
 		r.Post("/notifications/{id}/read", s.api(s.markRead))
@@ -99,6 +101,13 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Post("/locations", s.api(create(s.deps.Inventory.CreateLocation)))
 
 		r.Get("/events", s.api(s.listEvents))
+
+		r.Get("/failed-jobs", s.api(s.listFailedJobs))
+		r.Delete("/failed-jobs", s.api(s.flushFailedJobs))
+		r.Post("/failed-jobs/retry-all", s.api(s.retryAllFailedJobs))
+		r.Get("/failed-jobs/{id}", s.api(s.getFailedJob))
+		r.Delete("/failed-jobs/{id}", s.api(s.forgetFailedJob))
+		r.Post("/failed-jobs/{id}/retry", s.api(s.retryFailedJob))
 	})
 	return r, nil
 }

@@ -155,23 +155,11 @@ func (f *Failed) requeue(j domain.FailedJob) (domain.Event, error) {
 	return out, nil
 }
 
-// RetryReport says what RetryAll did.
-type RetryReport struct {
-	Retried int          `json:"retried"`
-	Skipped []SkippedJob `json:"skipped"`
-}
-
-// SkippedJob is a failed job RetryAll left in place, and why.
-type SkippedJob struct {
-	ID    string `json:"id"`
-	Error string `json:"error"`
-}
-
 // RetryAll retries every failed job of the scope. Jobs that cannot be
 // retried stay and are reported; a store error stops it (what was retried
 // stays retried).
-func (f *Failed) RetryAll(ctx context.Context, scope domain.FailedJobScope) (RetryReport, error) {
-	rep := RetryReport{Skipped: []SkippedJob{}}
+func (f *Failed) RetryAll(ctx context.Context, scope domain.FailedJobScope) (domain.RetryReport, error) {
+	rep := domain.RetryReport{Skipped: []domain.SkippedJob{}}
 	var cursor domain.FailedJobCursor
 	for {
 		page, err := f.store.FailedJobs(ctx, scope, cursor, MaxPage)
@@ -187,7 +175,7 @@ func (f *Failed) RetryAll(ctx context.Context, scope domain.FailedJobScope) (Ret
 			case errors.Is(err, domain.ErrNotFound):
 				// Retried or forgotten meanwhile by someone else.
 			case errors.As(err, &rule):
-				rep.Skipped = append(rep.Skipped, SkippedJob{ID: j.ID, Error: rule.Message})
+				rep.Skipped = append(rep.Skipped, domain.SkippedJob{ID: j.ID, Error: rule.Message})
 			default:
 				return rep, err
 			}
