@@ -199,3 +199,76 @@ func TestTwoProcessesShareTheWork(t *testing.T) {
 		require.NotContains(t, sc.Text(), "level=ERROR", "process A logged an error")
 	}
 }
+
+// TestQueueRestartStopsWorkerProcesses: a `notifyhub worker` process runs
+// a bulk send posted to a separate API process, and exits with status 0
+// once `notifyhub queue restart` is run; the API process keeps serving.
+func TestQueueRestartStopsWorkerProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	base := os.Getenv(storetest.DatabaseURLEnv)
+	if base == "" || os.Getenv(streamtest.RedisURLEnv) == "" {
+		t.Skip("NOTIFYHUB_TEST_DATABASE_URL and NOTIFYHUB_TEST_REDIS_URL are needed for the distributed mode")
+	}
+	_, prefix := streamtest.OpenRedis(t)
+	env := []string{
+		"DATABASE_URL=" + storetest.WithSearchPath(base, storetest.NewSchema(t, base)),
+		"REDIS_URL=" + os.Getenv(streamtest.RedisURLEnv),
+		"NOTIFYHUB_REDIS_PREFIX=" + prefix,
+		"NOTIFYHUB_JWT_SECRET=" + strings.Repeat("s3cret-", 6),
+		"NOTIFYHUB_LOG_LEVEL=info",
+	}
+	api := startProcess(t, env, "serve", "--roles", "http,hub,relay")
+	worker := startProcess(t, env, "worker", "--queue", "high,default", "--sleep", "50ms")
+
+	bob := tokenFor(t, env, "acme", "bob", "")
+	sender := tokenFor(t, env, "acme", "alice", domain.PermNotificationsSend)
+	request := func(method, path, tok string, body any, want int) map[string]any {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			b, err := json.Marshal(body)
+			require.NoError(t, err)
+			rd = bytes.NewReader(b)
+		}
+		req, err := http.NewRequest(method, "http://"+api.addr+path, rd)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		require.Equal(t, want, res.StatusCode, "%s %s: %s", method, path, raw)
+		var out map[string]any
+		require.NoError(t, json.Unmarshal(raw, &out))
+		return out
+	}
+	request("GET", "/api/v1/notifications/unread-count", bob, nil, http.StatusOK)
+	bulk := request("POST", "/api/v1/notifications", sender, map[string]any{"user_ids": []string{"bob"}, "title": "Deploy at 5"}, http.StatusAccepted)
+	require.Eventually(t, func() bool {
+		st := request("GET", "/api/v1/notifications/bulk/"+bulk["id"].(string), sender, nil, http.StatusOK)
+		return st["status"] == "completed"
+	}, time.Minute, 50*time.Millisecond, "the worker process sends it:\n%s", worker.logs)
+	require.Equal(t, 1.0, request("GET", "/api/v1/notifications/unread-count", bob, nil, http.StatusOK)["unread_count"])
+
+	bin, err := buildBinary()
+	require.NoError(t, err)
+	cmd := exec.Command(bin, "queue", "restart")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "restart requested")
+	select {
+	case err := <-worker.done:
+		require.NoError(t, err, "the worker exits with status 0:\n%s", worker.logs)
+		worker.done <- err // for the cleanup
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the worker did not exit after queue restart:\n%s", worker.logs)
+	}
+	require.Contains(t, worker.logs.String(), "restart requested")
+	request("GET", "/api/v1/notifications/unread-count", bob, nil, http.StatusOK) // the API process is still up
+	api.stop(t)
+}
