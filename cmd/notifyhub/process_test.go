@@ -21,7 +21,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/notifyhub/notifyhub/cmd/notifyhub/app"
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/store/storetest"
 	"github.com/notifyhub/notifyhub/workers/stream/streamtest"
 )
@@ -213,8 +215,9 @@ func TestQueueRestartStopsWorkerProcesses(t *testing.T) {
 		t.Skip("NOTIFYHUB_TEST_DATABASE_URL and NOTIFYHUB_TEST_REDIS_URL are needed for the distributed mode")
 	}
 	_, prefix := streamtest.OpenRedis(t)
+	dbURL := storetest.WithSearchPath(base, storetest.NewSchema(t, base))
 	env := []string{
-		"DATABASE_URL=" + storetest.WithSearchPath(base, storetest.NewSchema(t, base)),
+		"DATABASE_URL=" + dbURL,
 		"REDIS_URL=" + os.Getenv(streamtest.RedisURLEnv),
 		"NOTIFYHUB_REDIS_PREFIX=" + prefix,
 		"NOTIFYHUB_JWT_SECRET=" + strings.Repeat("s3cret-", 6),
@@ -256,11 +259,38 @@ func TestQueueRestartStopsWorkerProcesses(t *testing.T) {
 
 	bin, err := buildBinary()
 	require.NoError(t, err)
-	cmd := exec.Command(bin, "queue", "restart")
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	require.Contains(t, string(out), "restart requested")
+	cli := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), env...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		require.NoError(t, err, "%s", stderr.String())
+		return string(out)
+	}
+
+	// A bulk whose job had used up its tries: `queue retry` runs it again.
+	store, err := app.OpenStore(context.Background(), app.Config{DatabaseURL: dbURL})
+	require.NoError(t, err)
+	defer store.Close()
+	stuck := notification.Bulk{ID: domain.NewID(), TenantID: "acme", RequestedBy: "alice",
+		Audience: notification.Audience{UserIDs: []domain.UserID{"bob"}}, Type: notification.TypeAnnouncement,
+		Severity: domain.SeverityInfo, Title: "Retried", Data: []byte(`{}`), Status: notification.BulkFailed, Total: 1, CreatedAt: time.Now()}
+	require.NoError(t, store.InsertBulk(context.Background(), stuck))
+	failed := domain.FailedJob{ID: domain.NewID(), Queue: "default", Job: notification.BulkJob, TenantID: "acme", Attempts: 5,
+		Error: "connection refused", FailedAt: time.Now(),
+		Payload: []byte(`{"id":"` + domain.NewID() + `","job":"SendBulkNotifications","tenant":"acme","payload":{"bulk_id":"` + stuck.ID + `"},"queue":"default"}`)}
+	require.NoError(t, store.InsertFailedJob(context.Background(), failed))
+	require.Contains(t, cli("queue", "failed"), failed.ID)
+	require.Equal(t, "retried "+failed.ID+"\n", cli("queue", "retry", failed.ID))
+	require.Eventually(t, func() bool {
+		return request("GET", "/api/v1/notifications/bulk/"+stuck.ID, sender, nil, http.StatusOK)["status"] == "completed"
+	}, time.Minute, 50*time.Millisecond, "the retried job runs:\n%s", worker.logs)
+	require.Equal(t, 2.0, request("GET", "/api/v1/notifications/unread-count", bob, nil, http.StatusOK)["unread_count"])
+	require.Equal(t, "no failed jobs\n", cli("queue", "failed"))
+
+	require.Contains(t, cli("queue", "restart"), "restart requested")
 	select {
 	case err := <-worker.done:
 		require.NoError(t, err, "the worker exits with status 0:\n%s", worker.logs)
