@@ -192,3 +192,26 @@ func TestQueueRejectsBadInput(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestWorkerFlagsRejectBadInput(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "nh.db")
+	for name, args := range map[string][]string{
+		"no queue":               {"serve", "--database-url", db, "--addr", "127.0.0.1:0", "--queue", " , "},
+		"bad queue name":         {"serve", "--database-url", db, "--addr", "127.0.0.1:0", "--queue", "high,Low!"},
+		"reserved queue":         {"serve", "--database-url", db, "--addr", "127.0.0.1:0", "--queue", "events"},
+		"queue twice":            {"serve", "--database-url", db, "--addr", "127.0.0.1:0", "--queue", "high,high"},
+		"timeout over reclaim":   {"serve", "--database-url", db, "--addr", "127.0.0.1:0", "--timeout", "10m", "--reclaim-after", "5m"},
+		"max-jobs is a worker's": {"serve", "--database-url", db, "--max-jobs", "3"},
+		"bad max-time":           {"worker", "--database-url", db, "--max-time", "soon"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := runCLI(t, args...)
+			require.Error(t, err)
+		})
+	}
+	_, _, err := runCLI(t, "serve", "--database-url", db, "--addr", "127.0.0.1:0", "--queue", "high,Low!")
+	require.ErrorContains(t, err, "not a queue name")
+	_, _, err = runCLI(t, "serve", "--database-url", db, "--addr", "127.0.0.1:0", "--timeout", "10m", "--reclaim-after", "5m")
+	require.ErrorContains(t, err, "must exceed timeout")
+}

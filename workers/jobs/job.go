@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
@@ -131,9 +130,6 @@ func (r *Registry) Lookup(name string) (Type, bool) {
 	t, ok := r.types[name]
 	return t, ok
 }
-
-// Names lists the registered job types in registration order.
-func (r *Registry) Names() []string { return slices.Clone(r.names) }
 
 // Policies lists every type's own policy (runner.Jobs).
 func (r *Registry) Policies() []runner.Policy {

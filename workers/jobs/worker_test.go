@@ -439,3 +439,65 @@ func TestFlushForgetAndPrune(t *testing.T) {
 	_, err = e.failed.Prune(ctx, 0, jobs.DefaultEventRetention)
 	require.ErrorAs(t, err, &v)
 }
+
+// TestShutdownFinishesOrReleases: on SIGTERM (ctx done) a worker finishes
+// the attempt in hand, starts nothing new, and hands a job waiting between
+// tries back at once, unacknowledged, for another worker.
+func TestShutdownFinishesOrReleases(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, b backend) {
+		started := make(chan string, 4)
+		release := make(chan struct{})
+		var finished atomic.Int32
+		e := newEnv(t, b,
+			jobs.Type{Name: "InHand", Queue: runner.QueueHigh, Handle: func(_ context.Context, _ domain.TenantID, p json.RawMessage) error {
+				started <- "in-hand"
+				<-release
+				finished.Add(1)
+				return nil
+			}},
+			jobs.Type{Name: "Waiting", Queue: runner.QueueHigh, Tries: 3, Timeout: time.Second, Backoff: []time.Duration{time.Hour},
+				Handle: func(context.Context, domain.TenantID, json.RawMessage) error {
+					started <- "waiting"
+					return errors.New("try again later")
+				}},
+			jobs.Type{Name: "Never", Handle: func(context.Context, domain.TenantID, json.RawMessage) error {
+				started <- "never"
+				return nil
+			}},
+		)
+		e.dispatch(t, "acme", "Waiting", nil)
+		e.dispatch(t, "acme", "InHand", nil)
+		e.dispatch(t, "acme", "Never", nil)
+		w := e.start(t, runner.QueueConfig{Concurrency: 2, ReclaimAfter: 2 * time.Hour})
+		got := []string{<-started, <-started}
+		require.ElementsMatch(t, []string{"waiting", "in-hand"}, got)
+		stopped := make(chan struct{})
+		go func() { w.stop(); close(stopped) }() // SIGTERM
+		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-stopped:
+			t.Fatal("the worker returned while a job was in hand")
+		default:
+		}
+		close(release)
+		select {
+		case <-stopped:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the worker did not stop")
+		}
+		require.NoError(t, w.err, "ctx ended: not a *Stopped")
+		require.EqualValues(t, 1, finished.Load(), "the job in hand completed")
+		require.Empty(t, started, "nothing new started")
+		require.Empty(t, e.failedJobs(t))
+
+		// The job waiting between tries is free at once, not after
+		// reclaim-after (2h); the unstarted one is still waiting.
+		ctx := context.Background()
+		back, err := b.stream.Reclaim(ctx, runner.QueueTopic(runner.QueueHigh), runner.QueueGroup, "next-worker", time.Hour, 10)
+		require.NoError(t, err)
+		require.Len(t, back, 1)
+		require.Contains(t, string(back[0].Body), `"job":"Waiting"`)
+		require.EqualValues(t, 1, e.backlog(t, runner.QueueDefault))
+	})
+}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -210,9 +209,6 @@ func NewQueueWorker(cfg QueueConfig, s stream.Stream, store Store, jobs Jobs) (*
 		metrics: m,
 	}, nil
 }
-
-// Queues are the queues served, highest priority first.
-func (w *QueueWorker) Queues() []string { return slices.Clone(w.cfg.Queues) }
 
 // Run serves the queues until ctx is done or the worker stops by itself,
 // then lets the jobs in hand finish (each within its timeout) and returns:
