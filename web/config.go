@@ -109,6 +109,8 @@ type Deps struct {
 	CRM           CRMService
 	Sales         SalesService
 	Invoices      InvoiceService
+	Bulk          BulkNotificationService
+	FailedJobs    FailedJobService
 }
 
 func (d Deps) validate() error {
@@ -133,6 +135,10 @@ func (d Deps) validate() error {
 		return errors.New("web: Deps.Sales is required")
 	case d.Invoices == nil:
 		return errors.New("web: Deps.Invoices is required")
+	case d.Bulk == nil:
+		return errors.New("web: Deps.Bulk is required")
+	case d.FailedJobs == nil:
+		return errors.New("web: Deps.FailedJobs is required")
 	}
 	return nil
 }
@@ -196,4 +202,24 @@ type EventStore interface {
 // *domain.ValidationError for a bad since); after the upgrade it returns nil.
 type SocketServer interface {
 	Serve(w http.ResponseWriter, r *http.Request, id hub.Identity) error
+}
+
+// BulkNotificationService accepts bulk sends and reports their progress
+// (*notification.BulkService). Request checks notifications.send and
+// validates; Get answers domain.ErrNotFound for another tenant's bulk.
+type BulkNotificationService interface {
+	Request(ctx context.Context, actor domain.Actor, in notification.BulkRequest) (notification.Bulk, error)
+	Get(ctx context.Context, tenant domain.TenantID, id string) (notification.Bulk, error)
+}
+
+// FailedJobService manages failed jobs (*jobs.Failed). Every method is
+// scoped: a job outside the scope is domain.ErrNotFound. Retry queues the
+// job again and removes it in one transaction.
+type FailedJobService interface {
+	List(ctx context.Context, scope domain.FailedJobScope, before string, limit int) ([]domain.FailedJob, error)
+	Get(ctx context.Context, scope domain.FailedJobScope, id string) (domain.FailedJob, error)
+	Retry(ctx context.Context, scope domain.FailedJobScope, id string) error
+	RetryAll(ctx context.Context, scope domain.FailedJobScope) (domain.RetryReport, error)
+	Forget(ctx context.Context, scope domain.FailedJobScope, id string) error
+	Flush(ctx context.Context, scope domain.FailedJobScope) (int64, error)
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/notifyhub/notifyhub/hub"
 	"github.com/notifyhub/notifyhub/web"
 	"github.com/notifyhub/notifyhub/web/auth"
+	"github.com/notifyhub/notifyhub/workers/jobs"
 )
 
 var testSecret = []byte("web-test-secret-web-test-secret-0123456789")
@@ -62,6 +63,8 @@ type fixture struct {
 	users    *countingUsers
 	socket   *fakeSocket
 	logs     *syncBuffer
+	bulk     *notification.BulkService // its Send runs the queued job
+	failed   *jobs.Failed
 }
 
 type option func(*web.Config, *web.Deps)
@@ -79,6 +82,11 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 	f.notes = notification.NewService(st, f.fanout, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	f.products = product.NewService(st, nil)
 	stock := inventory.NewService(st, nil)
+	reg, err := jobs.NewRegistry()
+	require.NoError(t, err)
+	f.bulk = notification.NewBulkService(st, f.notes, jobs.NewDispatcher(st, reg, nil), nil)
+	require.NoError(t, reg.Register(jobs.SendBulkNotifications(f.bulk)))
+	f.failed = jobs.NewFailed(st, nil)
 	cfg := web.Config{
 		Secret: testSecret,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -95,6 +103,8 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 		CRM:           crm.NewService(st, nil),
 		Sales:         sales.NewService(st, nil),
 		Invoices:      invoice.NewService(st, nil),
+		Bulk:          f.bulk,
+		FailedJobs:    f.failed,
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

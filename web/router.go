@@ -82,6 +82,8 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Use(s.requireAPI)
 
 		r.Get("/notifications", s.api(s.listNotifications))
+		r.Post("/notifications", s.api(s.sendBulk))
+		r.Get("/notifications/bulk/{id}", s.api(s.getBulk))
 		r.Get("/notifications/unread-count", s.api(s.unreadCount))
 		r.Get("/notification-types", s.api(s.notificationTypes))
 		r.Post("/notifications/read-all", s.api(s.markAllRead))
@@ -120,6 +122,13 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Post("/invoices/{id}/payments", s.api(s.recordInvoicePayment))
 
 		r.Get("/events", s.api(s.listEvents))
+
+		r.Get("/failed-jobs", s.api(s.listFailedJobs))
+		r.Delete("/failed-jobs", s.api(s.flushFailedJobs))
+		r.Post("/failed-jobs/retry-all", s.api(s.retryAllFailedJobs))
+		r.Get("/failed-jobs/{id}", s.api(s.getFailedJob))
+		r.Delete("/failed-jobs/{id}", s.api(s.forgetFailedJob))
+		r.Post("/failed-jobs/{id}/retry", s.api(s.retryFailedJob))
 	})
 	return r, nil
 }

@@ -3,7 +3,9 @@
 // workers, in one process or split by role.
 //
 //	notifyhub serve [--demo] [--roles=http,hub,relay,worker,scheduler]
-//	notifyhub worker [--tries=3 --timeout=60s --reclaim-after=5m ...]
+//	notifyhub worker [--queue=high,default,low --tries=3 --timeout=60s --backoff=1s,10s
+//	                  --sleep=3s --max-jobs=N --max-time=1h --concurrency=N --reclaim-after=5m]
+//	notifyhub queue failed|retry ID...|retry all|forget ID|flush|prune --older-than D|restart
 //	notifyhub migrate
 //	notifyhub token --tenant T --user U [--perms a,b] [--name N] [--email E] [--ttl 1h]
 //
@@ -26,6 +28,7 @@ import (
 	"github.com/notifyhub/notifyhub/cmd/notifyhub/app"
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/web/auth"
+	"github.com/notifyhub/notifyhub/workers/runner"
 )
 
 func main() {
@@ -42,7 +45,9 @@ const usage = `usage: notifyhub <command> [flags]
 
 commands:
   serve     run the server (every role by default); --demo seeds a demo tenant and traffic
-  worker    run listeners and the scheduled detectors (no HTTP)
+  worker    run listeners, background jobs and the scheduled detectors (no HTTP)
+  queue     manage failed jobs and workers: failed, retry ID...|all, forget ID, flush,
+            prune --older-than D, restart (run "notifyhub queue" for details)
   migrate   apply database migrations and exit
   token     print a signed token for a user
 
@@ -63,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, "serve", args[1:], stderr, app.AllRoles)
 	case "worker":
 		return serve(ctx, "worker", args[1:], stderr, []string{app.RoleWorker, app.RoleScheduler})
+	case "queue":
+		return queue(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], stdout, stderr)
 	case "token":
@@ -102,15 +109,22 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	fs.BoolVar(&cfg.Demo, "demo", false, "seed the demo tenant and keep demo traffic flowing (embedded mode only)")
 	fs.BoolVar(&cfg.SecureCookie, "secure-cookie", os.Getenv("NOTIFYHUB_SECURE_COOKIE") == "true", "mark the session cookie Secure (when served over HTTPS)")
 	fs.DurationVar(&cfg.DemoInterval, "demo-interval", 2*time.Second, "time between demo stock movements")
-	fs.IntVar(&cfg.Worker.Tries, "tries", 3, "attempts per event and listener before it becomes a failed job")
-	fs.DurationVar(&cfg.Worker.Timeout, "timeout", 60*time.Second, "time limit of one attempt")
-	fs.DurationVar(&cfg.Worker.ReclaimAfter, "reclaim-after", 0, "idle time after which another worker takes over an unacknowledged entry (default 5m; must exceed --timeout + the longest --backoff)")
-	backoff := fs.String("backoff", "1s,10s", "delays before the 2nd, 3rd, ... try (the last repeats)")
-	fs.IntVar(&cfg.Worker.Concurrency, "concurrency", 1, "consumers per listener in this process")
 	interval := fs.String("scheduler-interval", envOr("NOTIFYHUB_SCHEDULER_INTERVAL", app.DefaultSchedulerInterval.String()),
 		"how often each scheduled detector runs (1s to 24h)")
 	fs.StringVar(&cfg.SMTPURL, "smtp-url", os.Getenv("NOTIFYHUB_SMTP_URL"), "SMTP server for invoice e-mails: smtp://user:pass@host:587 or smtps://...; unset = no e-mail (prefer the environment variable: flags show in process lists)")
 	fs.StringVar(&cfg.MailFrom, "mail-from", os.Getenv("NOTIFYHUB_MAIL_FROM"), "sender of invoice e-mails, e.g. \"Billing <billing@example.com>\"")
+	fs.IntVar(&cfg.Worker.Tries, "tries", 3, "attempts per event and listener before it becomes a failed job; when given, also overrides every job type's own")
+	fs.DurationVar(&cfg.Worker.Timeout, "timeout", 60*time.Second, "time limit of one attempt; when given, also overrides every job type's own")
+	fs.DurationVar(&cfg.Worker.ReclaimAfter, "reclaim-after", 0, "idle time after which another worker takes over an unacknowledged entry (default 5m or more; must exceed --timeout + the longest --backoff, and every job's)")
+	backoff := fs.String("backoff", "1s,10s", "delays before the 2nd, 3rd, ... try (the last repeats); when given, also overrides every job type's own")
+	fs.IntVar(&cfg.Worker.Concurrency, "concurrency", 1, "consumers per listener, and jobs at once, in this process")
+	queues := fs.String("queue", strings.Join(runner.DefaultQueues, ","), "job queues to serve, highest priority first")
+	fs.DurationVar(&cfg.Queues.Sleep, "sleep", 3*time.Second, "pause when every queue is empty")
+	if name == "worker" {
+		fs.IntVar(&cfg.Queues.MaxJobs, "max-jobs", 0, "exit (status 0) after running this many jobs; 0: no limit")
+		fs.DurationVar(&cfg.Queues.MaxTime, "max-time", 0, "exit (status 0) after running this long; 0: no limit")
+		cfg.WatchRestart = true // notifyhub queue restart
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -128,6 +142,21 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 		// 0 would mean "the default" to app.Config: refuse it here.
 		return fmt.Errorf("--scheduler-interval / NOTIFYHUB_SCHEDULER_INTERVAL: %s must be positive", *interval)
 	}
+	if cfg.Queues.Queues = splitList(*queues); len(cfg.Queues.Queues) == 0 {
+		return errors.New("--queue: name at least one queue")
+	}
+	// Job types have their own tries, timeout and backoff; the flags
+	// replace them only when given.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "tries":
+			cfg.Queues.Override.Tries = cfg.Worker.Tries
+		case "timeout":
+			cfg.Queues.Override.Timeout = cfg.Worker.Timeout
+		case "backoff":
+			cfg.Queues.Override.Backoff = cfg.Worker.Backoff
+		}
+	})
 	cfg.AllowedOrigins = splitList(*origins)
 	cfg.Roles = splitList(*roles)
 	logger, err := newLogger(stderr, *level)

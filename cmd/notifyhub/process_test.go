@@ -21,7 +21,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/notifyhub/notifyhub/cmd/notifyhub/app"
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/store/storetest"
 	"github.com/notifyhub/notifyhub/workers/stream/streamtest"
 )
@@ -198,4 +200,105 @@ func TestTwoProcessesShareTheWork(t *testing.T) {
 	for sc.Scan() {
 		require.NotContains(t, sc.Text(), "level=ERROR", "process A logged an error")
 	}
+}
+
+// TestQueueRestartStopsWorkerProcesses: a `notifyhub worker` process runs
+// a bulk send posted to a separate API process, and exits with status 0
+// once `notifyhub queue restart` is run; the API process keeps serving.
+func TestQueueRestartStopsWorkerProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	base := os.Getenv(storetest.DatabaseURLEnv)
+	if base == "" || os.Getenv(streamtest.RedisURLEnv) == "" {
+		t.Skip("NOTIFYHUB_TEST_DATABASE_URL and NOTIFYHUB_TEST_REDIS_URL are needed for the distributed mode")
+	}
+	_, prefix := streamtest.OpenRedis(t)
+	dbURL := storetest.WithSearchPath(base, storetest.NewSchema(t, base))
+	env := []string{
+		"DATABASE_URL=" + dbURL,
+		"REDIS_URL=" + os.Getenv(streamtest.RedisURLEnv),
+		"NOTIFYHUB_REDIS_PREFIX=" + prefix,
+		"NOTIFYHUB_JWT_SECRET=" + strings.Repeat("s3cret-", 6),
+		"NOTIFYHUB_LOG_LEVEL=info",
+	}
+	api := startProcess(t, env, "serve", "--roles", "http,hub,relay")
+	worker := startProcess(t, env, "worker", "--queue", "high,default", "--sleep", "50ms")
+
+	bob := tokenFor(t, env, "acme", "bob", "")
+	sender := tokenFor(t, env, "acme", "alice", domain.PermNotificationsSend)
+	request := func(method, path, tok string, body any, want int) map[string]any {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			b, err := json.Marshal(body)
+			require.NoError(t, err)
+			rd = bytes.NewReader(b)
+		}
+		req, err := http.NewRequest(method, "http://"+api.addr+path, rd)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		require.Equal(t, want, res.StatusCode, "%s %s: %s", method, path, raw)
+		var out map[string]any
+		require.NoError(t, json.Unmarshal(raw, &out))
+		return out
+	}
+	request("GET", "/api/v1/notifications/unread-count", bob, nil, http.StatusOK)
+	bulk := request("POST", "/api/v1/notifications", sender, map[string]any{"user_ids": []string{"bob"}, "title": "Deploy at 5"}, http.StatusAccepted)
+	require.Eventually(t, func() bool {
+		st := request("GET", "/api/v1/notifications/bulk/"+bulk["id"].(string), sender, nil, http.StatusOK)
+		return st["status"] == "completed"
+	}, time.Minute, 50*time.Millisecond, "the worker process sends it:\n%s", worker.logs)
+	require.Equal(t, 1.0, request("GET", "/api/v1/notifications/unread-count", bob, nil, http.StatusOK)["unread_count"])
+
+	bin, err := buildBinary()
+	require.NoError(t, err)
+	cli := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), env...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		require.NoError(t, err, "%s", stderr.String())
+		return string(out)
+	}
+
+	// A bulk whose job had used up its tries: `queue retry` runs it again.
+	store, err := app.OpenStore(context.Background(), app.Config{DatabaseURL: dbURL})
+	require.NoError(t, err)
+	defer store.Close()
+	stuck := notification.Bulk{ID: domain.NewID(), TenantID: "acme", RequestedBy: "alice",
+		Audience: notification.Audience{UserIDs: []domain.UserID{"bob"}}, Type: notification.TypeAnnouncement,
+		Severity: domain.SeverityInfo, Title: "Retried", Data: []byte(`{}`), Status: notification.BulkFailed, Total: 1, CreatedAt: time.Now()}
+	require.NoError(t, store.InsertBulk(context.Background(), stuck))
+	failed := domain.FailedJob{ID: domain.NewID(), Queue: "default", Job: notification.BulkJob, TenantID: "acme", Attempts: 5,
+		Error: "connection refused", FailedAt: time.Now(),
+		Payload: []byte(`{"id":"` + domain.NewID() + `","job":"SendBulkNotifications","tenant":"acme","payload":{"bulk_id":"` + stuck.ID + `"},"queue":"default"}`)}
+	require.NoError(t, store.InsertFailedJob(context.Background(), failed))
+	require.Contains(t, cli("queue", "failed"), failed.ID)
+	require.Equal(t, "retried "+failed.ID+"\n", cli("queue", "retry", failed.ID))
+	require.Eventually(t, func() bool {
+		return request("GET", "/api/v1/notifications/bulk/"+stuck.ID, sender, nil, http.StatusOK)["status"] == "completed"
+	}, time.Minute, 50*time.Millisecond, "the retried job runs:\n%s", worker.logs)
+	require.Equal(t, 2.0, request("GET", "/api/v1/notifications/unread-count", bob, nil, http.StatusOK)["unread_count"])
+	require.Equal(t, "no failed jobs\n", cli("queue", "failed"))
+
+	require.Contains(t, cli("queue", "restart"), "restart requested")
+	select {
+	case err := <-worker.done:
+		require.NoError(t, err, "the worker exits with status 0:\n%s", worker.logs)
+		worker.done <- err // for the cleanup
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the worker did not exit after queue restart:\n%s", worker.logs)
+	}
+	require.Contains(t, worker.logs.String(), "restart requested")
+	request("GET", "/api/v1/notifications/unread-count", bob, nil, http.StatusOK) // the API process is still up
+	api.stop(t)
 }

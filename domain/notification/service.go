@@ -24,10 +24,13 @@ type Fanout interface {
 // MaxTitleLen is the longest title, in characters.
 const MaxTitleLen = maxTitleLen
 
+// MaxBodyLen is the longest body, in characters.
+const MaxBodyLen = maxBodyLen
+
 // Limits on notification text.
 const (
 	maxTitleLen  = 200
-	maxBodyLen   = 4000
+	maxBodyLen   = 5000
 	maxURLLen    = 2000
 	maxDataBytes = 16 << 10
 	maxTypeLen   = 64

@@ -210,7 +210,7 @@ func TestDraftValidation(t *testing.T) {
 			"bad severity":   {Type: "AlertNotification", Severity: "loud", Title: "x"},
 			"javascript url": {Type: "AlertNotification", Severity: domain.SeverityInfo, Title: "x", ActionURL: "javascript:alert(1)"},
 			"protocol rel":   {Type: "AlertNotification", Severity: domain.SeverityInfo, Title: "x", ActionURL: "//evil.example"},
-			"huge body":      {Type: "AlertNotification", Severity: domain.SeverityInfo, Title: "x", Body: strings.Repeat("b", 5000)},
+			"huge body":      {Type: "AlertNotification", Severity: domain.SeverityInfo, Title: "x", Body: strings.Repeat("b", notification.MaxBodyLen+1)},
 			"huge data":      {Type: "AlertNotification", Severity: domain.SeverityInfo, Title: "x", Data: strings.Repeat("d", 20000)},
 			"bad data":       {Type: "AlertNotification", Severity: domain.SeverityInfo, Title: "x", Data: func() {}},
 		}

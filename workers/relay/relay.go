@@ -57,6 +57,10 @@ type Config struct {
 	// EpochEvery is how often Run asks the stream whether it lost its data;
 	// default 5s.
 	EpochEvery time.Duration
+	// Route picks the topic and body of each event; nil publishes every
+	// event on Topic as its JSON. workers/jobs.Route sends dispatched jobs
+	// to their queue's topic.
+	Route      func(ev domain.Event) (topic string, body []byte, err error)
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: metrics are not registered
 	Now        func() time.Time
@@ -219,21 +223,41 @@ func (r *Relay) publishBatchUnlocked(ctx context.Context) (int, error) {
 	return len(events), nil
 }
 
-// publish appends the events to the stream, then marks them published.
+// publish appends the events to their topics, each topic's in outbox
+// order, then marks them published. If a later topic fails, the earlier
+// ones go out again with the retry: consumers are idempotent.
 func (r *Relay) publish(ctx context.Context, events []domain.Event) error {
-	bodies := make([][]byte, len(events))
+	var topics []string
+	bodies := map[string][][]byte{}
 	ids := make([]string, len(events))
 	for i, ev := range events {
-		b, err := json.Marshal(ev)
+		topic, b, err := r.route(ev)
 		if err != nil {
-			return fmt.Errorf("encode event %s: %w", ev.ID, err)
+			return err
 		}
-		bodies[i], ids[i] = b, ev.ID
+		if _, ok := bodies[topic]; !ok {
+			topics = append(topics, topic)
+		}
+		bodies[topic] = append(bodies[topic], b)
+		ids[i] = ev.ID
 	}
-	if err := r.pub.Publish(ctx, r.cfg.Topic, bodies...); err != nil {
-		return fmt.Errorf("publish %d events: %w", len(events), err)
+	for _, topic := range topics {
+		if err := r.pub.Publish(ctx, topic, bodies[topic]...); err != nil {
+			return fmt.Errorf("publish %d events to %q: %w", len(bodies[topic]), topic, err)
+		}
 	}
 	return r.store.MarkPublished(ctx, ids, r.cfg.Now().UTC())
+}
+
+func (r *Relay) route(ev domain.Event) (string, []byte, error) {
+	if r.cfg.Route != nil {
+		return r.cfg.Route(ev)
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return "", nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	return r.cfg.Topic, b, nil
 }
 
 // CheckStream asks a stream that can lose its data (stream.Epocher) for its

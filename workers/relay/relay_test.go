@@ -355,3 +355,63 @@ func (p *gatedPublisher) Publish(ctx context.Context, topic string, bodies ...[]
 	<-p.release
 	return p.Stream.Publish(ctx, topic, bodies...)
 }
+
+// TestRouteSendsEventsToTheirTopics: with a router, each event goes to the
+// topic it names, each topic in outbox order, and all are marked published.
+func TestRouteSendsEventsToTheirTopics(t *testing.T) {
+	t.Parallel()
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := open(t)
+			ctx := context.Background()
+			var want []string
+			for n := range 6 {
+				ev, err := appendEvent(ctx, b.store, "acme", n)
+				require.NoError(t, err)
+				want = append(want, ev.ID)
+			}
+			route := func(ev domain.Event) (string, []byte, error) {
+				var p tick
+				if err := json.Unmarshal(ev.Payload, &p); err != nil {
+					return "", nil, err
+				}
+				if p.N%2 == 1 {
+					return "odd", []byte(ev.ID), nil
+				}
+				body, err := json.Marshal(ev)
+				return "events", body, err
+			}
+			r, err := relay.New(relay.Config{Route: route, PublishOutsideTx: name == "sqlite+dbqueue"}, b.store, b.stream)
+			require.NoError(t, err)
+			n, err := r.Flush(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 6, n)
+			require.Equal(t, []string{want[0], want[2], want[4]}, drain(t, b.stream, "g"))
+			require.NoError(t, b.stream.EnsureGroup(ctx, "odd", "g"))
+			msgs, err := b.stream.Read(ctx, "odd", "g", "c", 10, 100*time.Millisecond)
+			require.NoError(t, err)
+			var odd []string
+			for _, m := range msgs {
+				odd = append(odd, string(m.Body))
+			}
+			require.Equal(t, []string{want[1], want[3], want[5]}, odd)
+			n, err = r.Flush(ctx)
+			require.NoError(t, err)
+			require.Zero(t, n, "everything was marked published")
+
+			// A route error leaves the batch unpublished, to be retried.
+			_, err = appendEvent(ctx, b.store, "acme", 7)
+			require.NoError(t, err)
+			failing, err := relay.New(relay.Config{Route: func(domain.Event) (string, []byte, error) {
+				return "", nil, errors.New("cannot route")
+			}, PublishOutsideTx: name == "sqlite+dbqueue"}, b.store, b.stream)
+			require.NoError(t, err)
+			_, err = failing.Flush(ctx)
+			require.ErrorContains(t, err, "cannot route")
+			n, err = r.Flush(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+		})
+	}
+}

@@ -1,8 +1,13 @@
-// Package runner runs listeners as consumer groups of the event stream: one
-// group per listener, so each listener sees every event once (at least once
-// on redelivery). It applies a timeout to each attempt, retries with
-// backoff, takes over entries left by dead consumers, and after the last
-// try records a failed job and acknowledges the entry. Effects are made
-// exactly-once by the listeners (processed_events in the effect's
-// transaction), not here.
+// Package runner runs work from the stream: listeners as consumer groups of
+// the event stream (one group per listener, so each listener sees every
+// event once, at least once on redelivery), and background jobs from
+// queues in strict priority order (QueueWorker, one group shared by every
+// worker, so each job runs once). Both share one machinery: a timeout on
+// each attempt (cancelled through its ctx), retries with backoff, holding
+// entries while working through them (extend) and handing back what was
+// not started on shutdown (release), taking over entries of dead
+// consumers after reclaim-after, and, after the last try, a failed job
+// recorded before the entry is acknowledged. Effects are made exactly-once
+// by listeners and jobs themselves (processed_events in the effect's
+// transaction, or their own progress records), not here.
 package runner

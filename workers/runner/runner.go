@@ -3,11 +3,9 @@ package runner
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -79,8 +77,7 @@ func (c *Config) setDefaults() {
 		c.Timeout = time.Minute
 	}
 	if c.ReclaimAfter <= 0 {
-		step := c.longestStep()
-		c.ReclaimAfter = max(5*time.Minute, step+max(time.Minute, step/4))
+		c.ReclaimAfter = defaultReclaimAfter(c.policy().longestStep())
 	}
 	if c.ReclaimEvery <= 0 {
 		c.ReclaimEvery = min(30*time.Second, max(c.ReclaimAfter/4, 10*time.Millisecond))
@@ -102,51 +99,26 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// longestStep is the most time between two of a consumer's chances to
-// extend its entries: one backoff (when there are retries) and one attempt.
-func (c *Config) longestStep() time.Duration {
-	if c.Tries < 2 {
-		return c.Timeout
-	}
-	return c.Timeout + slices.Max(c.Backoff)
-}
-
-// extendEvery is how stale a batch may get before the consumer extends it:
-// half the margin that ReclaimAfter leaves over the longest step.
-func (c *Config) extendEvery() time.Duration {
-	return (c.ReclaimAfter - c.longestStep()) / 2
-}
-
-// backoff is the delay before the given try (2, 3, ...).
-func (c *Config) backoff(try int) time.Duration {
-	i := min(try-2, len(c.Backoff)-1)
-	return c.Backoff[max(i, 0)]
+// policy is the listeners' retry policy.
+func (c *Config) policy() Policy {
+	return Policy{Tries: c.Tries, Timeout: c.Timeout, Backoff: c.Backoff}
 }
 
 // Validate checks the configuration after defaults are applied.
 func (c *Config) Validate() error {
-	for _, b := range c.Backoff {
-		if b < 0 {
-			return errors.New("runner: backoff must not be negative")
-		}
+	p := c.policy()
+	if err := p.validate(); err != nil {
+		return err
 	}
-	// The margin over the longest step is what a consumer has to extend
-	// its entries in; it must be real, not a rounding error.
-	if longest := c.longestStep(); c.ReclaimAfter-longest < c.ReclaimAfter/10 {
-		return fmt.Errorf("runner: reclaim-after %s must exceed timeout %s + the longest backoff (= %s) by at least a tenth of itself, or an entry could run twice at once",
-			c.ReclaimAfter, c.Timeout, longest)
-	}
-	return nil
+	return checkReclaim(c.ReclaimAfter, p.longestStep())
 }
 
 // Runner runs listeners.
 type Runner struct {
+	core
 	cfg       Config
-	stream    stream.Stream
-	store     Store
 	listeners []Listener
 	handles   map[string]map[string]bool // listener name → event types it handles
-	metrics   *metrics
 }
 
 // New returns a Runner for the listeners.
@@ -166,11 +138,16 @@ func New(cfg Config, s stream.Stream, store Store, listeners ...Listener) (*Runn
 		}
 		handles[l.Name()] = types
 	}
-	m, err := newMetrics(cfg.Registerer)
+	m, err := newListenerMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg, stream: s, store: store, listeners: listeners, handles: handles, metrics: m}, nil
+	return &Runner{
+		core:      newCore(s, store, cfg.Logger, cfg.Now, cfg.ReclaimAfter, cfg.policy().longestStep(), m),
+		cfg:       cfg,
+		listeners: listeners,
+		handles:   handles,
+	}, nil
 }
 
 // Run consumes until ctx is done, then lets in-flight attempts finish
@@ -184,7 +161,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			wg.Go(func() { r.consume(ctx, l, consumer) })
 		}
 	}
-	wg.Go(func() { r.trim(ctx) })
+	wg.Go(func() { r.trim(ctx, r.cfg.TrimEvery, r.cfg.Topic) })
 	wg.Wait()
 	return nil
 }
@@ -234,77 +211,15 @@ func (r *Runner) consume(ctx context.Context, l Listener, consumer string) {
 		}
 		reclaimNow = false
 		backoff = 100 * time.Millisecond
-		b := r.newBatch(l, consumer, msgs, log)
+		b := r.newBatch(r.cfg.Topic, l.Name(), consumer, msgs, log)
 		for _, m := range msgs {
 			if ctx.Err() != nil {
 				break // not started: released below
 			}
-			r.process(ctx, l, m, b, log)
+			r.handle(ctx, l, m, b, log)
 		}
 		b.release(ctx)
 	}
-}
-
-// batch is what a consumer took in one Read or Reclaim and has not
-// finished. While the consumer works through it, batch extends the whole
-// of it before it could go stale, so no other consumer takes over an entry
-// that is only waiting its turn; when the consumer stops, batch releases
-// what was not finished.
-type batch struct {
-	r        *Runner
-	group    string
-	consumer string
-	ids      []string // unfinished entries still held, in order
-	extended time.Time
-	log      *slog.Logger
-}
-
-func (r *Runner) newBatch(l Listener, consumer string, msgs []stream.Message, log *slog.Logger) *batch {
-	ids := make([]string, len(msgs))
-	for i, m := range msgs {
-		ids[i] = m.ID
-	}
-	return &batch{r: r, group: l.Name(), consumer: consumer, ids: ids, extended: r.cfg.Now(), log: log}
-}
-
-// holds reports whether the consumer still holds id, extending the batch
-// first when it is due.
-func (b *batch) holds(ctx context.Context, id string) bool {
-	if b.r.cfg.Now().Sub(b.extended) >= b.r.cfg.extendEvery() {
-		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		held, err := b.r.stream.Extend(ectx, b.r.cfg.Topic, b.group, b.consumer, b.ids...)
-		cancel()
-		if err != nil {
-			b.log.WarnContext(ctx, "extend entries failed", slog.Any("error", err))
-			// Cannot tell. Only start an attempt that surely ends before
-			// anyone may take the entry over; else leave it pending.
-			stale := b.r.cfg.Now().Sub(b.extended)
-			return stale+b.r.cfg.Timeout < b.r.cfg.ReclaimAfter && slices.Contains(b.ids, id)
-		}
-		b.ids, b.extended = held, b.r.cfg.Now()
-	}
-	return slices.Contains(b.ids, id)
-}
-
-// finished drops id from the batch (acknowledged or recorded as failed).
-func (b *batch) finished(id string) {
-	b.ids = slices.DeleteFunc(b.ids, func(x string) bool { return x == id })
-}
-
-// release hands back what the batch did not finish, for another consumer
-// to take at once instead of after ReclaimAfter.
-func (b *batch) release(ctx context.Context) {
-	if len(b.ids) == 0 {
-		return
-	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := b.r.stream.Release(rctx, b.r.cfg.Topic, b.group, b.consumer, b.ids...); err != nil {
-		b.log.WarnContext(ctx, "release entries failed; they are taken over after reclaim-after", slog.Any("error", err))
-		return
-	}
-	b.log.InfoContext(ctx, "released entries not finished", slog.Int("count", len(b.ids)))
-	b.ids = nil
 }
 
 func (r *Runner) ensureGroup(ctx context.Context, l Listener, log *slog.Logger) bool {
@@ -317,165 +232,31 @@ func (r *Runner) ensureGroup(ctx context.Context, l Listener, log *slog.Logger) 
 	return true
 }
 
-// process runs one entry through the listener with retries and acknowledges
-// it once it succeeded, was not for this listener, or became a failed job.
-func (r *Runner) process(ctx context.Context, l Listener, m stream.Message, b *batch, log *slog.Logger) {
-	var ev domain.Event
-	if err := json.Unmarshal(m.Body, &ev); err != nil || ev.ID == "" || ev.Type == "" {
-		if err == nil {
-			err = errors.New("missing id or type")
+// handle decodes one entry for the listener and runs it, or acknowledges
+// it untouched when it is not the listener's (another type, or a retry
+// meant for another listener).
+func (r *Runner) handle(ctx context.Context, l Listener, m stream.Message, b *batch, log *slog.Logger) {
+	task := Task{Name: l.Name(), Queue: r.cfg.Topic, Payload: m.Body, Policy: r.cfg.policy()}
+	d, err := decodeDelivery(m.Body)
+	if err != nil {
+		r.fail(ctx, m, b, &task, 0, fmt.Errorf("undecodable event: %w", err), log)
+		return
+	}
+	ev := d.Event
+	if (d.OnlyListener != "" && d.OnlyListener != l.Name()) || !r.handles[l.Name()][ev.Type] {
+		r.ack(ctx, m, b, log)
+		return
+	}
+	if d.OnlyListener != "" {
+		// A failed job of this listener keeps the plain event, so a
+		// retry of the retry looks the same as the first.
+		if task.Payload, err = json.Marshal(ev); err != nil {
+			r.fail(ctx, m, b, &task, 0, fmt.Errorf("re-encode event: %w", err), log)
+			return
 		}
-		r.fail(ctx, l, m, b, domain.Event{}, 0, fmt.Errorf("undecodable event: %w", err), log)
-		return
 	}
-	if !r.handles[l.Name()][ev.Type] {
-		r.ack(ctx, l, m, b, log)
-		return
-	}
+	task.Tenant = ev.TenantID
+	task.Run = func(ctx context.Context) error { return l.Handle(ctx, ev) }
 	log = log.With(slog.String("event", ev.Type), slog.String("event_id", ev.ID), slog.String("tenant", string(ev.TenantID)))
-	tries := r.cfg.Tries
-	if m.Deliveries > r.cfg.Tries {
-		// Delivered again and again without an outcome: consumers died
-		// while handling it. One more try, then it is a failed job, so a
-		// poison event cannot crash workers forever.
-		tries = 1
-	}
-	var err error
-	for try := 1; try <= tries; try++ {
-		if try > 1 && !sleep(ctx, r.cfg.backoff(try)) {
-			log.InfoContext(ctx, "shutting down between tries; entry left for another consumer")
-			return
-		}
-		if !b.holds(ctx, m.ID) {
-			log.WarnContext(ctx, "entry no longer held (taken over, or its hold could not be confirmed); leaving it")
-			return
-		}
-		err = r.attempt(ctx, l, ev)
-		if err == nil {
-			r.metrics.runs.WithLabelValues(l.Name(), "success").Inc()
-			r.ack(ctx, l, m, b, log)
-			return
-		}
-		r.metrics.runs.WithLabelValues(l.Name(), "error").Inc()
-		log.WarnContext(ctx, "listener failed", slog.Int("try", try), slog.Int("tries", tries), slog.Any("error", err))
-		if domain.Permanent(err) {
-			// The same input fails the same way: no point waiting.
-			r.fail(ctx, l, m, b, ev, try, err, log)
-			return
-		}
-	}
-	r.fail(ctx, l, m, b, ev, tries, err, log)
-}
-
-// attempt runs Handle once under the timeout. It is not cancelled by
-// shutdown (ctx): an attempt that started is allowed to finish.
-func (r *Runner) attempt(ctx context.Context, l Listener, ev domain.Event) (err error) {
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Timeout)
-	defer cancel()
-	start := r.cfg.Now()
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v", p)
-		}
-		r.metrics.duration.WithLabelValues(l.Name()).Observe(r.cfg.Now().Sub(start).Seconds())
-	}()
-	err = l.Handle(actx, ev)
-	if err == nil && actx.Err() != nil {
-		// Finished but past its deadline: the effect's transaction was
-		// cancelled or raced the deadline; count it as a failed try.
-		err = fmt.Errorf("timed out after %s", r.cfg.Timeout)
-	} else if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("timed out after %s: %w", r.cfg.Timeout, err)
-	}
-	return err
-}
-
-// fail records the failed job and acknowledges the entry. If the failed job
-// cannot be recorded the entry stays pending, to be taken over later.
-func (r *Runner) fail(ctx context.Context, l Listener, m stream.Message, b *batch, ev domain.Event, attempts int, cause error, log *slog.Logger) {
-	job := domain.FailedJob{
-		ID: domain.NewID(), Queue: r.cfg.Topic, Job: l.Name(), TenantID: ev.TenantID,
-		Payload: m.Body, Attempts: attempts, Error: cause.Error(), FailedAt: r.cfg.Now().UTC(),
-	}
-	if !json.Valid(job.Payload) {
-		raw, _ := json.Marshal(string(m.Body))
-		job.Payload = raw
-	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := r.store.InsertFailedJob(fctx, job); err != nil {
-		log.ErrorContext(ctx, "record failed job; entry left pending", slog.Any("error", err))
-		return
-	}
-	r.metrics.failed.WithLabelValues(l.Name()).Inc()
-	log.ErrorContext(ctx, "listener gave up; recorded failed job", slog.String("failed_job", job.ID), slog.Any("error", cause))
-	r.ack(ctx, l, m, b, log)
-}
-
-func (r *Runner) ack(ctx context.Context, l Listener, m stream.Message, b *batch, log *slog.Logger) {
-	b.finished(m.ID)
-	// Acknowledge even during shutdown: the work is done.
-	if err := r.stream.Ack(context.WithoutCancel(ctx), r.cfg.Topic, l.Name(), m.ID); err != nil {
-		log.WarnContext(ctx, "ack failed; the entry will be redelivered", slog.Any("error", err))
-	}
-}
-
-// trim drops stream entries every group has acknowledged.
-func (r *Runner) trim(ctx context.Context) {
-	t := time.NewTicker(r.cfg.TrimEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := r.stream.Trim(ctx, r.cfg.Topic); err != nil && ctx.Err() == nil {
-				r.cfg.Logger.WarnContext(ctx, "trim stream failed", slog.Any("error", err))
-			}
-		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-type metrics struct {
-	runs     *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	failed   *prometheus.CounterVec
-}
-
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "notifyhub_listener_runs_total",
-			Help: "Listener attempts by result (success, error).",
-		}, []string{"listener", "result"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "notifyhub_listener_duration_seconds",
-			Help:    "Duration of listener attempts.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
-		}, []string{"listener"}),
-		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "notifyhub_failed_jobs_total",
-			Help: "Listener runs and jobs that used up their tries.",
-		}, []string{"job"}),
-	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.runs, m.duration, m.failed} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("runner metrics: %w", err)
-		}
-	}
-	return m, nil
+	r.process(ctx, m, b, &task, log)
 }

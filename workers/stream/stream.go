@@ -70,3 +70,14 @@ type Stream interface {
 type Epocher interface {
 	Epoch(ctx context.Context) (string, error)
 }
+
+// Inspector is implemented by backends that can tell how far behind a
+// consumer group is, for the queue depth and oldest-job-age metrics.
+type Inspector interface {
+	// Backlog returns how many entries of topic the group has not
+	// acknowledged yet (not yet handed out plus pending) and when the
+	// oldest of them was appended (zero when there is none). A missing
+	// group counts every entry of the topic, as it would be recreated from
+	// the start; a missing topic has no backlog.
+	Backlog(ctx context.Context, topic, group string) (count int64, oldest time.Time, err error)
+}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -37,6 +38,7 @@ import (
 	redisbroker "github.com/notifyhub/notifyhub/hub/broker/redis"
 	"github.com/notifyhub/notifyhub/web"
 	"github.com/notifyhub/notifyhub/web/auth"
+	"github.com/notifyhub/notifyhub/workers/jobs"
 	"github.com/notifyhub/notifyhub/workers/listeners"
 	"github.com/notifyhub/notifyhub/workers/mail"
 	"github.com/notifyhub/notifyhub/workers/relay"
@@ -49,14 +51,14 @@ import (
 
 // Roles a process can run.
 const (
-	RoleHTTP   = "http"   // REST API, notification center, ops endpoints
-	RoleHub    = "hub"    // WebSocket hub and its fan-out subscription
-	RoleRelay  = "relay"  // outbox → event stream
-	RoleWorker = "worker" // listeners
+	RoleHTTP  = "http"  // REST API, notification center, ops endpoints
+	RoleHub   = "hub"   // WebSocket hub and its fan-out subscription
+	RoleRelay = "relay" // outbox → event stream
 	// RoleScheduler runs the scheduled detectors (stock expiry, overdue
 	// invoices). Any number of processes may run it: each raise is keyed
 	// in detector_alerts, so nothing is raised twice.
 	RoleScheduler = "scheduler"
+	RoleWorker    = "worker" // listeners and background jobs
 )
 
 // AllRoles is what `serve` runs by default.
@@ -82,8 +84,6 @@ type Config struct {
 	Demo           bool     // seed the demo tenant and run demo traffic (embedded mode only)
 	SecureCookie   bool     // mark the session cookie Secure (serve over HTTPS)
 	DemoInterval   time.Duration
-	Worker         runner.Config // tries, timeout, backoff, reclaim, concurrency
-	Relay          relay.Config  // batch size, poll interval
 	// SchedulerInterval is how often each scheduled detector runs;
 	// default 1m, at least 1s, at most 24h.
 	SchedulerInterval time.Duration
@@ -93,7 +93,17 @@ type Config struct {
 	// (STARTTLS when offered; ?starttls=false) or smtps://... for implicit
 	// TLS. "" = mail not configured (deliveries are recorded as skipped).
 	SMTPURL  string
-	MailFrom string // sender of those e-mails; required with SMTPURL
+	MailFrom string        // sender of those e-mails; required with SMTPURL
+	Worker   runner.Config // listeners: tries, timeout, backoff, reclaim, concurrency
+	// Queues configures the job worker (queues in priority order, sleep,
+	// max jobs and time, overrides of the job types' own tries, timeout
+	// and backoff). Its reclaim-after and concurrency default to Worker's.
+	Queues runner.QueueConfig
+	// WatchRestart makes the job worker stop, and the process exit with
+	// status 0, when `notifyhub queue restart` is run (`notifyhub worker`
+	// sets it; a serve process keeps running).
+	WatchRestart bool
+	Relay        relay.Config // batch size, poll interval
 }
 
 func (c *Config) setDefaults() {
@@ -241,6 +251,11 @@ type App struct {
 	relay         *relay.Relay
 	runner        *runner.Runner
 	scheduler     *scheduler.Scheduler
+	Bulk          *notification.BulkService
+	Jobs          *jobs.Registry
+	Dispatcher    *jobs.Dispatcher
+	FailedJobs    *jobs.Failed
+	queues        *runner.QueueWorker
 	demo          *demo.Demo
 	ln            net.Listener
 	server        *http.Server
@@ -299,6 +314,9 @@ func (a *App) build(ctx context.Context) (err error) {
 	a.Notifications = notification.NewService(a.store, a.broker, nil, a.log)
 	a.CRM = crm.NewService(events, nil)
 	a.Sales = sales.NewService(events, nil)
+	if err := a.buildJobs(events); err != nil {
+		return err
+	}
 
 	if cfg.has(RoleHub) {
 		if a.hub, err = hub.New(hub.Config{
@@ -314,6 +332,9 @@ func (a *App) build(ctx context.Context) (err error) {
 		// publishing would block the database queue's own write, and with
 		// Redis every writer while XADD is slow.
 		rc.PublishOutsideTx = cfg.Embedded()
+		// Dispatched jobs go to their queue's topic, listener retries to
+		// the one listener.
+		rc.Route = jobs.Route(cmp.Or(cfg.Worker.Topic, "events"))
 		if a.relay, err = relay.New(rc, a.store, a.stream); err != nil {
 			return err
 		}
@@ -322,6 +343,16 @@ func (a *App) build(ctx context.Context) (err error) {
 		wc := cfg.Worker
 		wc.Logger, wc.Registerer = a.log, a.registry
 		if a.runner, err = runner.New(wc, a.stream, a.store, a.listeners()...); err != nil {
+			return err
+		}
+		qc := cfg.Queues
+		qc.Logger, qc.Registerer = a.log, a.registry
+		qc.ReclaimAfter = cmp.Or(qc.ReclaimAfter, cfg.Worker.ReclaimAfter)
+		qc.Concurrency = cmp.Or(qc.Concurrency, cfg.Worker.Concurrency)
+		if cfg.WatchRestart {
+			qc.Restart = jobs.RestartMarker(a.store)
+		}
+		if a.queues, err = runner.NewQueueWorker(qc, a.stream, a.store, a.Jobs); err != nil {
 			return err
 		}
 	}
@@ -396,6 +427,31 @@ func (a *App) openMail() error {
 	return nil
 }
 
+// buildJobs makes the job registry, the dispatcher that queues jobs
+// through the outbox, the job types, and failed-job management.
+func (a *App) buildJobs(events meteredStore) error {
+	var err error
+	if a.Jobs, err = jobs.NewRegistry(); err != nil {
+		return err
+	}
+	a.Dispatcher = jobs.NewDispatcher(events, a.Jobs, nil)
+	a.Bulk = notification.NewBulkService(events, a.Notifications, a.Dispatcher, nil)
+	a.FailedJobs = jobs.NewFailed(events, nil)
+	for _, t := range a.jobTypes() {
+		if err := a.Jobs.Register(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jobTypes are the background jobs workers run.
+func (a *App) jobTypes() []jobs.Type {
+	return []jobs.Type{
+		jobs.SendBulkNotifications(a.Bulk),
+	}
+}
+
 func (a *App) listeners() []runner.Listener {
 	return []runner.Listener{
 		listeners.SendLowStockNotification{Store: a.store, Notifier: a.Notifications},
@@ -460,6 +516,8 @@ func (a *App) handler() (http.Handler, error) {
 		CRM:           a.CRM,
 		Sales:         a.Sales,
 		Invoices:      a.Invoices,
+		Bulk:          a.Bulk,
+		FailedJobs:    a.FailedJobs,
 	})
 }
 
@@ -557,6 +615,18 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.scheduler != nil {
 		wg.Go(func() { _ = a.scheduler.Run(ctx) })
+	}
+	if a.queues != nil {
+		wg.Go(func() {
+			// The job worker returns early only when it stopped by itself
+			// (max-jobs, max-time, queue restart): the process follows,
+			// finishing what it holds, for its supervisor to restart it.
+			var stopped *runner.Stopped
+			if err := a.queues.Run(ctx); errors.As(err, &stopped) {
+				a.log.Info("job worker stopped; shutting down", slog.String("reason", stopped.Reason))
+				cancel()
+			}
+		})
 	}
 	if a.demo != nil {
 		wg.Go(func() { _ = a.demo.Traffic(ctx, a.cfg.DemoInterval) })

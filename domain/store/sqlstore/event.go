@@ -20,6 +20,19 @@ const eventsPerInsert = 100
 // idsPerUpdate bounds one "id IN (...)" list.
 const idsPerUpdate = 500
 
+// notInternal leaves the reserved machinery types (queued jobs, retries)
+// out of the tenant's event log; internalTypes are its arguments.
+var (
+	notInternal   = ` AND type NOT IN (` + inList(len(domain.InternalEventTypes)) + `)`
+	internalTypes = func() []any {
+		out := make([]any, len(domain.InternalEventTypes))
+		for i, t := range domain.InternalEventTypes {
+			out[i] = t
+		}
+		return out
+	}()
+)
+
 func scanEvent(sc scanner) (domain.Event, error) {
 	var (
 		e       domain.Event
@@ -157,13 +170,14 @@ func (s *Store) OldestUnpublished(ctx context.Context) (time.Time, bool, error) 
 }
 
 // ListEvents pages through the tenant's event log, oldest first, optionally
-// of one type. after is an event id of this tenant ("" for the start;
+// of one type. The reserved machinery types (domain.InternalEventTypes:
+// queued jobs, retries) are left out. after is an event id of this tenant ("" for the start;
 // domain.ErrNotFound when it is not the tenant's). Limit defaults to 50, at
 // most 500. Only committed events appear; one that commits late with an
 // earlier position than after is not shown to that page's reader.
 func (s *Store) ListEvents(ctx context.Context, tenant domain.TenantID, eventType string, after string, limit int) ([]domain.Event, error) {
-	q := `SELECT ` + eventCols + ` FROM events WHERE tenant_id = ?`
-	args := []any{tenant}
+	q := `SELECT ` + eventCols + ` FROM events WHERE tenant_id = ?` + notInternal
+	args := append([]any{tenant}, internalTypes...)
 	if eventType != "" {
 		q += ` AND type = ?`
 		args = append(args, eventType)
@@ -213,8 +227,8 @@ func (s *Store) RequeuePublished(ctx context.Context, since time.Time) (int64, e
 // dashboard's feed, which then follows with ListEvents after the newest).
 // Limit defaults to 50, at most 500.
 func (s *Store) LatestEvents(ctx context.Context, tenant domain.TenantID, limit int) ([]domain.Event, error) {
-	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE tenant_id = ? ORDER BY pos DESC LIMIT ?`,
-		tenant, clamp(limit, 50, 500))
+	args := append(append([]any{tenant}, internalTypes...), clamp(limit, 50, 500))
+	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE tenant_id = ?`+notInternal+` ORDER BY pos DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, s.wrap("latest events", err)
 	}

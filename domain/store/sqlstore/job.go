@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
 )
@@ -131,4 +132,131 @@ func (s *Store) DeleteAllFailedJobs(ctx context.Context) (int64, error) {
 		return 0, s.wrap("delete all failed jobs", err)
 	}
 	return affected("delete all failed jobs", res)
+}
+
+// pruneBatch bounds the rows one prune statement deletes, keeping each
+// statement (and the locks it holds) short on large tables.
+const pruneBatch = 5000
+
+// FailedJobs lists the scope's failed jobs newest first (failed_at, then
+// id, descending), those before the cursor when it is set. Limit defaults
+// to 50, at most 1000.
+func (s *Store) FailedJobs(ctx context.Context, scope domain.FailedJobScope, before domain.FailedJobCursor, limit int) ([]domain.FailedJob, error) {
+	if !scope.Valid() {
+		return nil, fmt.Errorf("failed jobs: %w", domain.Invalid("tenant_id", "a tenant or all tenants is required"))
+	}
+	q := `SELECT ` + failedJobCols + ` FROM failed_jobs WHERE 1 = 1`
+	var args []any
+	if !scope.AllTenants {
+		q += ` AND tenant_id = ?`
+		args = append(args, scope.Tenant)
+	}
+	if before.ID != "" {
+		id, ok := lookupID(before.ID)
+		if !ok {
+			return nil, fmt.Errorf("failed jobs: %w", domain.Invalid("before", "must be a failed job id"))
+		}
+		at := encTime(before.FailedAt)
+		q += ` AND (failed_at < ? OR (failed_at = ? AND id < ?))`
+		args = append(args, at, at, id)
+	}
+	q += ` ORDER BY failed_at DESC, id DESC LIMIT ?`
+	args = append(args, clamp(limit, 50, 1000))
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, s.wrap("failed jobs", err)
+	}
+	defer rows.Close()
+	out := []domain.FailedJob{}
+	for rows.Next() {
+		j, err := scanFailedJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("failed jobs: scan: %w", err)
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("failed jobs", err)
+	}
+	return out, nil
+}
+
+// DeleteFailedJobs removes every failed job of the scope and returns how
+// many.
+func (s *Store) DeleteFailedJobs(ctx context.Context, scope domain.FailedJobScope) (int64, error) {
+	switch {
+	case !scope.Valid():
+		return 0, fmt.Errorf("delete failed jobs: %w", domain.Invalid("tenant_id", "a tenant or all tenants is required"))
+	case scope.AllTenants:
+		return s.DeleteAllFailedJobs(ctx)
+	}
+	res, err := s.exec(ctx, `DELETE FROM failed_jobs WHERE tenant_id = ?`, scope.Tenant)
+	if err != nil {
+		return 0, s.wrap("delete failed jobs", err)
+	}
+	return affected("delete failed jobs", res)
+}
+
+// CountFailedJobs counts the failed jobs per queue.
+func (s *Store) CountFailedJobs(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.query(ctx, `SELECT queue, COUNT(*) FROM failed_jobs GROUP BY queue`)
+	if err != nil {
+		return nil, s.wrap("count failed jobs", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var q string
+		var n int64
+		if err := rows.Scan(&q, &n); err != nil {
+			return nil, fmt.Errorf("count failed jobs: scan: %w", err)
+		}
+		out[q] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("count failed jobs", err)
+	}
+	return out, nil
+}
+
+// PruneFailedJobs deletes failed jobs that failed before the given time
+// and returns how many.
+func (s *Store) PruneFailedJobs(ctx context.Context, before time.Time) (int64, error) {
+	return s.pruneLoop(ctx, "prune failed jobs", `DELETE FROM failed_jobs WHERE id IN (
+		SELECT id FROM failed_jobs WHERE failed_at < ? ORDER BY failed_at LIMIT ?)`, encTime(before))
+}
+
+// PruneProcessedEvents deletes listener idempotency markers recorded
+// before the given time. Only safe for events that can no longer be
+// redelivered (see workers/jobs.MinEventRetention).
+func (s *Store) PruneProcessedEvents(ctx context.Context, before time.Time) (int64, error) {
+	return s.pruneLoop(ctx, "prune processed events", `DELETE FROM processed_events WHERE (listener, event_id) IN (
+		SELECT listener, event_id FROM processed_events WHERE processed_at < ? LIMIT ?)`, encTime(before))
+}
+
+// PrunePublishedEvents deletes outbox events published before the given
+// time (they leave the tenant's event log too). Unpublished events stay.
+func (s *Store) PrunePublishedEvents(ctx context.Context, before time.Time) (int64, error) {
+	return s.pruneLoop(ctx, "prune published events", `DELETE FROM events WHERE pos IN (
+		SELECT pos FROM events WHERE published_at IS NOT NULL AND published_at < ? ORDER BY pos LIMIT ?)`, encTime(before))
+}
+
+// pruneLoop runs a batched delete (its last marker is the batch size)
+// until a batch comes back short, and returns the total.
+func (s *Store) pruneLoop(ctx context.Context, op, q string, args ...any) (int64, error) {
+	var total int64
+	for {
+		res, err := s.exec(ctx, q, append(args, pruneBatch)...)
+		if err != nil {
+			return total, s.wrap(op, err)
+		}
+		n, err := affected(op, res)
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
 }

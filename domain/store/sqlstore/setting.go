@@ -64,3 +64,15 @@ func (s *Store) HoldSetting(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// PutSetting stores value under key, replacing what was there.
+func (s *Store) PutSetting(ctx context.Context, key, value string) error {
+	if key == "" {
+		return fmt.Errorf("put setting: %w", domain.Invalid("key", "required"))
+	}
+	_, err := s.exec(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	if err != nil {
+		return s.wrap("put setting", err)
+	}
+	return nil
+}

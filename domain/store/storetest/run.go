@@ -30,6 +30,8 @@ func Run(t *testing.T, open Opener) {
 		{"Notification", notificationTests},
 		{"User", userTests},
 		{"Job", jobTests},
+		{"FailedJob", failedJobTests},
+		{"Bulk", bulkTests},
 		{"Setting", settingTests},
 		{"Counter", counterTests},
 		{"CRM", crmTests},

@@ -62,6 +62,7 @@ func Run(t *testing.T, newStream func(t *testing.T) stream.Stream) {
 		{"InvalidInput", testInvalidInput},
 		{"Ping", testPing},
 		{"Close", testClose},
+		{"Backlog", testBacklog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -867,4 +868,55 @@ func testRelease(t *testing.T, s stream.Stream) {
 	require.Equal(t, []string{got[1].ID}, idsOf(back))
 	require.Equal(t, 1, back[0].Deliveries)
 	require.NoError(t, s.Release(ctx, topic, "no-such-group", "leaving", got[0].ID))
+}
+
+func testBacklog(t *testing.T, s stream.Stream) {
+	in, ok := s.(stream.Inspector)
+	if !ok {
+		t.Skip("backend does not implement stream.Inspector")
+	}
+	ctx := testCtx(t)
+	const topic, group = "backlog", "g"
+	requireBacklog := func(want int64, from, to time.Time) {
+		t.Helper()
+		n, oldest, err := in.Backlog(ctx, topic, group)
+		require.NoError(t, err)
+		require.Equal(t, want, n)
+		if from.IsZero() {
+			require.True(t, oldest.IsZero(), "no backlog has no oldest entry, got %s", oldest)
+			return
+		}
+		// Redis keeps milliseconds.
+		require.False(t, oldest.Before(from.Truncate(time.Millisecond)), "oldest %s before %s", oldest, from)
+		require.False(t, oldest.After(to), "oldest %s after %s", oldest, to)
+	}
+	requireBacklog(0, time.Time{}, time.Time{})
+
+	before := time.Now()
+	require.NoError(t, s.Publish(ctx, topic, []byte("b-0")))
+	afterFirst := time.Now()
+	time.Sleep(5 * time.Millisecond) // the next entry is measurably younger
+	require.NoError(t, s.Publish(ctx, topic, []byte("b-1"), []byte("b-2")))
+	afterAll := time.Now()
+	requireBacklog(3, before, afterFirst) // no group yet: everything counts
+
+	require.NoError(t, s.EnsureGroup(ctx, topic, group))
+	requireBacklog(3, before, afterFirst)
+	first := readN(t, ctx, s, topic, group, "c", 1)
+	requireBacklog(3, before, afterFirst) // pending still counts
+	ack(t, ctx, s, topic, group, first...)
+	requireBacklog(2, afterFirst, afterAll)
+	rest := readN(t, ctx, s, topic, group, "c", 2)
+	requireBacklog(2, afterFirst, afterAll)
+	ack(t, ctx, s, topic, group, rest...)
+	requireBacklog(0, time.Time{}, time.Time{})
+
+	_, _, err := in.Backlog(ctx, "", group)
+	requireInvalidErr(t, err)
+}
+
+func requireInvalidErr(t *testing.T, err error) {
+	t.Helper()
+	var v *domain.ValidationError
+	require.ErrorAs(t, err, &v)
 }
