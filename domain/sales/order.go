@@ -36,6 +36,9 @@ type Order struct {
 	ApprovedAt  *time.Time      `json:"approved_at"`
 	FulfilledBy domain.UserID   `json:"fulfilled_by"`
 	FulfilledAt *time.Time      `json:"fulfilled_at"`
+	// StockOutAt is when the fulfilled order's stock went out (the
+	// UpdateInventoryOnSale listener); until then the order reserves it.
+	StockOutAt *time.Time `json:"stock_out_at"`
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
 }

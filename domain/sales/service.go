@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/product"
 )
 
 // Limits on orders.
@@ -241,28 +244,38 @@ func (s *Service) Fulfill(ctx context.Context, actor domain.Actor, id string) (O
 }
 
 // checkStock compares, per product, the quantity the order needs (over all
-// its lines) with the product's total on hand.
+// its lines) with what is free: the product's total on hand less what
+// fulfilled orders have yet to take out. The products are locked in id
+// order first, so concurrent fulfilments and movements of them serialise
+// and two orders can never both be promised the same units.
 func (s *Service) checkStock(ctx context.Context, o Order) error {
 	need := map[string]int64{}
-	var order []string
 	sku := map[string]string{}
 	for _, l := range o.Lines {
-		if _, seen := need[l.ProductID]; !seen {
-			order = append(order, l.ProductID)
-			sku[l.ProductID] = l.SKU
-		}
 		need[l.ProductID] += l.Quantity
+		sku[l.ProductID] = l.SKU
 	}
-	for _, pid := range order {
-		p, err := s.store.GetProduct(ctx, o.TenantID, pid)
+	ids := slices.Sorted(maps.Keys(need))
+	products := make(map[string]product.Product, len(ids))
+	for _, pid := range ids {
+		p, err := s.store.LockProduct(ctx, o.TenantID, pid)
 		if errors.Is(err, domain.ErrNotFound) {
 			return domain.Rule("product_unavailable", "product %s was deleted after order %s was made; it cannot be shipped", sku[pid], o.Number)
 		}
 		if err != nil {
 			return err
 		}
-		if p.OnHand < need[pid] {
-			return domain.Rule("insufficient_stock", "%s has %d on hand; order %s needs %d", p.SKU, p.OnHand, o.Number, need[pid])
+		products[pid] = p
+	}
+	promised, err := s.store.StockAwaitingShipment(ctx, o.TenantID, ids)
+	if err != nil {
+		return err
+	}
+	for _, pid := range ids {
+		p := products[pid]
+		if free := p.OnHand - promised[pid]; free < need[pid] {
+			return domain.Rule("insufficient_stock", "%s has %d on hand, %d of it promised to orders not yet shipped; order %s needs %d",
+				p.SKU, p.OnHand, promised[pid], o.Number, need[pid])
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -361,5 +362,71 @@ func TestListOrders(t *testing.T) {
 			_, err := w.svc.List(ctx, "acme", f)
 			requireFields(t, err, field)
 		}
+	})
+}
+
+// TestFulfilmentsNeverPromiseTheSameStock: the stock-out of a fulfilled
+// order runs later (UpdateInventoryOnSale); until it has, the order's
+// quantities are promised, so a second order cannot be fulfilled from the
+// same units, concurrently or not. Once the stock went out and was
+// replenished, it can.
+func TestFulfilmentsNeverPromiseTheSameStock(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, w world) {
+		ctx := context.Background()
+		w.stockIn(t, w.chair, 5)
+		var orders []sales.Order
+		for range 4 {
+			o := w.order(t, sales.LineInput{ProductID: w.chair.ID, Quantity: 3})
+			_, err := w.svc.Approve(ctx, approver, o.ID)
+			require.NoError(t, err)
+			orders = append(orders, o)
+		}
+		// Four fulfilments at once, 3 chairs each, 5 on hand: one passes.
+		errs := make([]error, len(orders))
+		var wg sync.WaitGroup
+		for i, o := range orders {
+			wg.Go(func() { _, errs[i] = w.svc.Fulfill(ctx, seller, o.ID) })
+		}
+		wg.Wait()
+		var shipped []sales.Order
+		for i, err := range errs {
+			if err == nil {
+				shipped = append(shipped, orders[i])
+				continue
+			}
+			requireRule(t, err, "insufficient_stock")
+		}
+		require.Len(t, shipped, 1)
+		awaiting, err := w.s.StockAwaitingShipment(ctx, "acme", []string{w.chair.ID, w.desk.ID, "not-an-id"})
+		require.NoError(t, err)
+		require.Equal(t, map[string]int64{w.chair.ID: 3}, awaiting)
+		// Another tenant sees nothing of it.
+		other, err := w.s.StockAwaitingShipment(ctx, "globex", []string{w.chair.ID})
+		require.NoError(t, err)
+		require.Empty(t, other)
+
+		// The stock goes out (as the listener does), 2 are left; a restock
+		// of 1 makes 3, enough for the next order.
+		_, err = w.stock.Record(ctx, admin, inventory.RecordInput{ProductID: w.chair.ID, Quantity: -3, Reason: "sale"})
+		require.NoError(t, err)
+		require.NoError(t, w.s.MarkStockOut(ctx, "acme", shipped[0].ID, time.Now()))
+		require.NoError(t, w.s.MarkStockOut(ctx, "acme", shipped[0].ID, time.Now()), "marking twice is harmless")
+		require.ErrorIs(t, w.s.MarkStockOut(ctx, "globex", shipped[0].ID, time.Now()), domain.ErrNotFound)
+		got, err := w.svc.Get(ctx, "acme", shipped[0].ID)
+		require.NoError(t, err)
+		require.NotNil(t, got.StockOutAt)
+		var next sales.Order
+		for _, o := range orders {
+			if o.ID != shipped[0].ID {
+				next = o
+				break
+			}
+		}
+		_, err = w.svc.Fulfill(ctx, seller, next.ID)
+		requireRule(t, err, "insufficient_stock")
+		w.stockIn(t, w.chair, 1)
+		_, err = w.svc.Fulfill(ctx, seller, next.ID)
+		require.NoError(t, err)
 	})
 }

@@ -32,4 +32,10 @@ type Store interface {
 	// updated_at of the order.
 	UpdateOrderStatus(ctx context.Context, o Order) error
 	ListOrders(ctx context.Context, tenant domain.TenantID, f Filter) ([]Order, error)
+	// LockProduct returns a live product and locks its row until the
+	// transaction ends (movements of it wait).
+	LockProduct(ctx context.Context, tenant domain.TenantID, id string) (product.Product, error)
+	// StockAwaitingShipment is, per product, what fulfilled orders have
+	// yet to take out of stock.
+	StockAwaitingShipment(ctx context.Context, tenant domain.TenantID, productIDs []string) (map[string]int64, error)
 }

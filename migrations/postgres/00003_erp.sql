@@ -60,6 +60,9 @@ CREATE TABLE orders (
     approved_at  timestamptz,
     fulfilled_by text NOT NULL DEFAULT '',
     fulfilled_at timestamptz,
+    -- Set by UpdateInventoryOnSale once the order's stock went out; until
+    -- then a fulfilled order reserves it, so fulfilments never oversell.
+    stock_out_at timestamptz,
     created_at   timestamptz NOT NULL,
     updated_at   timestamptz NOT NULL,
     PRIMARY KEY (tenant_id, id),
@@ -67,6 +70,7 @@ CREATE TABLE orders (
     FOREIGN KEY (tenant_id, customer_id) REFERENCES customers (tenant_id, id)
 );
 CREATE INDEX orders_customer ON orders (tenant_id, customer_id, created_at);
+CREATE INDEX orders_awaiting_stock_out ON orders (tenant_id) WHERE status = 'fulfilled' AND stock_out_at IS NULL;
 
 CREATE TABLE order_lines (
     tenant_id  text NOT NULL,

@@ -62,6 +62,9 @@ CREATE TABLE orders (
     approved_at  TEXT,
     fulfilled_by TEXT NOT NULL DEFAULT '',
     fulfilled_at TEXT,
+    -- Set by UpdateInventoryOnSale once the order's stock went out; until
+    -- then a fulfilled order reserves it, so fulfilments never oversell.
+    stock_out_at TEXT,
     created_at   TEXT NOT NULL,
     updated_at   TEXT NOT NULL,
     PRIMARY KEY (tenant_id, id),
@@ -69,6 +72,7 @@ CREATE TABLE orders (
     FOREIGN KEY (tenant_id, customer_id) REFERENCES customers (tenant_id, id)
 ) STRICT;
 CREATE INDEX orders_customer ON orders (tenant_id, customer_id, created_at);
+CREATE INDEX orders_awaiting_stock_out ON orders (tenant_id) WHERE status = 'fulfilled' AND stock_out_at IS NULL;
 
 CREATE TABLE order_lines (
     tenant_id  TEXT NOT NULL,

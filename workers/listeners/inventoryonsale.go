@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/inventory"
@@ -22,6 +23,8 @@ type SaleStockStore interface {
 	// ListLocations lists the tenant's locations ordered by code.
 	ListLocations(ctx context.Context, tenant domain.TenantID) ([]inventory.Location, error)
 	StockLevel(ctx context.Context, tenant domain.TenantID, productID, locationID string) (int64, error)
+	// MarkStockOut ends the order's reservation of its stock.
+	MarkStockOut(ctx context.Context, tenant domain.TenantID, orderID string, at time.Time) error
 }
 
 // StockRecorder records stock movements (inventory.Service). Inside a
@@ -70,7 +73,9 @@ func (l UpdateInventoryOnSale) Handle(ctx context.Context, ev domain.Event) erro
 				return fmt.Errorf("order %s line %d (%s): %w", e.Number, i+1, line.SKU, err)
 			}
 		}
-		return nil
+		// The stock went out: the order no longer holds it back from other
+		// fulfilments (sales.Service.Fulfill counts it until then).
+		return l.Store.MarkStockOut(ctx, ev.TenantID, e.OrderID, time.Now())
 	})
 }
 

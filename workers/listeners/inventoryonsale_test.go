@@ -69,6 +69,13 @@ func TestUpdateInventoryOnSale(t *testing.T) {
 				out += m.Quantity
 			}
 			require.EqualValues(t, -10, out)
+			// The order's stock went out: it no longer holds stock back.
+			shipped, err := w.sales.Get(ctx, "acme", o.ID)
+			require.NoError(t, err)
+			require.NotNil(t, shipped.StockOutAt)
+			awaiting, err := s.StockAwaitingShipment(ctx, "acme", []string{chair.ID, desk.ID})
+			require.NoError(t, err)
+			require.Empty(t, awaiting)
 
 			// 14 → 5 crosses the chair's reorder level of 8: the point.
 			low := w.events("acme", "LowStockDetected")

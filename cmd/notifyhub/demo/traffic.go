@@ -80,6 +80,7 @@ func (d *Demo) sell(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	want := 1 + rand.IntN(2)
 	var lines []sales.LineInput
 	for _, i := range rand.Perm(len(products)) {
 		p := products[i]
@@ -87,7 +88,7 @@ func (d *Demo) sell(ctx context.Context) error {
 			continue
 		}
 		lines = append(lines, sales.LineInput{ProductID: p.ID, Quantity: 1 + rand.Int64N(min(p.OnHand/2, 4))})
-		if len(lines) == 1+rand.IntN(2) {
+		if len(lines) == want {
 			break
 		}
 	}

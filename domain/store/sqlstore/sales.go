@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/sales"
@@ -15,7 +16,7 @@ var _ sales.Store = (*Store)(nil)
 
 const (
 	orderCols = `id, tenant_id, number, customer_id, status, total, created_by, approved_by, approved_at,
-		fulfilled_by, fulfilled_at, created_at, updated_at`
+		fulfilled_by, fulfilled_at, stock_out_at, created_at, updated_at`
 	orderLineCols = `order_id, line_no, product_id, sku, quantity, unit_price, amount`
 )
 
@@ -23,7 +24,7 @@ func scanOrder(sc scanner) (sales.Order, error) {
 	var o sales.Order
 	err := sc.Scan(&o.ID, &o.TenantID, &o.Number, &o.CustomerID, &o.Status, &o.Total, &o.CreatedBy,
 		&o.ApprovedBy, nullTimeCol{&o.ApprovedAt}, &o.FulfilledBy, nullTimeCol{&o.FulfilledAt},
-		timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt})
+		nullTimeCol{&o.StockOutAt}, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt})
 	return o, err
 }
 
@@ -200,6 +201,72 @@ func (s *Store) UpdateOrderStatus(ctx context.Context, o sales.Order) error {
 	}
 	if n == 0 {
 		return fmt.Errorf("update order %s: %w", key, domain.ErrNotFound)
+	}
+	return nil
+}
+
+// StockAwaitingShipment returns, per product of productIDs, the quantity
+// that fulfilled orders still have to take out of stock (their stock-out
+// has not run yet): stock that is promised, whatever on hand says.
+func (s *Store) StockAwaitingShipment(ctx context.Context, tenant domain.TenantID, productIDs []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(productIDs))
+	if len(productIDs) == 0 {
+		return out, nil
+	}
+	args := []any{string(tenant)}
+	marks := make([]string, 0, len(productIDs))
+	for _, id := range productIDs {
+		key, ok := lookupID(id)
+		if !ok {
+			continue // not an id: nothing can be awaiting it
+		}
+		args = append(args, key)
+		marks = append(marks, "?")
+	}
+	if len(marks) == 0 {
+		return out, nil
+	}
+	rows, err := s.query(ctx, `SELECT l.product_id, SUM(l.quantity) FROM orders o
+		JOIN order_lines l ON l.tenant_id = o.tenant_id AND l.order_id = o.id
+		WHERE o.tenant_id = ? AND o.status = 'fulfilled' AND o.stock_out_at IS NULL
+		AND l.product_id IN (`+strings.Join(marks, ", ")+`)
+		GROUP BY l.product_id`, args...)
+	if err != nil {
+		return nil, s.wrap("stock awaiting shipment", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, s.wrap("stock awaiting shipment", err)
+		}
+		out[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("stock awaiting shipment", err)
+	}
+	return out, nil
+}
+
+// MarkStockOut records that a fulfilled order's stock went out, which ends
+// its reservation. Marking an order twice keeps the first time.
+func (s *Store) MarkStockOut(ctx context.Context, tenant domain.TenantID, orderID string, at time.Time) error {
+	key, ok := lookupID(orderID)
+	if !ok {
+		return fmt.Errorf("mark stock out %q: %w", orderID, domain.ErrNotFound)
+	}
+	res, err := s.exec(ctx, `UPDATE orders SET stock_out_at = COALESCE(stock_out_at, ?)
+		WHERE tenant_id = ? AND id = ? AND status = 'fulfilled'`, encTime(at), string(tenant), key)
+	if err != nil {
+		return s.wrap("mark stock out", err)
+	}
+	n, err := affected("mark stock out", res)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("mark stock out: fulfilled order %s: %w", key, domain.ErrNotFound)
 	}
 	return nil
 }
