@@ -39,8 +39,8 @@ type Order struct {
 	// StockOutAt is when the fulfilled order's stock went out (the
 	// UpdateInventoryOnSale listener); until then the order reserves it.
 	StockOutAt *time.Time `json:"stock_out_at"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
 // Line is one product of an order at the price agreed when it was made.
