@@ -104,6 +104,35 @@
       case "LowStockDetected":
         parts = [words(f("sku"), f("name")), labelled("on hand", f("on_hand")), labelled("reorder level", f("reorder_level"))];
         break;
+      case "StockExpiring":
+        parts = [words(f("sku"), labelled("batch", f("batch_number"))), labelled("expires", f("expiry_date")), labelled("days left", f("days_remaining"))];
+        break;
+      case "OrderCreated":
+      case "OrderApproved":
+      case "OrderFulfilled":
+        parts = [words(f("number"), type.slice("Order".length).toLowerCase()), labelled("total", f("total"))];
+        break;
+      case "InvoiceGenerated":
+        parts = [words(f("number"), labelled("for", f("order_number"))), labelled("total", f("total")), labelled("due", f("due_date"))];
+        break;
+      case "InvoicePaymentReceived":
+        parts = [words(f("number"), labelled("paid", f("amount"))), labelled("outstanding", f("outstanding"))];
+        break;
+      case "InvoiceOverdue":
+        parts = [words(f("number"), "overdue"), labelled("days", f("days_overdue")), labelled("outstanding", f("outstanding"))];
+        break;
+      case "CustomerCreated":
+        parts = [words(f("name"), "new customer")];
+        break;
+      case "LeadConverted":
+        parts = [words(f("name"), "lead converted")];
+        break;
+      case "PurchaseOrderApproved":
+        parts = [words(f("number"), "approved"), f("vendor_name"), labelled("total", f("total"))];
+        break;
+      case "GoodsReceived":
+        parts = [words(f("number"), "goods received"), labelled("complete", f("fully_received"))];
+        break;
       default:
         parts = [];
         var keys = sortedKeys(payload);

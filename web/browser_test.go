@@ -394,6 +394,24 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Zero(t, eval[int](t, ctx, `document.querySelectorAll('#feed img').length`))
 	require.Empty(t, eval[string](t, ctx, `document.body.dataset.pwned || ""`))
 
+	// Every ERP event type arrives live summarised as the server would.
+	for _, e := range []struct{ typ, payload string }{
+		{"StockExpiring", `{"sku":"W-1","batch_number":"L-7","expiry_date":"2027-01-31","days_remaining":6}`},
+		{"OrderCreated", `{"number":"SO-000001","total":"12.50"}`},
+		{"OrderApproved", `{"number":"SO-000001","total":"12.50"}`},
+		{"OrderFulfilled", `{"number":"SO-000001"}`},
+		{"InvoiceGenerated", `{"number":"INV-000001","order_number":"SO-000001","total":"12.50","due_date":"2027-01-31"}`},
+		{"InvoicePaymentReceived", `{"number":"INV-000001","amount":"10.00","outstanding":"2.50"}`},
+		{"InvoiceOverdue", `{"number":"INV-000001","days_overdue":8,"outstanding":"2.50"}`},
+		{"CustomerCreated", `{"name":"Initech <b>"}`},
+		{"LeadConverted", `{"name":"Umbrella"}`},
+		{"PurchaseOrderApproved", `{"number":"PO-000001","vendor_name":"Nordic","total":"99"}`},
+		{"GoodsReceived", `{"number":"PO-000001","fully_received":false}`},
+	} {
+		f.appendEvent(t, "demo", e.typ, e.payload)
+	}
+	require.NoError(t, chromedp.Do(ctx, topIs(latest().ID)))
+
 	// The feed is the tenant's log, newest first, each row summarised as
 	// the server would; the counters are over it.
 	events, err := f.store.LatestEvents(bg, "demo", 100)

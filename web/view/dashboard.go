@@ -170,6 +170,24 @@ func EventSummary(eventType string, payload json.RawMessage) string {
 		parts = []string{words(f("sku"), signed(f("quantity"))), f("reason"), labelled("on hand", f("on_hand"))}
 	case "LowStockDetected":
 		parts = []string{words(f("sku"), f("name")), labelled("on hand", f("on_hand")), labelled("reorder level", f("reorder_level"))}
+	case "StockExpiring":
+		parts = []string{words(f("sku"), labelled("batch", f("batch_number"))), labelled("expires", f("expiry_date")), labelled("days left", f("days_remaining"))}
+	case "OrderCreated", "OrderApproved", "OrderFulfilled":
+		parts = []string{words(f("number"), strings.ToLower(strings.TrimPrefix(eventType, "Order"))), labelled("total", f("total"))}
+	case "InvoiceGenerated":
+		parts = []string{words(f("number"), labelled("for", f("order_number"))), labelled("total", f("total")), labelled("due", f("due_date"))}
+	case "InvoicePaymentReceived":
+		parts = []string{words(f("number"), labelled("paid", f("amount"))), labelled("outstanding", f("outstanding"))}
+	case "InvoiceOverdue":
+		parts = []string{words(f("number"), "overdue"), labelled("days", f("days_overdue")), labelled("outstanding", f("outstanding"))}
+	case "CustomerCreated":
+		parts = []string{words(f("name"), "new customer")}
+	case "LeadConverted":
+		parts = []string{words(f("name"), "lead converted")}
+	case "PurchaseOrderApproved":
+		parts = []string{words(f("number"), "approved"), f("vendor_name"), labelled("total", f("total"))}
+	case "GoodsReceived":
+		parts = []string{words(f("number"), "goods received"), labelled("complete", f("fully_received"))}
 	default:
 		for _, k := range sortedKeys(obj) {
 			if len(parts) == 3 {
