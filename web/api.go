@@ -138,18 +138,13 @@ func (s *server) createProduct(w http.ResponseWriter, r *http.Request, c auth.Cl
 }
 
 func (s *server) listProducts(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
-	q := r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"))
-	if err != nil {
+	v := &domain.ValidationError{}
+	pg := parsePage(r.URL.Query(), v)
+	if err := v.Err(); err != nil {
 		return err
 	}
-	after, err := optionalID("after", q.Get("after"))
-	if err != nil {
-		return err
-	}
-	limit = pageLimit(limit)
-	items, err := s.deps.Products.List(r.Context(), c.TenantID, product.ListParams{After: after, Limit: limit})
-	return reply(w, http.StatusOK, newList(items, limit, func(p product.Product) string { return p.ID }), err)
+	items, err := s.deps.Products.List(r.Context(), c.TenantID, product.ListParams{After: pg.After, Limit: pg.Limit})
+	return reply(w, http.StatusOK, newList(items, pg.Limit, func(p product.Product) string { return p.ID }), err)
 }
 
 // pathID validates the {id} of the route as a UUID (400 otherwise).

@@ -47,15 +47,8 @@ func leadID(l crm.Lead) string         { return l.ID }
 func crmListParams(r *http.Request) (crm.ListParams, error) {
 	q := r.URL.Query()
 	v := &domain.ValidationError{}
-	limit, err := parseLimit(q.Get("limit"))
-	if err != nil {
-		v.Add("limit", "must be a non-negative integer")
-	}
-	after, err := optionalID("after", q.Get("after"))
-	if err != nil {
-		v.Add("after", "must be a UUID")
-	}
-	return crm.ListParams{After: after, Limit: pageLimit(limit)}, v.Err()
+	pg := parsePage(q, v)
+	return crm.ListParams{After: pg.After, Limit: pg.Limit}, v.Err()
 }
 
 func (s *server) listCustomers(w http.ResponseWriter, r *http.Request, c auth.Claims) error {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -129,6 +130,27 @@ func pageLimit(n int) int {
 		return maxLimit
 	}
 	return n
+}
+
+// page is the paging of a list request: ?limit= (clamped to the allowed
+// range) and ?after=, the id to continue after.
+type page struct {
+	Limit int
+	After string
+}
+
+// parsePage reads limit and after from q, adding a field error to v for
+// each that is malformed.
+func parsePage(q url.Values, v *domain.ValidationError) page {
+	limit, err := parseLimit(q.Get("limit"))
+	if err != nil {
+		v.Add("limit", "must be a non-negative integer")
+	}
+	after, err := optionalID("after", q.Get("after"))
+	if err != nil {
+		v.Add("after", "must be an id from this list")
+	}
+	return page{Limit: pageLimit(limit), After: after}
 }
 
 // optionalID validates an optional UUID query parameter.

@@ -63,20 +63,12 @@ func (s *server) listInvoicePayments(w http.ResponseWriter, r *http.Request, c a
 	}
 	q := r.URL.Query()
 	v := &domain.ValidationError{}
-	limit, err := parseLimit(q.Get("limit"))
-	if err != nil {
-		v.Add("limit", "must be a non-negative integer")
-	}
-	after, err := optionalID("after", q.Get("after"))
-	if err != nil {
-		v.Add("after", "must be a UUID")
-	}
+	pg := parsePage(q, v)
 	if err := v.Err(); err != nil {
 		return err
 	}
-	limit = pageLimit(limit)
-	items, err := s.deps.Invoices.ListPayments(r.Context(), c.TenantID, id, invoice.PaymentFilter{After: after, Limit: limit})
-	return reply(w, http.StatusOK, newList(items, limit, func(p invoice.Payment) string { return p.ID }), err)
+	items, err := s.deps.Invoices.ListPayments(r.Context(), c.TenantID, id, invoice.PaymentFilter{After: pg.After, Limit: pg.Limit})
+	return reply(w, http.StatusOK, newList(items, pg.Limit, func(p invoice.Payment) string { return p.ID }), err)
 }
 
 func (s *server) recordInvoicePayment(w http.ResponseWriter, r *http.Request, c auth.Claims) error {

@@ -66,20 +66,12 @@ func (s *server) getVendor(w http.ResponseWriter, r *http.Request, c auth.Claims
 func (s *server) listVendors(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	q := r.URL.Query()
 	v := &domain.ValidationError{}
-	limit, err := parseLimit(q.Get("limit"))
-	if err != nil {
-		v.Add("limit", "must be a non-negative integer")
-	}
-	after, err := optionalID("after", q.Get("after"))
-	if err != nil {
-		v.Add("after", "must be a vendor id")
-	}
+	pg := parsePage(q, v)
 	if err := v.Err(); err != nil {
 		return err
 	}
-	limit = pageLimit(limit)
-	items, err := s.deps.Procurement.ListVendors(r.Context(), c.TenantID, procurement.VendorFilter{After: after, Limit: limit})
-	return reply(w, http.StatusOK, newList(items, limit, func(v procurement.Vendor) string { return v.ID }), err)
+	items, err := s.deps.Procurement.ListVendors(r.Context(), c.TenantID, procurement.VendorFilter{After: pg.After, Limit: pg.Limit})
+	return reply(w, http.StatusOK, newList(items, pg.Limit, func(v procurement.Vendor) string { return v.ID }), err)
 }
 
 func (s *server) createPurchaseOrder(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
@@ -106,14 +98,7 @@ func (s *server) getPurchaseOrder(w http.ResponseWriter, r *http.Request, c auth
 func (s *server) listPurchaseOrders(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	q := r.URL.Query()
 	v := &domain.ValidationError{}
-	limit, err := parseLimit(q.Get("limit"))
-	if err != nil {
-		v.Add("limit", "must be a non-negative integer")
-	}
-	after, err := optionalID("after", q.Get("after"))
-	if err != nil {
-		v.Add("after", "must be a purchase order id")
-	}
+	pg := parsePage(q, v)
 	vendor, err := optionalID("vendor_id", q.Get("vendor_id"))
 	if err != nil {
 		v.Add("vendor_id", "must be a vendor id")
@@ -125,11 +110,10 @@ func (s *server) listPurchaseOrders(w http.ResponseWriter, r *http.Request, c au
 	if err := v.Err(); err != nil {
 		return err
 	}
-	limit = pageLimit(limit)
 	items, err := s.deps.Procurement.ListPurchaseOrders(r.Context(), c.TenantID, procurement.OrderFilter{
-		VendorID: vendor, Status: status, After: after, Limit: limit,
+		VendorID: vendor, Status: status, After: pg.After, Limit: pg.Limit,
 	})
-	return reply(w, http.StatusOK, newList(items, limit, func(po procurement.PurchaseOrder) string { return po.ID }), err)
+	return reply(w, http.StatusOK, newList(items, pg.Limit, func(po procurement.PurchaseOrder) string { return po.ID }), err)
 }
 
 // approvePurchaseOrder answers 200 with the approved order: approval
@@ -163,18 +147,10 @@ func (s *server) listReceipts(w http.ResponseWriter, r *http.Request, c auth.Cla
 	}
 	q := r.URL.Query()
 	v := &domain.ValidationError{}
-	limit, err := parseLimit(q.Get("limit"))
-	if err != nil {
-		v.Add("limit", "must be a non-negative integer")
-	}
-	after, err := optionalID("after", q.Get("after"))
-	if err != nil {
-		v.Add("after", "must be a receipt id")
-	}
+	pg := parsePage(q, v)
 	if err := v.Err(); err != nil {
 		return err
 	}
-	limit = pageLimit(limit)
-	items, err := s.deps.Procurement.ListReceipts(r.Context(), c.TenantID, id, procurement.ReceiptFilter{After: after, Limit: limit})
-	return reply(w, http.StatusOK, newList(items, limit, func(r procurement.Receipt) string { return r.ID }), err)
+	items, err := s.deps.Procurement.ListReceipts(r.Context(), c.TenantID, id, procurement.ReceiptFilter{After: pg.After, Limit: pg.Limit})
+	return reply(w, http.StatusOK, newList(items, pg.Limit, func(r procurement.Receipt) string { return r.ID }), err)
 }

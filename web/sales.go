@@ -27,15 +27,16 @@ func orderID(o sales.Order) string { return o.ID }
 
 func (s *server) listOrders(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	q := r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"))
-	if err != nil {
+	v := &domain.ValidationError{}
+	pg := parsePage(q, v)
+	if err := v.Err(); err != nil {
 		return err
 	}
-	limit = pageLimit(limit)
+	// The service validates customer_id and status.
 	items, err := s.deps.Sales.List(r.Context(), c.TenantID, sales.Filter{
-		CustomerID: q.Get("customer_id"), Status: sales.Status(q.Get("status")), After: q.Get("after"), Limit: limit,
+		CustomerID: q.Get("customer_id"), Status: sales.Status(q.Get("status")), After: pg.After, Limit: pg.Limit,
 	})
-	return reply(w, http.StatusOK, newList(items, limit, orderID), err)
+	return reply(w, http.StatusOK, newList(items, pg.Limit, orderID), err)
 }
 
 func (s *server) getOrder(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
