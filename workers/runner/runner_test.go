@@ -255,8 +255,10 @@ func TestEntryOfDeadConsumerIsTakenOver(t *testing.T) {
 				seen = append(seen, got.ID)
 				return effect(ctx, b.store, "Survivor", got, false)
 			}}
-			startRunner(t, b, runner.Config{Tries: 1, Timeout: 20 * time.Millisecond,
-				ReclaimAfter: 200 * time.Millisecond, ReclaimEvery: 20 * time.Millisecond}, l)
+			// The timeout leaves room for a slow, loaded machine: the effect
+			// must land, not merely start.
+			startRunner(t, b, runner.Config{Tries: 1, Timeout: time.Second,
+				ReclaimAfter: 1200 * time.Millisecond, ReclaimEvery: 20 * time.Millisecond}, l)
 			require.Eventually(t, func() bool {
 				mu.Lock()
 				defer mu.Unlock()
@@ -331,25 +333,27 @@ func TestLongBatchIsNotTakenOver(t *testing.T) {
 			t.Parallel()
 			b := open(t)
 			ctx := context.Background()
-			const n = 8
+			const n = 20
 			for range n {
 				publish(t, b.stream, newEvent(t, "t-long"))
 			}
 			var mu sync.Mutex
 			runs := map[string]int{}
 			l := funcListener{name: "Slow", handle: func(ctx context.Context, ev domain.Event) error {
-				time.Sleep(60 * time.Millisecond) // real work that takes a while
+				time.Sleep(200 * time.Millisecond) // real work that takes a while
 				mu.Lock()
 				defer mu.Unlock()
 				runs[ev.ID]++
 				return nil
 			}}
-			// Eight entries × 60ms is well past reclaim-after (250ms).
-			startRunner(t, b, runner.Config{Tries: 1, Timeout: 100 * time.Millisecond, Backoff: []time.Duration{time.Millisecond},
-				ReclaimAfter: 250 * time.Millisecond, ReclaimEvery: time.Hour, BatchSize: n}, l)
+			// Twenty entries × 200ms is well past reclaim-after (3s). The
+			// margin over the timeout (2s) is what the consumer has to
+			// extend in; it leaves room for a loaded machine's delays.
+			startRunner(t, b, runner.Config{Tries: 1, Timeout: time.Second, Backoff: []time.Duration{time.Millisecond},
+				ReclaimAfter: 3 * time.Second, ReclaimEvery: time.Hour, BatchSize: n}, l)
 			stolen := 0
 			require.Eventually(t, func() bool {
-				got, err := b.stream.Reclaim(ctx, "events", "Slow", "rival", 250*time.Millisecond, n)
+				got, err := b.stream.Reclaim(ctx, "events", "Slow", "rival", 3*time.Second, n)
 				require.NoError(t, err)
 				stolen += len(got)
 				if stolen > 0 {
