@@ -60,6 +60,7 @@ type Config struct {
 	Senders       int           // concurrent HTTP senders
 	Drain         time.Duration // wait for outstanding deliveries after sending
 	Settle        time.Duration // idle wait before the memory sample after connecting
+	GCWait        time.Duration // longest wait for the server's next GC after connecting (0: none)
 	MaxDuration   time.Duration // whole run
 
 	JSON bool
@@ -88,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&c.Senders, "senders", 32, "concurrent HTTP senders")
 	fs.DurationVar(&c.Drain, "drain", 15*time.Second, "longest wait for outstanding deliveries after a phase's last send")
 	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "idle wait after connecting before sampling memory")
+	fs.DurationVar(&c.GCWait, "gc-wait", 0, "after connecting, wait up to this long for the server's next garbage collection (Go forces one after 2 idle minutes) and report live memory per connection after it")
 	fs.DurationVar(&c.MaxDuration, "max-duration", 10*time.Minute, "the whole run stops after this, whatever is left")
 	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -129,6 +131,7 @@ func (c *Config) validate() error {
 	check(c.Senders >= 1 && c.Senders <= maxSenders, "--senders must be 1..%d", maxSenders)
 	check(c.Drain > 0 && c.Drain <= maxPhaseTime, "--drain must be in (0, %s]", maxPhaseTime)
 	check(c.Settle >= 0 && c.Settle <= maxPhaseTime, "--settle must be in [0, %s]", maxPhaseTime)
+	check(c.GCWait >= 0 && c.GCWait <= maxPhaseTime, "--gc-wait must be in [0, %s]", maxPhaseTime)
 	check(c.MaxDuration > 0 && c.MaxDuration <= maxRunTime, "--max-duration must be in (0, %s]", maxRunTime)
 	check(c.Spawn != "" || c.Secret != "", "--secret (or NOTIFYHUB_JWT_SECRET) is required to sign tokens, unless --spawn")
 	check(c.Spawn != "" || (c.SpawnDatabaseURL == "" && c.SpawnRedisURL == ""), "--spawn-database-url and --spawn-redis-url need --spawn")

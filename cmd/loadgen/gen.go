@@ -365,24 +365,66 @@ func (g *gen) connect(ctx context.Context, r *PhaseResult) {
 		r.Rate = float64(len(lat)) / time.Duration(lastReady-start.UnixNano()).Seconds()
 	}
 	r.Latency = summarize(lat)
-	if g.pid != 0 && len(lat) > 0 {
+	if len(lat) == 0 {
+		return
+	}
+	n := float64(len(lat))
+	if g.pid != 0 {
 		p, _ := readProc(g.pid)
-		cs.RSSPerConn = float64(p.rss-rssBefore) / float64(len(lat))
-		select {
-		case <-ctx.Done():
-		case <-time.After(g.cfg.Settle):
-		}
-		p, _ = readProc(g.pid)
-		cs.RSSPerConnSettled = float64(p.rss-rssBefore) / float64(len(lat))
+		cs.RSSPerConn = float64(p.rss-rssBefore) / n
+	}
+	connected := g.scrape()
+	select {
+	case <-ctx.Done():
+	case <-time.After(g.cfg.Settle):
+	}
+	if g.pid != 0 {
+		p, _ := readProc(g.pid)
+		cs.RSSPerConnSettled = float64(p.rss-rssBefore) / n
 		cs.ServerRSS = p.rss
 	}
-	if heapAfter := g.scrape(); heapBefore != nil && heapAfter != nil && len(lat) > 0 {
-		n := float64(len(lat))
-		cs.HeapPerConn = (heapAfter["go_memstats_heap_inuse_bytes"] - heapBefore["go_memstats_heap_inuse_bytes"]) / n
-		cs.StackPerConn = (heapAfter["go_memstats_stack_inuse_bytes"] - heapBefore["go_memstats_stack_inuse_bytes"]) / n
-		cs.GoroutinesPerConn = (heapAfter["go_goroutines"] - heapBefore["go_goroutines"]) / n
+	after := g.scrape()
+	if heapBefore != nil && after != nil {
+		cs.HeapPerConn = (after[mHeapInuse] - heapBefore[mHeapInuse]) / n
+		cs.StackPerConn = (after[mStackInuse] - heapBefore[mStackInuse]) / n
+		cs.GoroutinesPerConn = (after[mGoroutines] - heapBefore[mGoroutines]) / n
+	}
+	if g.cfg.GCWait <= 0 || heapBefore == nil || connected == nil {
+		return
+	}
+	// The live figure: wait for the server's next garbage collection (the
+	// runtime forces one after two idle minutes), then take what survived
+	// it, heap and stacks, per connection.
+	wctx, cancel := context.WithTimeout(ctx, g.cfg.GCWait)
+	defer cancel()
+	for {
+		m := g.scrape()
+		if m != nil && m[mGCCount] > connected[mGCCount] {
+			cs.LivePerConn = (m[mHeapAlloc] + m[mStackInuse] - heapBefore[mHeapAlloc] - heapBefore[mStackInuse]) / n
+			cs.AfterGC = true
+			if g.pid != 0 {
+				p, _ := readProc(g.pid)
+				cs.RSSPerConnAfterGC = float64(p.rss-rssBefore) / n
+			}
+			return
+		}
+		select {
+		case <-wctx.Done():
+			r.note("no garbage collection in the server within --gc-wait %s: no after-GC figure", g.cfg.GCWait)
+			return
+		case <-time.After(time.Second):
+		}
 	}
 }
+
+// Go runtime metrics read from the server's /metrics.
+const (
+	mHeapAlloc  = "go_memstats_heap_alloc_bytes"
+	mHeapInuse  = "go_memstats_heap_inuse_bytes"
+	mStackInuse = "go_memstats_stack_inuse_bytes"
+	mGoroutines = "go_goroutines"
+	mGCCount    = "go_gc_duration_seconds_count"
+)
 
 // scrape reads a few Go runtime gauges from the server's /metrics; nil
 // when it has none.
@@ -395,7 +437,7 @@ func (g *gen) scrape() map[string]float64 {
 	if res.StatusCode != http.StatusOK {
 		return nil
 	}
-	want := map[string]bool{"go_memstats_heap_inuse_bytes": true, "go_memstats_stack_inuse_bytes": true, "go_goroutines": true}
+	want := map[string]bool{mHeapAlloc: true, mHeapInuse: true, mStackInuse: true, mGoroutines: true, mGCCount: true}
 	out := map[string]float64{}
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)

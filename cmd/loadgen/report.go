@@ -38,6 +38,11 @@ type ConnectStats struct {
 	HeapPerConn       float64 `json:"heap_inuse_bytes_per_conn"` // from /metrics
 	StackPerConn      float64 `json:"stack_inuse_bytes_per_conn"`
 	GoroutinesPerConn float64 `json:"goroutines_per_conn"`
+	// After the server's next garbage collection (--gc-wait): heap and
+	// stacks that survived it, and RSS then.
+	AfterGC           bool    `json:"after_gc"`
+	LivePerConn       float64 `json:"live_bytes_per_conn_after_gc"`
+	RSSPerConnAfterGC float64 `json:"rss_bytes_per_conn_after_gc"`
 }
 
 func (r *PhaseResult) note(format string, args ...any) {
@@ -127,6 +132,10 @@ func (r *Report) writeTable(w io.Writer) {
 			fmt.Fprintf(w, "connect: %.0f connections/s; server RSS %.1f MiB; per connection: RSS %.1f KiB (%.1f KiB after settling), heap %.1f KiB, stacks %.1f KiB, %.2f goroutines\n",
 				p.Rate, float64(c.ServerRSS)/(1<<20), c.RSSPerConn/1024, c.RSSPerConnSettled/1024,
 				c.HeapPerConn/1024, c.StackPerConn/1024, c.GoroutinesPerConn)
+			if c.AfterGC {
+				fmt.Fprintf(w, "connect: after the server's next GC, per connection: live heap + stacks %.1f KiB, RSS %.1f KiB\n",
+					c.LivePerConn/1024, c.RSSPerConnAfterGC/1024)
+			}
 		}
 		if p.Skipped != "" {
 			fmt.Fprintf(w, "%s: skipped: %s\n", p.Name, p.Skipped)
