@@ -80,11 +80,12 @@ var errNoConn = errors.New("hub: socket writer without a connection")
 // library's own control frames: pongs, close) it writes through, under a
 // fresh WriteTimeout deadline.
 type sockWriter struct {
-	mu      sync.Mutex
-	conn    net.Conn
-	timeout time.Duration
-	corked  bool
-	buf     *[]byte
+	mu       sync.Mutex
+	conn     net.Conn
+	timeout  time.Duration
+	deadline time.Time // the write deadline set on conn
+	corked   bool
+	buf      *[]byte
 }
 
 func (w *sockWriter) Write(p []byte) (int, error) {
@@ -97,12 +98,18 @@ func (w *sockWriter) Write(p []byte) (int, error) {
 	return w.write(p, time.Now().Add(w.timeout))
 }
 
+// write sends p, giving up at deadline or up to half a WriteTimeout
+// earlier: a deadline already set that leaves at least that much is kept,
+// which spares resetting the runtime's timer on most writes.
 func (w *sockWriter) write(p []byte, deadline time.Time) (int, error) {
 	if w.conn == nil {
 		return 0, errNoConn
 	}
-	if err := w.conn.SetWriteDeadline(deadline); err != nil {
-		return 0, err
+	if w.deadline.Before(deadline.Add(-w.timeout / 2)) {
+		if err := w.conn.SetWriteDeadline(deadline); err != nil {
+			return 0, err
+		}
+		w.deadline = deadline
 	}
 	return w.conn.Write(p)
 }

@@ -18,6 +18,7 @@ import (
 type spawned struct {
 	cmd    *exec.Cmd
 	dir    string
+	drop   func() // removes the run's database schema and Redis keys
 	url    string
 	secret string
 	pid    int
@@ -50,17 +51,23 @@ func spawn(ctx context.Context, cfg Config, log io.Writer) (*spawned, error) {
 	if db == "" {
 		db = filepath.Join(dir, "notifyhub.db")
 	}
+	prefix := "loadgen-" + randomHex(4) + ":"
+	if s.drop, db, err = isolate(ctx, db, cfg.SpawnRedisURL, prefix); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
 	s.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:"+strconv.Itoa(port))
 	s.cmd.Dir = dir
 	s.cmd.Env = append(os.Environ(),
 		"DATABASE_URL="+db,
 		"REDIS_URL="+cfg.SpawnRedisURL,
-		"NOTIFYHUB_REDIS_PREFIX=loadgen-"+randomHex(4)+":",
+		"NOTIFYHUB_REDIS_PREFIX="+prefix,
 		"NOTIFYHUB_JWT_SECRET="+s.secret,
 		"NOTIFYHUB_LOG_LEVEL=warn",
 	)
 	s.cmd.Stdout, s.cmd.Stderr = log, log
 	if err := s.cmd.Start(); err != nil {
+		s.drop()
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
@@ -92,6 +99,7 @@ func (s *spawned) stop(log io.Writer) {
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
+	s.drop()
 	_ = os.RemoveAll(s.dir)
 }
 
