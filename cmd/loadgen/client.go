@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,15 +23,20 @@ type client struct {
 	alerts bool // holds inventory.alerts
 	token  string
 
-	ws      *websocket.Conn
 	ready   chan struct{} // closed at the first unread_count frame
 	readyAt int64
-	done    chan struct{} // closed when the read loop ended
+	done    chan struct{} // closed when the read loop gave up
+	lastID  string        // last notification id received (read loop only)
 
-	mu       sync.Mutex
-	receipts []receipt
-	err      error
+	mu         sync.Mutex
+	ws         *websocket.Conn
+	receipts   []receipt
+	err        error
+	reconnects int
 }
+
+// maxReconnects bounds how often one client reconnects in a run.
+const maxReconnects = 20
 
 var unreadPrefix = []byte(`{"type":"unread_count"`)
 
@@ -58,22 +64,14 @@ type marker struct {
 func (g *gen) dial(ctx context.Context, c *client) error {
 	c.ready = make(chan struct{})
 	c.done = make(chan struct{})
-	ws, res, err := websocket.Dial(ctx, g.target.ws, &websocket.DialOptions{
-		HTTPClient: g.wsHTTP,
-		HTTPHeader: http.Header{"Authorization": {"Bearer " + c.token}},
-	})
-	if res != nil && res.Body != nil {
-		_ = res.Body.Close()
-	}
+	ws, err := g.open(ctx, c, "")
 	if err != nil {
 		close(c.done)
-		if res != nil {
-			return fmt.Errorf("dial %s/%s: status %d: %w", g.tenantID(c.tenant), c.user, res.StatusCode, err)
-		}
-		return fmt.Errorf("dial %s/%s: %w", g.tenantID(c.tenant), c.user, err)
+		return err
 	}
-	ws.SetReadLimit(1 << 20)
+	c.mu.Lock()
 	c.ws = ws
+	c.mu.Unlock()
 	go c.readLoop(g)
 	select {
 	case <-c.ready:
@@ -85,22 +83,94 @@ func (g *gen) dial(ctx context.Context, c *client) error {
 	}
 }
 
+// open dials the socket of c, with ?since= when since is set.
+func (g *gen) open(ctx context.Context, c *client, since string) (*websocket.Conn, error) {
+	u := g.target.ws
+	if since != "" {
+		u += "?since=" + url.QueryEscape(since)
+	}
+	ws, res, err := websocket.Dial(ctx, u, &websocket.DialOptions{
+		HTTPClient: g.wsHTTP,
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + c.token}},
+	})
+	if res != nil && res.Body != nil {
+		_ = res.Body.Close()
+	}
+	if err != nil {
+		if res != nil {
+			return nil, fmt.Errorf("dial %s/%s: status %d: %w", g.tenantID(c.tenant), c.user, res.StatusCode, err)
+		}
+		return nil, fmt.Errorf("dial %s/%s: %w", g.tenantID(c.tenant), c.user, err)
+	}
+	ws.SetReadLimit(1 << 20)
+	return ws, nil
+}
+
+// reconnect does what a browser does when its socket ends: reconnect with
+// ?since= its last notification, so that the server sends what it
+// missed. It gives up when the run is closing, after maxReconnects, or when
+// the run's time is up.
+func (c *client) reconnect(g *gen, cause error) bool {
+	backoff := 100 * time.Millisecond
+	for {
+		c.mu.Lock()
+		if g.closing.Load() || c.reconnects >= maxReconnects || g.ctx.Err() != nil {
+			c.err = cause
+			c.mu.Unlock()
+			return false
+		}
+		c.reconnects++
+		c.mu.Unlock()
+		select {
+		case <-g.ctx.Done():
+			continue
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+		ctx, cancel := context.WithTimeout(g.ctx, 30*time.Second)
+		ws, err := g.open(ctx, c, c.lastID)
+		cancel()
+		if err != nil {
+			cause = err
+			continue
+		}
+		c.mu.Lock()
+		if g.closing.Load() {
+			c.mu.Unlock()
+			_ = ws.CloseNow()
+			continue
+		}
+		c.ws = ws
+		c.mu.Unlock()
+		return true
+	}
+}
+
+func (c *client) conn() *websocket.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws
+}
+
 func (c *client) readLoop(g *gen) {
 	defer close(c.done)
 	var buf bytes.Buffer
 	var f wireFrame
 	var m marker
+	ws := c.conn()
 	for {
-		_, r, err := c.ws.Reader(context.Background())
+		_, r, err := ws.Reader(context.Background())
 		if err == nil {
 			buf.Reset()
 			_, err = buf.ReadFrom(r)
 		}
 		if err != nil {
-			c.mu.Lock()
-			c.err = err
-			c.mu.Unlock()
-			return
+			_ = ws.CloseNow()
+			if !c.reconnect(g, err) {
+				return
+			}
+			ws = c.conn()
+			continue
 		}
 		now := time.Now().UnixNano()
 		frame := buf.Bytes()
@@ -115,6 +185,7 @@ func (c *client) readLoop(g *gen) {
 		if json.Unmarshal(frame, &f) != nil || f.Type != "notification" || f.Notification == nil {
 			continue
 		}
+		c.lastID = f.Notification.ID
 		m = marker{}
 		if json.Unmarshal(f.Notification.Data, &m) != nil {
 			continue

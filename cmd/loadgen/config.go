@@ -45,6 +45,7 @@ type Config struct {
 	Spawn            string // notifyhub binary to start on a fresh port ("" = use URL)
 	SpawnDatabaseURL string // "" = a SQLite file in a temporary directory
 	SpawnRedisURL    string
+	SpawnArgs        []string // more `serve` flags for the spawned server
 
 	Clients            int
 	Tenants            int
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Spawn, "spawn", "", "path of a notifyhub binary to start on a free loopback port for this run (and stop after)")
 	fs.StringVar(&c.SpawnDatabaseURL, "spawn-database-url", "", "DATABASE_URL of the spawned server (default: a fresh SQLite file)")
 	fs.StringVar(&c.SpawnRedisURL, "spawn-redis-url", "", "REDIS_URL of the spawned server (default: none, embedded mode)")
+	spawnArgs := fs.String("spawn-args", "", "more flags for the spawned `notifyhub serve`, space-separated (e.g. \"--concurrency=4\")")
 	fs.IntVar(&c.Clients, "clients", 1000, "WebSocket clients, one user each")
 	fs.IntVar(&c.Tenants, "tenants", 10, "tenants the clients are spread over")
 	fs.IntVar(&c.ConnectConcurrency, "connect-concurrency", 64, "handshakes in flight while connecting")
@@ -99,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	c.Phases = splitList(*phases)
+	c.SpawnArgs = strings.Fields(*spawnArgs)
 	return c, c.validate()
 }
 
@@ -134,7 +137,10 @@ func (c *Config) validate() error {
 	check(c.GCWait >= 0 && c.GCWait <= maxPhaseTime, "--gc-wait must be in [0, %s]", maxPhaseTime)
 	check(c.MaxDuration > 0 && c.MaxDuration <= maxRunTime, "--max-duration must be in (0, %s]", maxRunTime)
 	check(c.Spawn != "" || c.Secret != "", "--secret (or NOTIFYHUB_JWT_SECRET) is required to sign tokens, unless --spawn")
-	check(c.Spawn != "" || (c.SpawnDatabaseURL == "" && c.SpawnRedisURL == ""), "--spawn-database-url and --spawn-redis-url need --spawn")
+	check(c.Spawn != "" || (c.SpawnDatabaseURL == "" && c.SpawnRedisURL == "" && len(c.SpawnArgs) == 0), "--spawn-database-url, --spawn-redis-url and --spawn-args need --spawn")
+	for _, a := range c.SpawnArgs {
+		check(strings.HasPrefix(a, "--") && !strings.HasPrefix(a, "--addr"), "--spawn-args: %q: only --flag=value arguments, and not --addr", a)
+	}
 	check(c.PID >= 0, "--pid must not be negative")
 	for _, p := range c.Phases {
 		check(slices.Contains(allPhases[:], p), "unknown phase %q (phases: %s)", p, strings.Join(allPhases[:], ","))

@@ -27,6 +27,10 @@ const (
 	drop
 	twice
 	misroute
+	// disconnect delivers, then closes the addressee's sockets with 1013
+	// (as the hub does when History fails): the client must reconnect
+	// with ?since= and get what it missed meanwhile.
+	disconnect
 )
 
 // fakeServer is a tiny stand-in for notifyhub: the WebSocket contract
@@ -34,18 +38,21 @@ const (
 // POST /api/v1/notifications, delivering synchronously, with injected
 // faults keyed by (phase, message).
 type fakeServer struct {
-	t      *testing.T
-	srv    *httptest.Server
-	mu     sync.Mutex
-	socks  map[string][]*websocket.Conn // "tenant/user"
-	faults map[[2]int]fault             // (phase, n)
+	t     *testing.T
+	srv   *httptest.Server
+	mu    sync.Mutex
+	socks map[string][]*websocket.Conn // "tenant/user"
+	// history keeps every frame sent to a user, for ?since= catch-up; a
+	// frame's notification id is "<tenant/user>#<index>".
+	history map[string][][]byte
+	faults  map[[2]int]fault // (phase, n)
 	// silent accepts sends but delivers nothing (a server that hangs).
 	silent bool
 	posts  int
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
-	f := &fakeServer{t: t, socks: map[string][]*websocket.Conn{}, faults: map[[2]int]fault{}}
+	f := &fakeServer{t: t, socks: map[string][]*websocket.Conn{}, history: map[string][][]byte{}, faults: map[[2]int]fault{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {})
 	mux.HandleFunc("GET /ws", f.ws)
@@ -78,10 +85,18 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := string(c.TenantID) + "/" + c.Subject
+	// Catch-up and registration under one lock: nothing falls between.
 	f.mu.Lock()
+	if since := r.URL.Query().Get("since"); since != "" {
+		var from int
+		_, _ = fmt.Sscanf(strings.TrimPrefix(since, key+"#"), "%d", &from)
+		for _, frame := range f.history[key][from+1:] {
+			_ = ws.Write(context.Background(), websocket.MessageText, frame)
+		}
+	}
+	_ = ws.Write(context.Background(), websocket.MessageText, []byte(`{"type":"unread_count","unread_count":0}`))
 	f.socks[key] = append(f.socks[key], ws)
 	f.mu.Unlock()
-	_ = ws.Write(context.Background(), websocket.MessageText, []byte(`{"type":"unread_count","unread_count":0}`))
 	ctx := ws.CloseRead(context.Background())
 	<-ctx.Done()
 }
@@ -110,43 +125,61 @@ func (f *fakeServer) notify(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.posts++
 	what := f.faults[[2]int{m.P, m.N}]
-	var to []*websocket.Conn
+	// Recipients: users known from their sockets (or their history, when
+	// they are reconnecting).
+	var to []string
 	prefix := string(c.TenantID) + "/"
-	for key, socks := range f.socks {
+	known := map[string]bool{}
+	for key := range f.socks {
+		known[key] = true
+	}
+	for key := range f.history {
+		known[key] = true
+	}
+	for key := range known {
 		if !strings.HasPrefix(key, prefix) {
 			continue
 		}
 		user := strings.TrimPrefix(key, prefix)
 		if body.All || (len(body.UserIDs) == 1 && body.UserIDs[0] == user) {
-			to = append(to, socks...)
+			to = append(to, key)
 		}
 	}
 	if what == misroute {
-		// Deliver to everyone of the tenant except the addressee.
+		// Deliver to someone else of the tenant instead of the addressee.
 		to = nil
-		for key, socks := range f.socks {
+		for key := range f.socks {
 			if strings.HasPrefix(key, prefix) && key != prefix+body.UserIDs[0] {
-				to = append(to, socks[0])
+				to = []string{key}
 				break
 			}
 		}
 	}
-	silent := f.silent
-	f.mu.Unlock()
+	defer f.mu.Unlock()
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = fmt.Fprint(w, `{"id":"x"}`)
-	if silent || what == drop {
+	if f.silent || what == drop {
 		return
 	}
-	frame := fmt.Appendf(nil, `{"type":"notification","notification":{"id":"n","type":"AlertNotification","data":%s}}`, body.Data)
 	copies := 1
 	if what == twice {
 		copies = 2
 	}
-	for _, ws := range to {
-		for range copies {
-			_ = ws.Write(r.Context(), websocket.MessageText, frame)
-			_ = ws.Write(r.Context(), websocket.MessageText, []byte(`{"type":"unread_count","unread_count":1}`))
+	for _, key := range to {
+		frame := fmt.Appendf(nil, `{"type":"notification","notification":{"id":"%s#%d","type":"AlertNotification","data":%s}}`,
+			key, len(f.history[key]), body.Data)
+		f.history[key] = append(f.history[key], frame)
+		for _, ws := range f.socks[key] {
+			for range copies {
+				_ = ws.Write(r.Context(), websocket.MessageText, frame)
+				_ = ws.Write(r.Context(), websocket.MessageText, []byte(`{"type":"unread_count","unread_count":1}`))
+			}
+			if what == disconnect {
+				_ = ws.Close(websocket.StatusTryAgainLater, "history unavailable")
+			}
+		}
+		if what == disconnect {
+			delete(f.socks, key)
 		}
 	}
 }

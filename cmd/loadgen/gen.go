@@ -27,14 +27,16 @@ const warmupPhase = int8(numPhases)
 
 // gen is one run of the load generator.
 type gen struct {
-	cfg    Config
-	log    io.Writer
-	run    string // run id: namespaces tenants, SKUs and payloads
-	target target
-	pid    int // server process, 0 when unknown
-	secret []byte
-	api    *http.Client
-	wsHTTP *http.Client
+	ctx     context.Context // the run's: ends at --max-duration
+	closing atomic.Bool     // the run is closing its sockets: no reconnects
+	cfg     Config
+	log     io.Writer
+	run     string // run id: namespaces tenants, SKUs and payloads
+	target  target
+	pid     int // server process, 0 when unknown
+	secret  []byte
+	api     *http.Client
+	wsHTTP  *http.Client
 
 	clients []*client
 	tenants []*tenant
@@ -57,7 +59,7 @@ type tenant struct {
 func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxDuration)
 	defer cancel()
-	g := &gen{cfg: cfg, log: log, run: randomHex(4)}
+	g := &gen{ctx: ctx, cfg: cfg, log: log, run: randomHex(4)}
 	if cfg.Spawn != "" {
 		srv, err := spawn(ctx, cfg, log)
 		if err != nil {
@@ -137,10 +139,23 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		}
 		rep.Phases = append(rep.Phases, res)
 	}
+	lostSockets, firstLoss, reconnects := 0, "", 0
 	for _, c := range g.clients {
+		c.mu.Lock()
+		reconnects += c.reconnects
+		c.mu.Unlock()
 		if closed, err := c.closed(); closed && c.readyAt != 0 {
-			rep.note("client %s/%s lost its socket during the run: %v", g.tenantID(c.tenant), c.user, err)
+			if lostSockets++; firstLoss == "" {
+				firstLoss = fmt.Sprintf("%s/%s: %v", g.tenantID(c.tenant), c.user, err)
+			}
 		}
+	}
+	rep.Reconnects = reconnects
+	if reconnects > 0 {
+		rep.note("clients reconnected %d times (with ?since=, as browsers do)", reconnects)
+	}
+	if lostSockets > 0 {
+		rep.note("%d clients lost their socket for good during the run; first: %s", lostSockets, firstLoss)
 	}
 	if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 		rep.note("the run reached --max-duration (%s)", cfg.MaxDuration)
@@ -230,10 +245,14 @@ func (g *gen) makeClients() error {
 }
 
 func (g *gen) closeAll() {
+	g.closing.Store(true)
 	var wg sync.WaitGroup
 	for _, c := range g.clients {
-		if c != nil && c.ws != nil {
-			wg.Go(func() { _ = c.ws.CloseNow() })
+		if c == nil {
+			continue
+		}
+		if ws := c.conn(); ws != nil {
+			wg.Go(func() { _ = ws.CloseNow() })
 		}
 	}
 	wg.Wait()

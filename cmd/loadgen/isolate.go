@@ -71,6 +71,17 @@ func isolate(ctx context.Context, dbURL, redisURL, prefix string) (drop func(), 
 func pgExec(ctx context.Context, dbURL, stmt string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	// pool_* parameters are for the server's pool, not a connection.
+	if u, err := url.Parse(dbURL); err == nil {
+		q := u.Query()
+		for k := range q {
+			if strings.HasPrefix(k, "pool_") {
+				q.Del(k)
+			}
+		}
+		u.RawQuery = q.Encode()
+		dbURL = u.String()
+	}
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return err

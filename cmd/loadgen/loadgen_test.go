@@ -114,6 +114,28 @@ func TestRunAccountsLossAndDuplicates(t *testing.T) {
 	require.NoError(t, rep.writeJSON(&out))
 }
 
+// A client whose socket the server closes (1013) reconnects with ?since=
+// its last notification and gets what it missed: nothing is lost, nothing
+// duplicated.
+func TestClientsReconnectWithSince(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t)
+	f.setFault(phasePersonal, 4, disconnect)
+	f.setFault(phasePersonal, 9, disconnect)
+	f.setFault(phaseBroadcast, 2, disconnect) // every client of a tenant
+	cfg := f.config()
+	cfg.Phases = []string{phaseConnect, phasePersonal, phaseBroadcast}
+	rep, err := Run(context.Background(), cfg, io.Discard)
+	require.NoError(t, err)
+	for _, p := range rep.Phases {
+		require.Zero(t, p.Lost, p.Name)
+		require.Zero(t, p.Duplicated, p.Name)
+		require.Zero(t, p.Stray, p.Name)
+	}
+	require.GreaterOrEqual(t, rep.Reconnects, 6) // 2 personal + 4 clients of a tenant
+	require.True(t, rep.Clean())
+}
+
 // A server without the endpoint a phase needs gets that phase skipped, not
 // failed; the business phase is skipped when its setup is refused.
 func TestMissingEndpointsSkipPhases(t *testing.T) {

@@ -51,14 +51,15 @@ func (r *PhaseResult) note(format string, args ...any) {
 
 // Report is a whole run.
 type Report struct {
-	Run     string        `json:"run"`
-	Target  string        `json:"target"`
-	PID     int           `json:"server_pid"`
-	Machine Machine       `json:"machine"`
-	Clients int           `json:"clients"`
-	Tenants int           `json:"tenants"`
-	Phases  []PhaseResult `json:"phases"`
-	Notes   []string      `json:"notes,omitempty"`
+	Run        string        `json:"run"`
+	Target     string        `json:"target"`
+	PID        int           `json:"server_pid"`
+	Machine    Machine       `json:"machine"`
+	Clients    int           `json:"clients"`
+	Tenants    int           `json:"tenants"`
+	Phases     []PhaseResult `json:"phases"`
+	Reconnects int           `json:"reconnects"`
+	Notes      []string      `json:"notes,omitempty"`
 }
 
 // Machine describes where the figures come from.

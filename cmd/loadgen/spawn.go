@@ -56,7 +56,7 @@ func spawn(ctx context.Context, cfg Config, log io.Writer) (*spawned, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	s.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:"+strconv.Itoa(port))
+	s.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:" + strconv.Itoa(port)}, cfg.SpawnArgs...)...)
 	s.cmd.Dir = dir
 	s.cmd.Env = append(os.Environ(),
 		"DATABASE_URL="+db,

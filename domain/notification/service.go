@@ -22,6 +22,14 @@ type Fanout interface {
 	Publish(ctx context.Context, u domain.InboxUpdate) error
 }
 
+// BatchFanout is a Fanout that can publish many updates at once, in
+// order (the Redis broker pipelines them): a broadcast's pushes then cost a
+// few round trips instead of one per recipient.
+type BatchFanout interface {
+	Fanout
+	PublishBatch(ctx context.Context, us []domain.InboxUpdate) error
+}
+
 // MaxTitleLen is the longest title, in characters.
 const MaxTitleLen = maxTitleLen
 
@@ -221,11 +229,20 @@ func (s *Service) publishAfterCommit(ctx context.Context, updates ...domain.Inbo
 		defer cancel()
 		failed := 0
 		var firstErr error
-		for _, u := range updates {
-			u.CommittedAt = committed
-			if err := s.fanout.Publish(pctx, u); err != nil {
-				failed++
-				firstErr = cmp.Or(firstErr, err)
+		if bf, ok := s.fanout.(BatchFanout); ok && len(updates) > 1 {
+			for i := range updates {
+				updates[i].CommittedAt = committed
+			}
+			if err := bf.PublishBatch(pctx, updates); err != nil {
+				failed, firstErr = len(updates), err
+			}
+		} else {
+			for _, u := range updates {
+				u.CommittedAt = committed
+				if err := s.fanout.Publish(pctx, u); err != nil {
+					failed++
+					firstErr = cmp.Or(firstErr, err)
+				}
 			}
 		}
 		if failed > 0 {
