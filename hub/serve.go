@@ -29,7 +29,7 @@ type Identity struct {
 	ExpiresAt time.Time
 }
 
-// Serve upgrades r to a WebSocket for id and runs it until it ends.
+// Serve upgrades r to a WebSocket for id and hands it to the hub.
 //
 // Before upgrading it returns errors for the web layer to render as JSON:
 // one wrapping domain.ErrForbidden for a foreign Origin,
