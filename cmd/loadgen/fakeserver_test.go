@@ -187,7 +187,7 @@ func (f *fakeServer) notify(w http.ResponseWriter, r *http.Request) {
 func (f *fakeServer) config() Config {
 	return Config{
 		URL: f.srv.URL, Secret: testSecret, Clients: 12, Tenants: 3, ConnectConcurrency: 4, AlertUsers: 1,
-		Duration: 300 * time.Millisecond, MaxMessages: 30, PersonalRate: 100, BroadcastRate: 400, BusinessRate: 10,
+		Duration: 5 * time.Second, MaxMessages: 30, PersonalRate: 100, BroadcastRate: 400, BusinessRate: 10,
 		Senders: 4, Drain: 5 * time.Second, MaxDuration: time.Minute,
 	}
 }

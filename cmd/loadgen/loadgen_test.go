@@ -83,7 +83,7 @@ func TestRunAccountsLossAndDuplicates(t *testing.T) {
 
 	personal := rep.Phases[1]
 	require.Equal(t, phasePersonal, personal.Name)
-	require.Equal(t, 30, personal.Sent) // 100/s for 300ms
+	require.Equal(t, 30, personal.Sent) // --max-messages, at 100/s
 	require.Equal(t, 30, personal.Expected)
 	require.Equal(t, 28, personal.Received, "3 dropped and 7 misrouted")
 	require.Equal(t, 2, personal.Lost)
@@ -92,15 +92,15 @@ func TestRunAccountsLossAndDuplicates(t *testing.T) {
 	require.Positive(t, personal.Latency.P50)
 	require.LessOrEqual(t, personal.Latency.P50, personal.Latency.P99)
 
-	max := rep.Phases[2]
-	require.Equal(t, phasePersonalMax, max.Name)
-	require.Equal(t, 30, max.Sent) // --max-messages
-	require.Equal(t, 30, max.Received)
-	require.Zero(t, max.Lost+max.Duplicated+max.Stray)
+	pmax := rep.Phases[2]
+	require.Equal(t, phasePersonalMax, pmax.Name)
+	require.Equal(t, 30, pmax.Sent) // --max-messages
+	require.Equal(t, 30, pmax.Received)
+	require.Zero(t, pmax.Lost+pmax.Duplicated+pmax.Stray)
 
 	bc := rep.Phases[3]
 	require.Equal(t, phaseBroadcast, bc.Name)
-	// 400 deliveries/s to tenants of 4 clients: 100 broadcasts/s, 30 in 300ms.
+	// 400 deliveries/s to tenants of 4 clients: 100 broadcasts/s, 30 of them.
 	require.Equal(t, 30, bc.Sent)
 	require.Equal(t, 120, bc.Expected)
 	require.Equal(t, 120, bc.Received)
