@@ -4,9 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/notifyhub/notifyhub/domain"
 )
@@ -26,6 +33,21 @@ func (c countingTransport) Write(_ context.Context, p []byte) error {
 
 func (countingTransport) Close(CloseCode, string) error { return nil }
 
+func benchNotification() *domain.Notification {
+	return &domain.Notification{ID: domain.NewID(), Type: "AnnouncementNotification", Severity: domain.SeverityInfo,
+		Title: "Stocktake on Friday", Body: "The warehouse closes at noon for the quarterly stocktake.",
+		ActionURL: "/announcements/1", Data: []byte(`{"lg":"bench","p":4,"n":1,"t":1700000000000000000}`), CreatedAt: time.Now()}
+}
+
+// attachBench runs a connection on tr until ctx ends.
+func attachBench(b *testing.B, ctx context.Context, h *Hub, running *sync.WaitGroup, id Identity, tr transport) {
+	c := h.newConn(id, tr)
+	if err := h.register(c); err != nil {
+		b.Fatal(err)
+	}
+	running.Go(func() { c.run(ctx, 0, false) })
+}
+
 // BenchmarkDeliverFanout measures one update reaching every one of N local
 // connections of a user (Deliver, queueing and each connection's write
 // path), through the transport seam.
@@ -40,18 +62,11 @@ func BenchmarkDeliverFanout(b *testing.B) {
 			var wg, running sync.WaitGroup
 			id := Identity{TenantID: "t1", UserID: "u1"}
 			for range conns {
-				c := h.newConn(id, countingTransport{&wg})
-				if err := h.register(c); err != nil {
-					b.Fatal(err)
-				}
-				running.Go(func() {
-					defer h.unregister(c)
-					c.run(ctx, 0, false)
-				})
+				attachBench(b, ctx, h, &running, id, countingTransport{&wg})
 			}
-			n := &domain.Notification{ID: domain.NewID(), Type: "LowStockNotification", Severity: domain.SeverityWarning,
-				Title: "Low stock: SKU-1", Body: "3 left", ActionURL: "/products/1", Data: []byte(`{"on_hand":3}`), CreatedAt: time.Now()}
+			n := benchNotification()
 			b.ReportAllocs()
+			cpu0 := processCPU()
 			b.ResetTimer()
 			for i := range b.N {
 				wg.Add(conns)
@@ -60,10 +75,146 @@ func BenchmarkDeliverFanout(b *testing.B) {
 				wg.Wait()
 			}
 			b.StopTimer()
+			reportDeliveries(b, b.N*conns, cpu0)
 			cancel()
 			running.Wait()
 		})
 	}
+}
+
+// BenchmarkBroadcast measures a tenant broadcast as the hub sees it: one
+// update for each of N users with one connection each (every user's
+// notification has its own id and seq), through the transport seam. The
+// reported deliveries/s is the hub's ceiling without sockets.
+func BenchmarkBroadcast(b *testing.B) {
+	for _, users := range []int{100, 1000} {
+		b.Run(fmt.Sprint("users=", users), func(b *testing.B) {
+			h, err := New(Config{}, newFakeHistory())
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg, running sync.WaitGroup
+			for u := range users {
+				attachBench(b, ctx, h, &running, Identity{TenantID: "t1", UserID: domain.UserID(fmt.Sprint("u", u))}, countingTransport{&wg})
+			}
+			ns := make([]domain.Notification, users)
+			for u := range ns {
+				ns[u] = *benchNotification()
+			}
+			b.ReportAllocs()
+			cpu0 := processCPU()
+			b.ResetTimer()
+			for i := range b.N {
+				wg.Add(users)
+				now := time.Now()
+				for u := range users {
+					h.Deliver(domain.InboxUpdate{Kind: domain.UpdateNotification, TenantID: "t1", UserID: domain.UserID(fmt.Sprint("u", u)),
+						Notification: &ns[u], Seq: int64(i + 1), UnreadCount: i + 1, CommittedAt: now})
+				}
+				wg.Wait()
+			}
+			b.StopTimer()
+			reportDeliveries(b, b.N*users, cpu0)
+			cancel()
+			running.Wait()
+		})
+	}
+}
+
+// BenchmarkBroadcastSockets is BenchmarkBroadcast over real WebSockets on
+// loopback: Serve, the WebSocket library, one write syscall per socket, and
+// clients in the same process that read every frame (their CPU is part of
+// the figure, as it is for the load generator on the same machine).
+func BenchmarkBroadcastSockets(b *testing.B) {
+	for _, users := range []int{100, 1000} {
+		b.Run(fmt.Sprint("users=", users), func(b *testing.B) {
+			h, err := New(Config{PingInterval: -1}, newFakeHistory())
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_ = h.Serve(w, r, Identity{TenantID: "t1", UserID: domain.UserID(r.URL.Query().Get("u"))})
+			}))
+			var got sync.WaitGroup
+			var readers sync.WaitGroup
+			socks := make([]*websocket.Conn, users)
+			for u := range users {
+				ws, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http")+fmt.Sprint("/?u=u", u), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				socks[u] = ws
+				ready := make(chan struct{})
+				readers.Go(func() { readFrames(ws, ready, &got) })
+				<-ready
+			}
+			ns := make([]domain.Notification, users)
+			for u := range ns {
+				ns[u] = *benchNotification()
+			}
+			b.ReportAllocs()
+			cpu0 := processCPU()
+			b.ResetTimer()
+			for i := range b.N {
+				got.Add(users)
+				now := time.Now()
+				for u := range users {
+					h.Deliver(domain.InboxUpdate{Kind: domain.UpdateNotification, TenantID: "t1", UserID: domain.UserID(fmt.Sprint("u", u)),
+						Notification: &ns[u], Seq: int64(i + 1), UnreadCount: i + 1, CommittedAt: now})
+				}
+				got.Wait()
+			}
+			b.StopTimer()
+			reportDeliveries(b, b.N*users, cpu0)
+			for _, ws := range socks {
+				_ = ws.CloseNow()
+			}
+			readers.Wait()
+			h.Close()
+			srv.Close()
+		})
+	}
+}
+
+// readFrames reads a socket until it ends: ready closes at the first
+// unread_count, and every notification frame counts got down.
+func readFrames(ws *websocket.Conn, ready chan struct{}, got *sync.WaitGroup) {
+	var buf bytes.Buffer
+	first := true
+	for {
+		_, r, err := ws.Reader(context.Background())
+		if err != nil {
+			return
+		}
+		buf.Reset()
+		if _, err := io.Copy(&buf, r); err != nil {
+			return
+		}
+		if first {
+			first = false
+			close(ready)
+			continue
+		}
+		if bytes.HasPrefix(buf.Bytes(), notificationPrefix) {
+			got.Done()
+		}
+	}
+}
+
+// processCPU is this process's user + system CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportDeliveries adds deliveries/s and the process's CPU-seconds per
+// 100,000 deliveries since cpu0; the CPU figure holds up better than wall
+// time on a shared machine.
+func reportDeliveries(b *testing.B, deliveries int, cpu0 time.Duration) {
+	b.ReportMetric(float64(deliveries)/b.Elapsed().Seconds(), "deliveries/s")
+	b.ReportMetric((processCPU()-cpu0).Seconds()/float64(deliveries)*100_000, "cpu-s/100k")
 }
 
 // BenchmarkEncodeFrame measures encoding one notification update into its

@@ -40,7 +40,10 @@ type Config struct {
 	// QueueSize bounds the frames waiting for one connection; a connection
 	// whose queue is full is closed with 4008. Default 256.
 	QueueSize int
-	// WriteTimeout bounds every single frame write. Default 5s.
+	// WriteTimeout bounds every write to a socket (one batch of frames): a
+	// socket that takes longer is closed. A write may be given up to half
+	// of it less (the deadline set for an earlier write is kept when it
+	// leaves that much). Default 5s.
 	WriteTimeout time.Duration
 	// ReadLimit is the largest inbound message accepted; a larger one
 	// closes the connection with 1009. Default 4 KiB.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
@@ -26,12 +27,21 @@ const (
 )
 
 // transport is what a connection needs from its socket; the WebSocket
-// adapter is in serve.go, and tests use an in-memory one.
+// adapter is in serve.go, and tests use in-memory ones.
 type transport interface {
 	// Write sends one text frame, giving up when ctx is done.
 	Write(ctx context.Context, frame []byte) error
 	// Close performs a close handshake with code and reason.
 	Close(code CloseCode, reason string) error
+}
+
+// batchTransport is a transport that can send several frames in one go
+// (one write system call for the WebSocket adapter). The connection uses
+// it when its transport has it.
+type batchTransport interface {
+	transport
+	// WriteBatch sends the frames, in order, giving up at deadline.
+	WriteBatch(deadline time.Time, frames [][]byte) error
 }
 
 var (
@@ -43,38 +53,56 @@ var (
 	errHistory = errors.New("history unavailable")
 )
 
-// conn is one socket of one (tenant, user). A single goroutine (run) owns
-// lastSeq, the pending-work state below and every write, so frames are
-// ordered without locks; others only enqueue, request a resync or a pong, or
-// halt it.
+// conn is one socket of one (tenant, user).
+//
+// It has no goroutine of its own while idle. Whoever gives it work (a
+// Deliver, a timer, a halt) starts one if none runs; that goroutine, the
+// "loop", drains the work, writes what it produced in one batch, and ends
+// once nothing is left. Only one loop runs at a time (running, under mu),
+// so the loop-owned fields below need no lock and frames stay ordered. An
+// idle connection thus costs its reader goroutine and a few small structs,
+// and a busy one writes every frame queued meanwhile in one system call.
 type conn struct {
-	h     *Hub
-	key   userKey
-	id    Identity
-	t     transport
-	log   *slog.Logger
-	queue chan *outbound
+	h   *Hub
+	key userKey
+	id  Identity
+	t   transport
 
-	resyncC chan struct{} // capacity 1: requests coalesce
-	pongC   chan struct{} // capacity 1: one pending pong is enough
+	// cleanup, when set, runs once the connection has ended (Serve
+	// releases the socket with it); done, when set, is closed then.
+	cleanup func()
+	done    chan struct{}
+
+	mu      sync.Mutex
+	running bool        // a loop owns the connection (or its creator, until start)
+	pending []*outbound // queued updates, at most QueueSize
+	// Requests for the loop, taken together with pending.
+	resyncReq   bool
+	pongReq     bool
+	resyncFired uint32 // generation of the resync jitter timer that fired
+	countFired  uint32 // generation of the count debounce timer that fired
+	// cancelHistory aborts the History call in progress, so that a halt
+	// (slow consumer, Close) never waits for the database.
+	cancelHistory context.CancelFunc
+	// wake tells a loop waiting for a History slot that work arrived, or
+	// the halt.
+	wake chan struct{}
 
 	haltOnce   sync.Once
-	haltC      chan struct{}
+	haltFlag   atomic.Bool
 	haltCode   CloseCode // 0: the peer is gone, no handshake possible
 	haltReason string
 	haltCause  error
-	// haltCtx is cancelled by halt: it aborts a History read in progress,
-	// so that Close and slow-consumer closes do not wait for the database.
-	// Writes do not use it: a cancelled write would tear the socket down
-	// before the close handshake could tell the client why.
-	haltCtx    context.Context
-	haltCancel context.CancelFunc
 
-	// Owned by run's goroutine.
-	lastSeq int64 // seq of the last notification sent (or skipped as known)
-	slot    bool  // holds one of the hub's History slots
-	waiting bool  // counted in notifyhub_ws_history_reads_waiting
+	expiry *time.Timer // halts with 4001 at the token's expiry
 
+	// Owned by the loop.
+	batch   []*outbound // the updates being handled
+	out     [][]byte    // frames to write in the next batch
+	sent    []*outbound // updates whose frames are in out, for metrics
+	lastSeq int64       // seq of the last notification sent (or skipped as known)
+	slot    bool        // holds one of the hub's History slots
+	waiting bool        // counted in notifyhub_ws_history_reads_waiting
 	// held is a live notification past a gap, sent after the refill that
 	// fills the gap. While it is set the queue is paused: nothing may
 	// overtake it.
@@ -83,57 +111,72 @@ type conn struct {
 	// elapsed and the refill waits for a slot. resyncPending covers both
 	// (counted in notifyhub_ws_resyncs_pending).
 	resyncT       *time.Timer
+	resyncGen     uint32
 	resyncDue     bool
 	resyncPending bool
 	// countT runs the debounce of an unread-count refresh; countDue means
 	// it elapsed and the query waits for a slot.
 	countT   *time.Timer
+	countGen uint32
 	countDue bool
 	// readStateAt is when the last read, unread or read_all update was
 	// handled (see countTrusted).
 	readStateAt time.Time
 }
 
+// newConn returns a connection owned by the caller, who must call start
+// (or run) after register.
 func (h *Hub) newConn(id Identity, t transport) *conn {
-	haltCtx, haltCancel := context.WithCancel(context.Background())
 	return &conn{
-		h:          h,
-		key:        userKey{tenant: id.TenantID, user: id.UserID},
-		id:         id,
-		t:          t,
-		log:        h.log.With(slog.String("tenant", string(id.TenantID)), slog.String("user", string(id.UserID))),
-		queue:      make(chan *outbound, h.cfg.QueueSize),
-		resyncC:    make(chan struct{}, 1),
-		pongC:      make(chan struct{}, 1),
-		haltC:      make(chan struct{}),
-		haltCtx:    haltCtx,
-		haltCancel: haltCancel,
+		h:       h,
+		key:     userKey{tenant: id.TenantID, user: id.UserID},
+		id:      id,
+		t:       t,
+		running: true,
+		wake:    make(chan struct{}, 1),
 	}
 }
 
 // enqueue is called by Deliver; it never blocks.
 func (c *conn) enqueue(ob *outbound) {
-	select {
-	case c.queue <- ob:
-	default:
+	c.mu.Lock()
+	if len(c.pending) >= c.h.cfg.QueueSize {
+		c.mu.Unlock()
 		if c.halt(CloseSlow, "slow consumer", nil) {
 			c.h.metrics.slowCloses.Inc()
 		}
+		return
 	}
+	c.pending = append(c.pending, ob)
+	c.kickLocked()
 }
 
 func (c *conn) requestResync() {
-	select {
-	case c.resyncC <- struct{}{}:
-	default:
-	}
+	c.mu.Lock()
+	c.resyncReq = true
+	c.kickLocked()
 }
 
 func (c *conn) requestPong() {
-	select {
-	case c.pongC <- struct{}{}:
-	default:
+	c.mu.Lock()
+	c.pongReq = true
+	c.kickLocked()
+}
+
+// kickLocked makes sure a loop will see the work just posted: it starts
+// one, or wakes the one that runs. It unlocks mu.
+func (c *conn) kickLocked() {
+	if c.running {
+		c.mu.Unlock()
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+		return
 	}
+	c.running = true
+	c.mu.Unlock()
+	go c.loop()
 }
 
 // halt asks the loop to stop and close with code (0: peer gone). Only the
@@ -142,41 +185,61 @@ func (c *conn) halt(code CloseCode, reason string, cause error) bool {
 	first := false
 	c.haltOnce.Do(func() {
 		c.haltCode, c.haltReason, c.haltCause = code, reason, cause
-		close(c.haltC)
-		c.haltCancel()
+		c.haltFlag.Store(true)
 		first = true
 	})
+	if first {
+		c.mu.Lock()
+		cancel := c.cancelHistory
+		c.kickLocked()
+		if cancel != nil {
+			cancel()
+		}
+	}
 	return first
 }
 
-// run sends the catch-up, then live updates, until the connection ends. It
-// must be called after register, so nothing committed after the catch-up
-// read can be missed: it is either in the read or in the queue (or both,
-// and the seq check drops the duplicate).
+func (c *conn) halted() bool { return c.haltFlag.Load() }
+
+// run is start for callers that want to wait: it returns once the
+// connection has ended, which ctx's end brings about (as a peer that left).
 func (c *conn) run(ctx context.Context, since int64, hasSince bool) {
-	var expired <-chan time.Time
-	if !c.id.ExpiresAt.IsZero() {
-		t := time.NewTimer(time.Until(c.id.ExpiresAt))
-		defer t.Stop()
-		expired = t.C
-	}
-	err := c.catchUp(ctx, since, hasSince)
-	for err == nil {
-		err = c.step(ctx, expired)
-	}
-	c.finish(err)
+	c.done = make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { c.halt(0, "", ctx.Err()) })
+	defer stop()
+	c.start(since, hasSince)
+	<-c.done
 }
 
-func (c *conn) catchUp(ctx context.Context, since int64, hasSince bool) error {
+// start sends the catch-up, then the live updates queued meanwhile, on the
+// calling goroutine, and returns once the connection is idle (or over);
+// later work runs on loops of its own. It must be called after register,
+// so nothing committed after the catch-up read can be missed: it is either
+// in the read or in the queue (or both, and the seq check drops the
+// duplicate).
+func (c *conn) start(since int64, hasSince bool) {
+	if !c.id.ExpiresAt.IsZero() {
+		c.expiry = time.AfterFunc(time.Until(c.id.ExpiresAt), func() {
+			c.halt(CloseTokenExpired, "token expired", nil)
+		})
+	}
+	if err := c.catchUp(since, hasSince); err != nil {
+		c.finish(err)
+		return
+	}
+	c.loop()
+}
+
+func (c *conn) catchUp(since int64, hasSince bool) error {
 	if hasSince {
 		c.lastSeq = since
 		c.h.metrics.refills.WithLabelValues(refillCatchUp).Inc()
-		if err := c.refill(ctx); err != nil {
+		if err := c.refill(); err != nil {
 			return err
 		}
 	} else {
 		var maxSeq int64
-		err := c.history(ctx, "max seq", func(hctx context.Context) (err error) {
+		err := c.history("max seq", func(hctx context.Context) (err error) {
 			maxSeq, err = c.h.history.MaxSeq(hctx, c.key.tenant, c.key.user)
 			return err
 		})
@@ -185,86 +248,143 @@ func (c *conn) catchUp(ctx context.Context, since int64, hasSince bool) error {
 		}
 		c.lastSeq = maxSeq
 	}
-	return c.sendCount(ctx)
+	return c.sendCount()
 }
 
-func (c *conn) step(ctx context.Context, expired <-chan time.Time) error {
-	// A halt wins over queued work: a slow or closing connection must not
-	// keep draining its queue first.
-	select {
-	case <-c.haltC:
-		return errHalted
-	default:
-	}
-	queue := c.queue
-	if c.held != nil {
-		queue = nil
-	}
-	// Waiting for a slot is one more case of the loop, not a blocking
-	// call: live updates keep flowing while the node's refills queue up.
-	var slots chan struct{}
-	if c.held != nil || c.resyncDue || c.countDue {
-		slots = c.h.slots
-	}
-	c.setWaiting(slots != nil)
-	select {
-	case <-c.haltC:
-		return errHalted
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-expired:
-		c.halt(CloseTokenExpired, "token expired", nil)
-		return errHalted
-	case ob := <-queue:
-		return c.handle(ctx, ob)
-	case <-c.resyncC:
-		c.scheduleResync()
-		return nil
-	case <-timerC(c.resyncT):
-		c.resyncT, c.resyncDue = nil, true
-		return nil
-	case <-timerC(c.countT):
-		c.countT, c.countDue = nil, true
-		return nil
-	case slots <- struct{}{}:
-		c.setWaiting(false)
-		c.slot = true
-		c.h.metrics.historyInFlight.Inc()
-		defer c.releaseSlot() // normally released by the first History call
-		return c.sync(ctx)
-	case <-c.pongC:
-		return c.write(ctx, pongFrame)
-	}
-}
-
-func (c *conn) handle(ctx context.Context, ob *outbound) error {
-	if ob.seq == 0 { // read, unread, read_all
-		if err := c.write(ctx, ob.frame); err != nil {
-			return err
+// loop handles the connection's work until there is none left (it then
+// returns, and the next piece of work starts a new loop) or the
+// connection ends.
+func (c *conn) loop() {
+	for {
+		if c.halted() {
+			c.finish(errHalted)
+			return
 		}
-		c.observe(ob)
+		worked, err := c.step()
+		if err != nil {
+			c.finish(err)
+			return
+		}
+		if worked {
+			continue
+		}
+		if c.needsSlot() {
+			// Waiting for a slot is one more wait of the loop, not a
+			// blocking call: live updates keep flowing while the node's
+			// refills queue up.
+			c.setWaiting(true)
+			select {
+			case <-c.wake: // work or a halt
+			case c.h.slots <- struct{}{}:
+				c.setWaiting(false)
+				c.slot = true
+				c.h.metrics.historyInFlight.Inc()
+				err := c.sync()
+				c.releaseSlot() // normally released by the first History call
+				if err != nil {
+					c.finish(err)
+					return
+				}
+			}
+			continue
+		}
+		if c.park() {
+			return
+		}
+	}
+}
+
+// step takes the queued updates and requests and handles them, writing
+// what they produce in one batch. It reports whether there was any.
+func (c *conn) step() (bool, error) {
+	c.mu.Lock()
+	if c.held == nil {
+		c.batch, c.pending = c.pending, c.batch[:0]
+	}
+	resync, pong := c.resyncReq, c.pongReq
+	resyncFired, countFired := c.resyncFired, c.countFired
+	c.resyncReq, c.pongReq, c.resyncFired, c.countFired = false, false, 0, 0
+	c.mu.Unlock()
+	items := c.batch
+	worked := len(items) > 0 || resync || pong || resyncFired != 0 || countFired != 0
+
+	if resync {
+		c.scheduleResync()
+	}
+	if resyncFired != 0 && resyncFired == c.resyncGen && c.resyncT != nil {
+		c.resyncT, c.resyncDue = nil, true
+	}
+	if countFired != 0 && countFired == c.countGen && c.countT != nil {
+		c.countT, c.countDue = nil, true
+	}
+	if pong {
+		c.out = append(c.out, pongFrame)
+	}
+	for i, ob := range items {
+		c.handle(ob)
+		if c.held != nil && i+1 < len(items) {
+			// The queue pauses behind the held update: put the rest back,
+			// ahead of what arrived meanwhile.
+			c.mu.Lock()
+			c.pending = append(append([]*outbound(nil), items[i+1:]...), c.pending...)
+			c.mu.Unlock()
+			break
+		}
+	}
+	clear(c.batch)
+	c.batch = c.batch[:0]
+	return worked, c.flush()
+}
+
+// park ends the loop if no work arrived since step looked; it reports
+// whether it did.
+func (c *conn) park() bool {
+	c.setWaiting(false)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if (len(c.pending) > 0 && c.held == nil) || c.resyncReq || c.pongReq || c.resyncFired != 0 || c.countFired != 0 {
+		return false
+	}
+	if c.halted() {
+		return false
+	}
+	// Idle connections keep no large buffers.
+	if cap(c.batch) > 64 {
+		c.batch = nil
+	}
+	if cap(c.out) > 64 {
+		c.out, c.sent = nil, nil
+	}
+	c.running = false
+	return true
+}
+
+func (c *conn) needsSlot() bool { return c.held != nil || c.resyncDue || c.countDue }
+
+func (c *conn) handle(ob *outbound) {
+	if ob.seq == 0 { // read, unread, read_all
+		c.out = append(c.out, ob.frame)
+		c.sent = append(c.sent, ob)
 		c.readStateAt = time.Now()
 		c.scheduleCount()
-		return nil
+		return
 	}
 	if ob.seq <= c.lastSeq {
-		return nil // already sent, from history or an earlier delivery
+		return // already sent, from history or an earlier delivery
 	}
 	if ob.seq > c.lastSeq+1 {
 		// A gap: an update was lost on the way (or arrived out of order).
 		// History has everything committed, this one included; hold it
 		// until the refill at the next free slot.
 		c.held = ob
-		return nil
+		return
 	}
-	if err := c.sendNotification(ctx, ob); err != nil {
-		return err
-	}
+	c.sendNotification(ob)
 	if c.countTrusted() {
-		return c.write(ctx, ob.count)
+		c.out = append(c.out, ob.count)
+		return
 	}
 	c.scheduleCount()
-	return nil
 }
 
 // countTrusted reports whether the unread count carried by a notification
@@ -298,7 +418,13 @@ func (c *conn) scheduleCount() {
 		return
 	}
 	if d := c.h.cfg.UnreadCountDebounce; d > 0 {
-		c.countT = time.NewTimer(d)
+		c.countGen++
+		gen := c.countGen
+		c.countT = time.AfterFunc(d, func() {
+			c.mu.Lock()
+			c.countFired = gen
+			c.kickLocked()
+		})
 		return
 	}
 	c.countDue = true
@@ -313,15 +439,22 @@ func (c *conn) scheduleResync() {
 	}
 	c.setResyncPending(true)
 	if j := c.h.cfg.ResyncJitter; j > 0 {
-		c.resyncT = time.NewTimer(rand.N(j))
+		c.resyncGen++
+		gen := c.resyncGen
+		c.resyncT = time.AfterFunc(rand.N(j), func() {
+			c.mu.Lock()
+			c.resyncFired = gen
+			c.kickLocked()
+		})
 		return
 	}
 	c.resyncDue = true
 }
 
-// sync does the pending History work once step has got a slot: the refill
-// (for a gap or a resync) with the held notification, then the count.
-func (c *conn) sync(ctx context.Context) error {
+// sync does the pending History work once the loop has got a slot: the
+// refill (for a gap or a resync) with the held notification, then the
+// count.
+func (c *conn) sync() error {
 	if c.held != nil || c.resyncDue {
 		reason := refillResync
 		if c.held != nil {
@@ -333,7 +466,7 @@ func (c *conn) sync(ctx context.Context) error {
 		c.resyncDue = false
 		stopTimer(&c.resyncT)
 		c.setResyncPending(false)
-		if err := c.refill(ctx); err != nil {
+		if err := c.refill(); err != nil {
 			return err
 		}
 		if ob := c.held; ob != nil {
@@ -342,46 +475,82 @@ func (c *conn) sync(ctx context.Context) error {
 				return fmt.Errorf("%w: history ends at seq %d but seq %d was published", errHistory, c.lastSeq, ob.seq)
 			}
 			if ob.seq == c.lastSeq+1 {
-				if err := c.sendNotification(ctx, ob); err != nil {
-					return err
-				}
+				c.sendNotification(ob)
 			}
 		}
 	}
 	// After a refill, and for a due refresh: the database's count.
-	return c.sendCount(ctx)
+	return c.sendCount()
 }
 
-func (c *conn) sendNotification(ctx context.Context, ob *outbound) error {
-	if err := c.write(ctx, ob.frame); err != nil {
-		return err
-	}
+// sendNotification adds a live notification's frame to the batch.
+func (c *conn) sendNotification(ob *outbound) {
+	c.out = append(c.out, ob.frame)
+	c.sent = append(c.sent, ob)
 	c.lastSeq = ob.seq
-	c.h.metrics.delivered.Inc()
-	c.observe(ob)
+}
+
+// flush writes the batch: one write for the WebSocket transport, under one
+// WriteTimeout. A halt that came meanwhile wins over it.
+func (c *conn) flush() error {
+	if len(c.out) == 0 {
+		return nil
+	}
+	defer func() {
+		clear(c.out)
+		c.out = c.out[:0]
+		clear(c.sent)
+		c.sent = c.sent[:0]
+	}()
+	if c.halted() {
+		return errHalted
+	}
+	deadline := time.Now().Add(c.h.cfg.WriteTimeout)
+	var err error
+	if bt, ok := c.t.(batchTransport); ok {
+		err = bt.WriteBatch(deadline, c.out)
+	} else {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		for _, f := range c.out {
+			if err = c.t.Write(ctx, f); err != nil {
+				break
+			}
+		}
+		cancel()
+	}
+	if err != nil {
+		return fmt.Errorf("write frames: %w", err)
+	}
+	now := time.Now()
+	delivered := 0
+	for _, ob := range c.sent {
+		if ob.seq != 0 {
+			delivered++
+		}
+		if !ob.committedAt.IsZero() {
+			c.h.metrics.latency.Observe(now.Sub(ob.committedAt).Seconds())
+		}
+	}
+	if delivered > 0 {
+		c.h.metrics.delivered.Add(float64(delivered))
+	}
 	return nil
 }
 
-func (c *conn) observe(ob *outbound) {
-	if !ob.committedAt.IsZero() {
-		c.h.metrics.latency.Observe(time.Since(ob.committedAt).Seconds())
-	}
-}
-
 // refill sends every notification after lastSeq from History, oldest first,
-// in pages of CatchupBatch.
-func (c *conn) refill(ctx context.Context) error {
+// in pages of CatchupBatch, each page in one write.
+func (c *conn) refill() error {
 	batch := c.h.cfg.CatchupBatch
 	for {
 		var page []domain.Notification
-		err := c.history(ctx, fmt.Sprintf("notifications after %d", c.lastSeq), func(hctx context.Context) (err error) {
+		err := c.history(fmt.Sprintf("notifications after %d", c.lastSeq), func(hctx context.Context) (err error) {
 			page, err = c.h.history.NotificationsAfter(hctx, c.key.tenant, c.key.user, c.lastSeq, batch)
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		progressed := false
+		progressed, written := false, 0
 		for i := range page {
 			n := &page[i]
 			if n.Seq <= c.lastSeq {
@@ -392,16 +561,18 @@ func (c *conn) refill(ctx context.Context) error {
 			if err != nil {
 				// Unencodable data would fail for every client forever;
 				// skip it rather than wedge the connection.
-				c.log.Error("hub: skip unencodable notification", slog.String("id", n.ID), slog.Any("err", err))
+				c.logAt(slog.LevelError, "hub: skip unencodable notification", slog.String("id", n.ID), slog.Any("err", err))
 				c.lastSeq = n.Seq
 				continue
 			}
-			if err := c.write(ctx, frame); err != nil {
-				return err
-			}
+			c.out = append(c.out, frame)
 			c.lastSeq = n.Seq
-			c.h.metrics.delivered.Inc()
+			written++
 		}
+		if err := c.flush(); err != nil {
+			return err
+		}
+		c.h.metrics.delivered.Add(float64(written))
 		if len(page) < batch {
 			return nil
 		}
@@ -413,18 +584,19 @@ func (c *conn) refill(ctx context.Context) error {
 
 // sendCount sends History's unread count. It answers every refresh asked
 // for so far: the query starts after all of them.
-func (c *conn) sendCount(ctx context.Context) error {
+func (c *conn) sendCount() error {
 	c.countDue = false
 	stopTimer(&c.countT)
 	var n int
-	err := c.history(ctx, "unread count", func(hctx context.Context) (err error) {
+	err := c.history("unread count", func(hctx context.Context) (err error) {
 		n, err = c.h.history.UnreadCount(hctx, c.key.tenant, c.key.user)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	return c.write(ctx, encodeCount(n))
+	c.out = append(c.out, encodeCount(n))
+	return c.flush()
 }
 
 // history runs one History call under a slot of the node-wide limit: the
@@ -432,24 +604,33 @@ func (c *conn) sendCount(ctx context.Context) error {
 // back as soon as the call returns, before any frame is written, so a slow
 // socket never keeps the database's share. A halt cancels both the wait and
 // the call.
-func (c *conn) history(ctx context.Context, what string, call func(context.Context) error) error {
+func (c *conn) history(what string, call func(context.Context) error) error {
 	if !c.slot {
-		if err := c.h.acquire(ctx, c.haltC); err != nil {
+		if err := c.h.acquire(context.Background(), c); err != nil {
 			return err
 		}
 		c.slot = true
 	}
 	defer c.releaseSlot()
-	hctx, cancel := context.WithTimeout(ctx, c.h.cfg.HistoryTimeout)
+	hctx, cancel := context.WithTimeout(context.Background(), c.h.cfg.HistoryTimeout)
 	defer cancel()
-	stop := context.AfterFunc(c.haltCtx, cancel)
-	defer stop()
+	c.mu.Lock()
+	c.cancelHistory = cancel
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.cancelHistory = nil
+		c.mu.Unlock()
+	}()
+	if c.halted() {
+		return errHalted // halted before cancelHistory was set
+	}
 	err := call(hctx)
 	if err == nil {
 		return nil
 	}
-	if ctx.Err() != nil {
-		return ctx.Err() // the connection is over; History is not to blame
+	if c.halted() {
+		return errHalted // the connection is over; History is not to blame
 	}
 	return fmt.Errorf("%w: %s: %w", errHistory, what, err)
 }
@@ -462,7 +643,7 @@ func (c *conn) releaseSlot() {
 }
 
 // setWaiting keeps notifyhub_ws_history_reads_waiting in step with whether
-// step is offering to take a slot.
+// the loop is waiting for a slot.
 func (c *conn) setWaiting(w bool) {
 	if w == c.waiting {
 		return
@@ -487,14 +668,6 @@ func (c *conn) setResyncPending(p bool) {
 	}
 }
 
-// timerC is t's channel, or nil (never ready) when no timer runs.
-func timerC(t *time.Timer) <-chan time.Time {
-	if t == nil {
-		return nil
-	}
-	return t.C
-}
-
 func stopTimer(t **time.Timer) {
 	if *t != nil {
 		(*t).Stop()
@@ -502,60 +675,66 @@ func stopTimer(t **time.Timer) {
 	}
 }
 
-// write sends one frame under its own timeout, unless the connection has
-// been halted in the meantime.
-func (c *conn) write(ctx context.Context, frame []byte) error {
-	select {
-	case <-c.haltC:
-		return errHalted
-	default:
+// logAt logs with the connection's tenant and user, building the
+// attributes only when the level is enabled.
+func (c *conn) logAt(level slog.Level, msg string, attrs ...any) {
+	log := c.h.log
+	if !log.Enabled(context.Background(), level) {
+		return
 	}
-	wctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
-	defer cancel()
-	if err := c.t.Write(wctx, frame); err != nil {
-		return fmt.Errorf("write frame: %w", err)
-	}
-	return nil
+	attrs = append(attrs, slog.String("tenant", string(c.key.tenant)), slog.String("user", string(c.key.user)))
+	log.Log(context.Background(), level, msg, attrs...)
 }
 
-// finish releases what the loop held, closes the socket as the ending cause
-// requires and logs it at the level it deserves: routine ends are not
-// errors.
+// finish releases what the connection held, closes the socket as the
+// ending cause requires, unregisters it and logs at the level the cause
+// deserves: routine ends are not errors. It runs once, on the loop.
 func (c *conn) finish(err error) {
 	c.releaseSlot()
 	c.setWaiting(false)
 	c.setResyncPending(false)
 	stopTimer(&c.resyncT)
 	stopTimer(&c.countT)
-	c.haltCancel() // frees the context; halt state is read from haltC only
-	select {
-	case <-c.haltC:
+	stopTimer(&c.expiry)
+	if c.halted() {
 		// Whatever ended the loop (often a write that failed because the
 		// peer stopped reading), the halt says why and how to close.
 		err = errHalted
-	default:
+	} else {
+		// Halting now makes later kicks and enqueues no-ops that start
+		// no loop (running stays set) and stops the other goroutines.
+		c.halt(0, "", err)
 	}
 	switch {
 	case errors.Is(err, errHalted):
 		if c.haltCode == 0 {
-			logPeerEnd(c.log, c.haltCause)
-			return
+			logPeerEnd(c, c.haltCause)
+			break
 		}
 		cerr := c.t.Close(c.haltCode, c.haltReason)
 		level := slog.LevelDebug
 		if c.haltCode == CloseSlow {
 			level = slog.LevelInfo
 		}
-		c.log.Log(context.Background(), level, "hub: websocket closed",
+		c.logAt(level, "hub: websocket closed",
 			slog.Int("code", int(c.haltCode)), slog.String("reason", c.haltReason), slog.Any("close_err", cerr))
 	case errors.Is(err, errHistory):
-		c.log.Warn("hub: closing websocket, history read failed", slog.Any("err", err))
+		c.logAt(slog.LevelWarn, "hub: closing websocket, history read failed", slog.Any("err", err))
 		_ = c.t.Close(CloseTryAgainLater, "history unavailable, reconnect with since")
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		c.log.Debug("hub: websocket context ended", slog.Any("err", err))
 	default:
 		// A failed or timed-out write: the peer is gone or not reading;
 		// the transport is already unusable.
-		c.log.Debug("hub: websocket write failed", slog.Any("err", err))
+		c.logAt(slog.LevelDebug, "hub: websocket write failed", slog.Any("err", err))
+	}
+	c.mu.Lock()
+	clear(c.pending)
+	c.pending, c.batch, c.out, c.sent = nil, nil, nil, nil
+	c.mu.Unlock()
+	if c.cleanup != nil {
+		c.cleanup()
+	}
+	c.h.unregister(c)
+	if c.done != nil {
+		close(c.done)
 	}
 }

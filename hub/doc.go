@@ -10,6 +10,11 @@
 // own sockets. Delivery never blocks: each connection has a bounded queue and
 // a connection that does not keep up is closed with code 4008.
 //
+// An idle connection costs one reader goroutine and a few small buffers
+// (sockio.go): its work runs on a short-lived loop started by whoever brings
+// it (conn.go), which writes everything queued meanwhile in one system call,
+// and one pinger per hub pings every socket.
+//
 // The hub spares the database: every History read of its connections
 // (catch-up, gap and resync refills, unread-count refreshes) takes one of
 // MaxConcurrentRefills node-wide slots, and a Resync spreads each

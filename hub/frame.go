@@ -19,16 +19,6 @@ const (
 	FramePong         = "pong"
 )
 
-type notificationFrame struct {
-	Type         string               `json:"type"`
-	Notification *domain.Notification `json:"notification"`
-}
-
-type countFrame struct {
-	Type        string `json:"type"`
-	UnreadCount int    `json:"unread_count"`
-}
-
 type idsFrame struct {
 	Type string   `json:"type"`
 	IDs  []string `json:"ids"`
@@ -57,7 +47,7 @@ func mustJSON(v any) []byte {
 }
 
 func encodeNotification(n *domain.Notification) ([]byte, error) {
-	b, err := json.Marshal(notificationFrame{Type: FrameNotification, Notification: n})
+	b, err := appendNotificationFrame(make([]byte, 0, 256+len(n.Title)+len(n.Body)+len(n.Data)), n)
 	if err != nil {
 		return nil, fmt.Errorf("encode notification %s: %w", n.ID, err)
 	}
@@ -65,8 +55,7 @@ func encodeNotification(n *domain.Notification) ([]byte, error) {
 }
 
 func encodeCount(n int) []byte {
-	// A struct of a string and an int cannot fail to encode.
-	return mustJSON(countFrame{Type: FrameUnreadCount, UnreadCount: n})
+	return appendCountFrame(make([]byte, 0, 48), n)
 }
 
 // outbound is one update encoded once and shared, read-only, by every

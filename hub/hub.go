@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
 )
@@ -27,8 +29,10 @@ type userKey struct {
 }
 
 type shard struct {
-	mu    sync.RWMutex
-	users map[userKey]map[*conn]struct{}
+	mu sync.RWMutex
+	// users holds each user's connections on this node: a slice, since a
+	// user has one or a few (tabs), far smaller than a set.
+	users map[userKey][]*conn
 }
 
 // Hub holds this node's WebSocket connections, keyed by (tenant, user).
@@ -50,6 +54,9 @@ type Hub struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	live      sync.WaitGroup // registered connections, for Close
+
+	pingOnce sync.Once
+	stopPing chan struct{}
 }
 
 // New returns a Hub reading catch-up history from history.
@@ -66,15 +73,16 @@ func New(cfg Config, history History) (*Hub, error) {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
 	h := &Hub{
-		cfg:     cfg,
-		history: history,
-		log:     cfg.Logger,
-		metrics: m,
-		seed:    maphash.MakeSeed(),
-		slots:   make(chan struct{}, cfg.MaxConcurrentRefills),
+		cfg:      cfg,
+		history:  history,
+		log:      cfg.Logger,
+		metrics:  m,
+		seed:     maphash.MakeSeed(),
+		slots:    make(chan struct{}, cfg.MaxConcurrentRefills),
+		stopPing: make(chan struct{}),
 	}
 	for i := range h.shards {
-		h.shards[i].users = make(map[userKey]map[*conn]struct{})
+		h.shards[i].users = make(map[userKey][]*conn)
 	}
 	return h, nil
 }
@@ -97,12 +105,7 @@ func (h *Hub) register(c *conn) error {
 	if h.closed.Load() {
 		return ErrClosed
 	}
-	set := s.users[c.key]
-	if set == nil {
-		set = make(map[*conn]struct{})
-		s.users[c.key] = set
-	}
-	set[c] = struct{}{}
+	s.users[c.key] = append(s.users[c.key], c)
 	h.live.Add(1)
 	h.metrics.connections.Inc()
 	return nil
@@ -111,13 +114,17 @@ func (h *Hub) register(c *conn) error {
 func (h *Hub) unregister(c *conn) {
 	s := h.shard(c.key)
 	s.mu.Lock()
-	set := s.users[c.key]
-	_, ok := set[c]
-	if ok {
-		delete(set, c)
-		if len(set) == 0 {
-			delete(s.users, c.key)
-		}
+	cs := s.users[c.key]
+	i := slices.Index(cs, c)
+	ok := i >= 0
+	switch {
+	case !ok:
+	case len(cs) == 1:
+		delete(s.users, c.key)
+	default:
+		cs[i] = cs[len(cs)-1]
+		cs[len(cs)-1] = nil
+		s.users[c.key] = cs[:len(cs)-1]
 	}
 	s.mu.Unlock()
 	if ok {
@@ -150,7 +157,7 @@ func (h *Hub) Deliver(u domain.InboxUpdate) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for c := range s.users[k] {
+	for _, c := range s.users[k] {
 		c.enqueue(ob)
 	}
 }
@@ -168,8 +175,8 @@ func (h *Hub) Resync() {
 	for i := range h.shards {
 		s := &h.shards[i]
 		s.mu.RLock()
-		for _, set := range s.users {
-			for c := range set {
+		for _, cs := range s.users {
+			for _, c := range cs {
 				c.requestResync()
 			}
 		}
@@ -178,8 +185,8 @@ func (h *Hub) Resync() {
 }
 
 // acquire takes one History slot, waiting in arrival order behind other
-// readers; it gives up when ctx is done or halt is closed (nil: never).
-func (h *Hub) acquire(ctx context.Context, halt <-chan struct{}) error {
+// readers; it gives up when ctx is done or c (nil: none) is halted.
+func (h *Hub) acquire(ctx context.Context, c *conn) error {
 	select {
 	case h.slots <- struct{}{}:
 		h.metrics.historyInFlight.Inc()
@@ -188,14 +195,49 @@ func (h *Hub) acquire(ctx context.Context, halt <-chan struct{}) error {
 	}
 	h.metrics.historyWaiting.Inc()
 	defer h.metrics.historyWaiting.Dec()
-	select {
-	case h.slots <- struct{}{}:
-		h.metrics.historyInFlight.Inc()
-		return nil
-	case <-halt:
-		return errHalted
-	case <-ctx.Done():
-		return ctx.Err()
+	var wake chan struct{}
+	if c != nil {
+		wake = c.wake
+	}
+	for {
+		if c != nil && c.halted() {
+			return errHalted
+		}
+		select {
+		case h.slots <- struct{}{}:
+			h.metrics.historyInFlight.Inc()
+			return nil
+		case <-wake:
+			// New work or a halt: the loop sees the work once the
+			// History call is through; a halt ends the wait.
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// pinger pings every WebSocket of the node once per PingInterval, one
+// shard at a time, so that no connection needs a timer or goroutine of its
+// own for it: each ping runs on a short-lived goroutine until its pong.
+func (h *Hub) pinger() {
+	t := time.NewTicker(max(h.cfg.PingInterval/numShards, time.Millisecond))
+	defer t.Stop()
+	for i := 0; ; i = (i + 1) % numShards {
+		select {
+		case <-h.stopPing:
+			return
+		case <-t.C:
+		}
+		s := &h.shards[i]
+		s.mu.RLock()
+		for _, cs := range s.users {
+			for _, c := range cs {
+				if p, ok := c.t.(pingTransport); ok && !c.halted() {
+					go c.ping(p)
+				}
+			}
+		}
+		s.mu.RUnlock()
 	}
 }
 
@@ -214,11 +256,12 @@ func (h *Hub) release() {
 func (h *Hub) Close() {
 	h.closeOnce.Do(func() {
 		h.closed.Store(true)
+		close(h.stopPing)
 		for i := range h.shards {
 			s := &h.shards[i]
 			s.mu.RLock()
-			for _, set := range s.users {
-				for c := range set {
+			for _, cs := range s.users {
+				for _, c := range cs {
 					c.halt(CloseGoingAway, "server shutting down", nil)
 				}
 			}

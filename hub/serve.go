@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -30,7 +29,7 @@ type Identity struct {
 	ExpiresAt time.Time
 }
 
-// Serve upgrades r to a WebSocket for id and runs it until it ends.
+// Serve upgrades r to a WebSocket for id and hands it to the hub.
 //
 // Before upgrading it returns errors for the web layer to render as JSON:
 // one wrapping domain.ErrForbidden for a foreign Origin,
@@ -38,11 +37,10 @@ type Identity struct {
 // domain.ErrUnauthenticated for an empty or expired identity, ErrClosed after
 // Close, and other (history) errors as they come. An error wrapping
 // ErrHandshake means the upgrade itself failed and was already answered.
-// After a successful upgrade Serve returns nil once the connection is over;
-// what ended it is logged, not returned, since the response is gone.
-//
-// The socket outlives nothing but r's context: routes serving it must not
-// carry a request timeout.
+// After a successful upgrade Serve sends the catch-up and returns nil: the
+// socket lives on without the request (its reader goroutine and the hub's
+// delivery goroutines carry it), and what ends it is logged, since the
+// response is gone. Serve does not use r or its context after the upgrade.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, id Identity) error {
 	if h.closed.Load() {
 		h.count(resultUnavailable)
@@ -73,39 +71,44 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, id Identity) error {
 
 	// Origin was checked above, against the same allow-list, so that a
 	// refusal is rendered by the web layer as the JSON 403 of the contract;
-	// Accept's own check would answer a plain-text 403 instead.
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	// Accept's own check would answer a plain-text 403 instead. The
+	// hijacker swaps net/http's two 4 KiB buffers, which the library keeps
+	// for the socket's life, for small ones and a writer that coalesces
+	// frames (sockio.go).
+	hj := &hijacker{ResponseWriter: w, timeout: h.cfg.WriteTimeout}
+	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true,
+		CompressionMode:    websocket.CompressionDisabled,
+	})
 	if err != nil {
 		h.count(resultHandshakeFailed)
 		return fmt.Errorf("hub: %w: %w", ErrHandshake, err)
 	}
-	defer ws.CloseNow()
 	ws.SetReadLimit(h.cfg.ReadLimit)
+	if hj.w == nil {
+		// Accept hijacked through another path: write frame by frame.
+		hj.w = &sockWriter{}
+	}
 
-	c := h.newConn(id, wsTransport{ws})
-	// Register before the catch-up read (in run): anything committed after
-	// that read is then already on its way to the queue.
+	c := h.newConn(id, &wsTransport{ws: ws, w: hj.w})
+	// Register before the catch-up read (in start): anything committed
+	// after that read is then already on its way to the queue.
 	if err := h.register(c); err != nil {
 		h.count(resultUnavailable)
 		_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
+		_ = ws.CloseNow()
 		return nil
 	}
-	defer h.unregister(c)
 	h.count(resultAccepted)
-
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Go(func() { c.readLoop(ctx, ws) })
+	c.cleanup = func() { _ = ws.CloseNow() } // also ends the reader
+	// The socket outlives this request: its reader runs on its own, the
+	// hub's pinger pings it, and nothing uses r (or its context) after the
+	// upgrade.
+	go c.readLoop(ws)
 	if h.cfg.PingInterval > 0 {
-		wg.Go(func() { c.pingLoop(ctx, ws) })
+		h.pingOnce.Do(func() { go h.pinger() })
 	}
-	c.run(ctx, since, hasSince)
-	// run has closed the socket as its end required (or found it dead);
-	// cancelling and CloseNow release the reader and pinger.
-	cancel()
-	_ = ws.CloseNow()
-	wg.Wait()
+	c.start(since, hasSince)
 	return nil
 }
 
@@ -147,23 +150,52 @@ func (h *Hub) resolveSince(r *http.Request, id Identity) (int64, bool, error) {
 }
 
 // wsTransport adapts a coder/websocket connection to transport.
-type wsTransport struct{ ws *websocket.Conn }
+type wsTransport struct {
+	ws *websocket.Conn
+	w  *sockWriter
+}
 
-func (t wsTransport) Write(ctx context.Context, frame []byte) error {
+func (t *wsTransport) Write(ctx context.Context, frame []byte) error {
 	return t.ws.Write(ctx, websocket.MessageText, frame)
 }
 
-func (t wsTransport) Close(code CloseCode, reason string) error {
+// WriteBatch frames every message through the library into the corked
+// writer, then sends them in one write under the deadline: no context per
+// write, one system call per batch.
+func (t *wsTransport) WriteBatch(deadline time.Time, frames [][]byte) error {
+	if !t.w.cork() {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		for _, f := range frames {
+			if err := t.ws.Write(ctx, websocket.MessageText, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, f := range frames {
+		// Corked, the library's writes land in memory and never block on
+		// the network, so no deadline is needed here.
+		if err := t.ws.Write(context.Background(), websocket.MessageText, f); err != nil {
+			t.w.abort()
+			return err
+		}
+	}
+	return t.w.uncork(deadline)
+}
+
+func (t *wsTransport) Close(code CloseCode, reason string) error {
 	return t.ws.Close(websocket.StatusCode(code), reason)
 }
 
 // readLoop reads what the client sends: nothing is expected but
 // {"type":"ping"}, answered with {"type":"pong"}; other messages are
 // ignored. Reading also processes control frames (pongs, the peer's close)
-// and enforces ReadLimit: the library closes an oversized message with 1009.
-func (c *conn) readLoop(ctx context.Context, ws *websocket.Conn) {
+// and enforces ReadLimit: the library closes an oversized message with
+// 1009. It is the connection's only long-lived goroutine.
+func (c *conn) readLoop(ws *websocket.Conn) {
 	for {
-		typ, data, err := ws.Read(ctx)
+		typ, data, err := ws.Read(context.Background())
 		if err != nil {
 			c.halt(0, "", fmt.Errorf("read: %w", err))
 			return
@@ -181,38 +213,33 @@ func isPing(data []byte) bool {
 	return json.Unmarshal(data, &msg) == nil && msg.Type == "ping"
 }
 
-// pingLoop detects peers that vanished without closing (a dropped network
-// would otherwise hold the socket until a write fails).
-func (c *conn) pingLoop(ctx context.Context, ws *websocket.Conn) {
-	t := time.NewTicker(c.h.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.haltC:
-			return
-		case <-t.C:
-		}
-		pctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
-		err := ws.Ping(pctx)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				c.halt(0, "", fmt.Errorf("ping: %w", err))
-			}
-			return
-		}
+// pingTransport is a transport that can ping its peer and wait for the
+// pong.
+type pingTransport interface {
+	Ping(ctx context.Context) error
+}
+
+func (t *wsTransport) Ping(ctx context.Context) error { return t.ws.Ping(ctx) }
+
+// ping detects a peer that vanished without closing (a dropped network
+// would otherwise hold the socket until a write fails). The hub's pinger
+// runs it on a goroutine that lives until the pong (or WriteTimeout).
+func (c *conn) ping(p pingTransport) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.h.cfg.WriteTimeout)
+	err := p.Ping(ctx)
+	cancel()
+	if err != nil && !c.halted() {
+		c.halt(0, "", fmt.Errorf("ping: %w", err))
 	}
 }
 
 // logPeerEnd logs a connection ended by the peer or the network. Those are
 // routine (tabs close, laptops sleep) except an oversized inbound message.
-func logPeerEnd(log *slog.Logger, cause error) {
+func logPeerEnd(c *conn, cause error) {
 	if errors.Is(cause, websocket.ErrMessageTooBig) {
-		log.Info("hub: websocket closed, inbound message over the read limit")
+		c.logAt(slog.LevelInfo, "hub: websocket closed, inbound message over the read limit")
 		return
 	}
-	log.Debug("hub: websocket ended by peer", slog.Any("cause", cause),
+	c.logAt(slog.LevelDebug, "hub: websocket ended by peer", slog.Any("cause", cause),
 		slog.Int("status", int(websocket.CloseStatus(cause))))
 }

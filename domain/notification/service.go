@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -19,6 +20,14 @@ import (
 // reconnect or resync), so it is logged, not returned to the caller.
 type Fanout interface {
 	Publish(ctx context.Context, u domain.InboxUpdate) error
+}
+
+// BatchFanout is a Fanout that can publish many updates at once, in
+// order (the Redis broker pipelines them): a broadcast's pushes then cost a
+// few round trips instead of one per recipient.
+type BatchFanout interface {
+	Fanout
+	PublishBatch(ctx context.Context, us []domain.InboxUpdate) error
 }
 
 // MaxTitleLen is the longest title, in characters.
@@ -140,28 +149,41 @@ func (s *Service) SendToUsers(ctx context.Context, tenant domain.TenantID, users
 	}
 	var out []domain.Notification
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
-		out = make([]domain.Notification, 0, len(users)) // the transaction may be retried
-		updates := make([]domain.InboxUpdate, 0, len(users))
+		// The transaction may be retried: everything is built afresh.
 		now := s.now().UTC()
-		for _, u := range users {
-			n := domain.Notification{
+		out = make([]domain.Notification, len(users))
+		ptrs := make([]*domain.Notification, len(users))
+		for i, u := range users {
+			out[i] = domain.Notification{
 				ID: domain.NewID(), TenantID: tenant, UserID: u, Type: d.Type,
 				Severity: d.Severity, Title: d.Title, Body: d.Body,
 				ActionURL: d.ActionURL, Data: data, CreatedAt: now,
 			}
-			if err := s.store.InsertNotification(ctx, &n); err != nil {
-				return err
-			}
-			unread, err := s.store.UnreadCount(ctx, tenant, u)
-			if err != nil {
-				return err
-			}
-			out = append(out, n)
-			pushed := n
-			updates = append(updates, domain.InboxUpdate{
+			ptrs[i] = &out[i]
+		}
+		// One batch whatever the number of users: a few statements, not
+		// three per user.
+		if err := s.store.InsertNotifications(ctx, ptrs); err != nil {
+			return err
+		}
+		distinct := slices.Compact(slices.Sorted(slices.Values(users)))
+		unread, err := s.store.UnreadCounts(ctx, tenant, distinct)
+		if err != nil {
+			return err
+		}
+		// Each update carries the count right after its own notification,
+		// as if they had been inserted one by one: a user listed twice
+		// gets n-1, then n.
+		later := make(map[domain.UserID]int, len(distinct))
+		updates := make([]domain.InboxUpdate, len(users))
+		for i := len(out) - 1; i >= 0; i-- {
+			u := out[i].UserID
+			pushed := out[i]
+			updates[i] = domain.InboxUpdate{
 				Kind: domain.UpdateNotification, TenantID: tenant, UserID: u,
-				Notification: &pushed, Seq: n.Seq, UnreadCount: unread,
-			})
+				Notification: &pushed, Seq: pushed.Seq, UnreadCount: unread[u] - later[u],
+			}
+			later[u]++
 		}
 		s.publishAfterCommit(ctx, updates...)
 		return nil
@@ -210,11 +232,20 @@ func (s *Service) publishAfterCommit(ctx context.Context, updates ...domain.Inbo
 		defer cancel()
 		failed := 0
 		var firstErr error
-		for _, u := range updates {
-			u.CommittedAt = committed
-			if err := s.fanout.Publish(pctx, u); err != nil {
-				failed++
-				firstErr = cmp.Or(firstErr, err)
+		if bf, ok := s.fanout.(BatchFanout); ok && len(updates) > 1 {
+			for i := range updates {
+				updates[i].CommittedAt = committed
+			}
+			if err := bf.PublishBatch(pctx, updates); err != nil {
+				failed, firstErr = len(updates), err
+			}
+		} else {
+			for _, u := range updates {
+				u.CommittedAt = committed
+				if err := s.fanout.Publish(pctx, u); err != nil {
+					failed++
+					firstErr = cmp.Or(firstErr, err)
+				}
 			}
 		}
 		if failed > 0 {

@@ -38,7 +38,14 @@ type Store interface {
 	// sets n.Seq to the user's next sequence number, taken in the
 	// transaction so that sequence order is commit order.
 	InsertNotification(ctx context.Context, n *domain.Notification) error
+	// InsertNotifications is InsertNotification for many notifications of
+	// one tenant at once (a broadcast): one user's get consecutive seqs in
+	// slice order.
+	InsertNotifications(ctx context.Context, ns []*domain.Notification) error
 	UnreadCount(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int, error)
+	// UnreadCounts is UnreadCount for many users at once (0 for a user
+	// without notifications).
+	UnreadCounts(ctx context.Context, tenant domain.TenantID, users []domain.UserID) (map[domain.UserID]int, error)
 	// ListNotifications: domain.ErrNotFound when Before is not this user's.
 	ListNotifications(ctx context.Context, tenant domain.TenantID, user domain.UserID, p ListParams) ([]domain.Notification, error)
 	// NotificationSeq resolves one of the user's notification ids to its seq.

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
@@ -53,19 +55,47 @@ func (s *Store) InsertNotification(ctx context.Context, n *domain.Notification) 
 	if n == nil {
 		return errors.New("insert notification: nil notification")
 	}
-	if err := requireUser(n.TenantID, n.UserID); err != nil {
+	row, err := prepareNotification(n)
+	if err != nil {
 		return fmt.Errorf("insert notification: %w", err)
+	}
+	return s.InTx(ctx, func(ctx context.Context) error {
+		seq, err := s.addNotificationSeq(ctx, n.TenantID, n.UserID, 1)
+		if err != nil {
+			return err
+		}
+		row[3] = seq
+		_, err = s.exec(ctx, `INSERT INTO notifications (`+notificationCols+`) VALUES `+valuesList(1, notificationColCount), row...)
+		if s.kind(err) == KindUniqueViolation {
+			return fmt.Errorf("insert notification %s: %w", n.ID, domain.ErrConflict)
+		}
+		if err != nil {
+			return s.wrap("insert notification", err)
+		}
+		n.Seq = seq
+		return nil
+	})
+}
+
+const notificationColCount = 12
+
+// prepareNotification validates and normalises n (id and created_at
+// defaults, UTC microseconds) and returns its column values, seq (index 3)
+// left to fill.
+func prepareNotification(n *domain.Notification) ([]any, error) {
+	if err := requireUser(n.TenantID, n.UserID); err != nil {
+		return nil, err
 	}
 	if n.ID == "" {
 		n.ID = domain.NewID()
 	}
 	id, err := newRowID("id", n.ID)
 	if err != nil {
-		return fmt.Errorf("insert notification: %w", err)
+		return nil, err
 	}
 	data, err := encJSON("data", n.Data, "{}")
 	if err != nil {
-		return fmt.Errorf("insert notification: %w", err)
+		return nil, err
 	}
 	if n.CreatedAt.IsZero() {
 		n.CreatedAt = now()
@@ -76,29 +106,160 @@ func (s *Store) InsertNotification(ctx context.Context, n *domain.Notification) 
 		r := n.ReadAt.UTC().Truncate(time.Microsecond)
 		n.ReadAt = &r
 	}
+	return []any{id, n.TenantID, n.UserID, int64(0), n.Type, n.Severity, n.Title, n.Body, n.ActionURL, data,
+		encTimePtr(n.ReadAt), encTime(n.CreatedAt)}, nil
+}
+
+// Batch sizes: users per statement, notification rows per INSERT (12 bind
+// parameters each), well under both backends' parameter limits.
+const (
+	usersPerStatement      = 500
+	notificationsPerInsert = 500
+)
+
+// InsertNotifications is InsertNotification for many notifications of one
+// tenant, in one transaction and a few statements whatever their number:
+// the users' sequences advance in one UPDATE per 500 users (rows locked in
+// id order first, so concurrent batches cannot deadlock), the rows go in
+// 500-row INSERTs. Each n.Seq is set; one user's notifications get
+// consecutive seqs in slice order.
+func (s *Store) InsertNotifications(ctx context.Context, ns []*domain.Notification) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	rows := make([]any, 0, len(ns)*notificationColCount)
+	counts := map[domain.UserID]int64{}
+	tenant := ns[0].TenantID
+	for i, n := range ns {
+		if n == nil {
+			return fmt.Errorf("insert notifications: notification %d is nil", i)
+		}
+		if n.TenantID != tenant {
+			return fmt.Errorf("insert notifications: %w", domain.Invalid("tenant_id", "one tenant per batch"))
+		}
+		row, err := prepareNotification(n)
+		if err != nil {
+			return fmt.Errorf("insert notifications: notification %d: %w", i, err)
+		}
+		rows = append(rows, row...)
+		counts[n.UserID]++
+	}
+	users := make([]domain.UserID, 0, len(counts))
+	for u := range counts {
+		users = append(users, u)
+	}
+	slices.Sort(users)
 	return s.InTx(ctx, func(ctx context.Context) error {
-		seq, err := s.nextNotificationSeq(ctx, n.TenantID, n.UserID)
+		last, err := s.addNotificationSeqs(ctx, tenant, users, counts)
 		if err != nil {
 			return err
 		}
-		_, err = s.exec(ctx, `INSERT INTO notifications (`+notificationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, n.TenantID, n.UserID, seq, n.Type, n.Severity, n.Title, n.Body, n.ActionURL, data,
-			encTimePtr(n.ReadAt), encTime(n.CreatedAt))
-		if s.kind(err) == KindUniqueViolation {
-			return fmt.Errorf("insert notification %s: %w", id, domain.ErrConflict)
+		// Hand out each user's block of seqs in slice order.
+		next := make(map[domain.UserID]int64, len(last))
+		for u, l := range last {
+			next[u] = l - counts[u] + 1
 		}
-		if err != nil {
-			return s.wrap("insert notification", err)
+		for i, n := range ns {
+			rows[i*notificationColCount+3] = next[n.UserID]
+			next[n.UserID]++
 		}
-		n.Seq = seq
+		for start := 0; start < len(ns); start += notificationsPerInsert {
+			k := min(notificationsPerInsert, len(ns)-start)
+			_, err := s.exec(ctx, `INSERT INTO notifications (`+notificationCols+`) VALUES `+valuesList(k, notificationColCount),
+				rows[start*notificationColCount:(start+k)*notificationColCount]...)
+			if s.kind(err) == KindUniqueViolation {
+				return fmt.Errorf("insert notifications: duplicate id: %w", domain.ErrConflict)
+			}
+			if err != nil {
+				return s.wrap("insert notifications", err)
+			}
+		}
+		for i, n := range ns {
+			n.Seq = rows[i*notificationColCount+3].(int64)
+		}
 		return nil
 	})
 }
 
-func (s *Store) nextNotificationSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int64, error) {
+// addNotificationSeqs advances the sequence of each of users (sorted) by
+// counts[user] and returns each one's last seq, creating unknown users.
+func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID, users []domain.UserID, counts map[domain.UserID]int64) (map[domain.UserID]int64, error) {
+	last := make(map[domain.UserID]int64, len(users))
+	if len(users) == 1 {
+		// One row: the plain UPDATE locks it; no lock query, no join.
+		seq, err := s.addNotificationSeq(ctx, tenant, users[0], counts[users[0]])
+		if err != nil {
+			return nil, err
+		}
+		last[users[0]] = seq
+		return last, nil
+	}
+	for start := 0; start < len(users); start += usersPerStatement {
+		chunk := users[start:min(start+usersPerStatement, len(users))]
+		if lock := s.d.LockRows(false); lock != "" {
+			// Lock in id order: two batches sharing users then wait for
+			// each other instead of deadlocking.
+			args := make([]any, 0, len(chunk)+1)
+			args = append(args, tenant)
+			for _, u := range chunk {
+				args = append(args, u)
+			}
+			r, err := s.query(ctx, `SELECT id FROM users WHERE tenant_id = ? AND id IN (`+inList(len(chunk))+`) ORDER BY id`+lock, args...)
+			if err != nil {
+				return nil, s.wrap("lock users", err)
+			}
+			if err := r.Close(); err != nil {
+				return nil, s.wrap("lock users", err)
+			}
+		}
+		args := make([]any, 0, 2*len(chunk)+1)
+		for _, u := range chunk {
+			args = append(args, u, counts[u])
+		}
+		args = append(args, tenant)
+		r, err := s.query(ctx, `UPDATE users SET notification_seq = users.notification_seq + v.column2
+			FROM (VALUES `+strings.Repeat("(?, CAST(? AS BIGINT)), ", len(chunk)-1)+`(?, CAST(? AS BIGINT))) AS v
+			WHERE users.tenant_id = ? AND users.id = v.column1
+			RETURNING users.id, users.notification_seq`, args...)
+		if err != nil {
+			return nil, s.wrap("next notification seqs", err)
+		}
+		for r.Next() {
+			var (
+				u   domain.UserID
+				seq int64
+			)
+			if err := r.Scan(&u, &seq); err != nil {
+				r.Close()
+				return nil, s.wrap("next notification seqs", err)
+			}
+			last[u] = seq
+		}
+		if err := r.Close(); err != nil {
+			return nil, s.wrap("next notification seqs", err)
+		}
+		if err := r.Err(); err != nil {
+			return nil, s.wrap("next notification seqs", err)
+		}
+	}
+	for _, u := range users {
+		if _, ok := last[u]; !ok {
+			seq, err := s.addNotificationSeq(ctx, tenant, u, counts[u])
+			if err != nil {
+				return nil, err
+			}
+			last[u] = seq
+		}
+	}
+	return last, nil
+}
+
+// addNotificationSeq advances the user's sequence by k and returns the
+// last seq of the block, creating the user (and tenant) when unknown.
+func (s *Store) addNotificationSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID, k int64) (int64, error) {
 	var seq int64
-	err := s.queryRow(ctx, `UPDATE users SET notification_seq = notification_seq + 1
-		WHERE tenant_id = ? AND id = ? RETURNING notification_seq`, tenant, user).Scan(&seq)
+	err := s.queryRow(ctx, `UPDATE users SET notification_seq = notification_seq + ?
+		WHERE tenant_id = ? AND id = ? RETURNING notification_seq`, k, tenant, user).Scan(&seq)
 	if err == nil {
 		return seq, nil
 	}
@@ -112,13 +273,51 @@ func (s *Store) nextNotificationSeq(ctx context.Context, tenant domain.TenantID,
 	}
 	at := encTime(now())
 	err = s.queryRow(ctx, `INSERT INTO users (tenant_id, id, name, email, perms, notification_seq, created_at, updated_at)
-		VALUES (?, ?, '', '', '[]', 1, ?, ?)
-		ON CONFLICT (tenant_id, id) DO UPDATE SET notification_seq = users.notification_seq + 1
-		RETURNING notification_seq`, tenant, user, at, at).Scan(&seq)
+		VALUES (?, ?, '', '', '[]', ?, ?, ?)
+		ON CONFLICT (tenant_id, id) DO UPDATE SET notification_seq = users.notification_seq + ?
+		RETURNING notification_seq`, tenant, user, k, at, at, k).Scan(&seq)
 	if err != nil {
 		return 0, s.wrap("next notification seq: create user", err)
 	}
 	return seq, nil
+}
+
+// UnreadCounts counts the unread notifications of each of users (0 for a
+// user without any), in one query per 500 users.
+func (s *Store) UnreadCounts(ctx context.Context, tenant domain.TenantID, users []domain.UserID) (map[domain.UserID]int, error) {
+	out := make(map[domain.UserID]int, len(users))
+	for start := 0; start < len(users); start += usersPerStatement {
+		chunk := users[start:min(start+usersPerStatement, len(users))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, tenant)
+		for _, u := range chunk {
+			args = append(args, u)
+			out[u] = 0
+		}
+		r, err := s.query(ctx, `SELECT user_id, COUNT(*) FROM notifications
+			WHERE tenant_id = ? AND user_id IN (`+inList(len(chunk))+`) AND read_at IS NULL GROUP BY user_id`, args...)
+		if err != nil {
+			return nil, s.wrap("unread counts", err)
+		}
+		for r.Next() {
+			var (
+				u domain.UserID
+				n int
+			)
+			if err := r.Scan(&u, &n); err != nil {
+				r.Close()
+				return nil, s.wrap("unread counts", err)
+			}
+			out[u] = n
+		}
+		if err := r.Close(); err != nil {
+			return nil, s.wrap("unread counts", err)
+		}
+		if err := r.Err(); err != nil {
+			return nil, s.wrap("unread counts", err)
+		}
+	}
+	return out, nil
 }
 
 // UnreadCount counts the user's unread notifications.

@@ -97,6 +97,89 @@ var notificationTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		// Unknown users have nothing to lock, which is not an error.
 		require.NoError(t, s.InTx(ctx, func(ctx context.Context) error { return s.LockInbox(ctx, tenantA, "nobody") }))
 	},
+	"InsertBatchAssignsConsecutiveSeqs": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		// userA has history; userB is unknown until now; userA twice.
+		insertNotifications(t, s, tenantA, userA, 2)
+		insertNotifications(t, s, tenantB, userB, 5) // same user id, other tenant
+		batch := []*domain.Notification{
+			newNotification(tenantA, userA, "a3"), newNotification(tenantA, userB, "b1"),
+			newNotification(tenantA, userA, "a4"), newNotification(tenantA, "u-new", "n1"),
+		}
+		require.NoError(t, s.InsertNotifications(ctx, batch))
+		require.Equal(t, []int64{3, 1, 4, 1}, []int64{batch[0].Seq, batch[1].Seq, batch[2].Seq, batch[3].Seq})
+		_, err := s.GetUser(ctx, tenantA, "u-new")
+		require.NoError(t, err, "an unknown recipient gets a minimal user row")
+		got, err := s.NotificationsAfter(ctx, tenantA, userA, 2, 10)
+		require.NoError(t, err)
+		require.Equal(t, []string{batch[0].ID, batch[2].ID}, notificationIDs(got))
+		require.Equal(t, stored(at(0)), got[0].CreatedAt)
+		require.JSONEq(t, string(newNotification(tenantA, userA, "").Data), string(got[0].Data))
+		// The next single insert continues the sequence.
+		more := insertNotifications(t, s, tenantA, userA, 1)
+		require.Equal(t, int64(5), more[0].Seq)
+		// Other tenant untouched.
+		seq, err := s.MaxSeq(ctx, tenantB, userB)
+		require.NoError(t, err)
+		require.Equal(t, int64(5), seq)
+
+		counts, err := s.UnreadCounts(ctx, tenantA, []domain.UserID{userA, userB, "u-new", "nobody"})
+		require.NoError(t, err)
+		require.Equal(t, map[domain.UserID]int{userA: 5, userB: 1, "u-new": 1, "nobody": 0}, counts)
+		require.NoError(t, s.InTx(ctx, func(ctx context.Context) error {
+			_, err := s.MarkAllRead(ctx, tenantA, userA, time.Now())
+			return err
+		}))
+		counts, err = s.UnreadCounts(ctx, tenantB, []domain.UserID{userA, userB})
+		require.NoError(t, err)
+		require.Equal(t, map[domain.UserID]int{userA: 0, userB: 5}, counts, "counts are per tenant")
+
+		// Bad input: nothing is stored.
+		require.Error(t, s.InsertNotifications(ctx, []*domain.Notification{newNotification(tenantA, userA, "x"), nil}))
+		requireInvalid(t, s.InsertNotifications(ctx, []*domain.Notification{newNotification(tenantA, userA, "x"), newNotification(tenantB, userA, "y")}))
+		requireInvalid(t, s.InsertNotifications(ctx, []*domain.Notification{newNotification(tenantA, "", "x")}))
+		dup := newNotification(tenantA, userA, "dup")
+		dup.ID = batch[0].ID
+		require.ErrorIs(t, s.InsertNotifications(ctx, []*domain.Notification{newNotification(tenantA, userB, "ok"), dup}), domain.ErrConflict)
+		seq, err = s.MaxSeq(ctx, tenantA, userB)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), seq, "a failed batch rolls back whole")
+		require.NoError(t, s.InsertNotifications(ctx, nil))
+	},
+	"InsertBatchesConcurrentlyWithoutGapsOrDeadlock": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		users := []domain.UserID{"u1", "u2", "u3", "u4", "u5", "u6"}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := range 8 {
+			wg.Go(func() {
+				for range 5 {
+					// Each writer lists the users in its own order.
+					batch := make([]*domain.Notification, len(users))
+					for i := range users {
+						batch[i] = newNotification(tenantA, users[(i+w)%len(users)], "x")
+					}
+					if err := s.InsertNotifications(ctx, batch); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		for _, u := range users {
+			got, err := s.NotificationsAfter(ctx, tenantA, u, 0, 100)
+			require.NoError(t, err)
+			require.Len(t, got, 40)
+			for i, n := range got {
+				require.Equal(t, int64(i+1), n.Seq, "seqs of %s have no gap", u)
+			}
+		}
+	},
 	"InsertAssignsSeqAndCreatesUser": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
 		_, err := s.GetUser(ctx, tenantA, userA)

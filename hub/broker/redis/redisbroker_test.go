@@ -253,6 +253,49 @@ func TestCancelWakesBlockedRead(t *testing.T) {
 	}
 }
 
+// A batch reaches every node in order, as the same updates published one by
+// one would, and a bad one fails the batch before anything is sent.
+func TestPublishBatchKeepsOrder(t *testing.T) {
+	t.Parallel()
+	c := newClient(t)
+	prefix := uniquePrefix(t, c)
+	pub := newBroker(t, c, redisbroker.Config{Prefix: prefix})
+	sub := newBroker(t, newClient(t), redisbroker.Config{Prefix: prefix})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	got := make(chan domain.InboxUpdate, 3000)
+	go func() { _ = sub.Subscribe(ctx, func(u domain.InboxUpdate) { got <- u }, func() {}) }()
+	// Probe until the subscription reads (it starts at the stream's end).
+	probe := domain.InboxUpdate{Kind: domain.UpdateReadAll, TenantID: "t1", UserID: "probe"}
+	require.Eventually(t, func() bool {
+		require.NoError(t, pub.Publish(t.Context(), probe))
+		select {
+		case <-got:
+			return true
+		case <-time.After(20 * time.Millisecond):
+			return false
+		}
+	}, wait, time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	for len(got) > 0 {
+		<-got // late probes
+	}
+	var us []domain.InboxUpdate
+	for i := range 2500 { // more than one pipeline
+		us = append(us, domain.InboxUpdate{Kind: domain.UpdateRead, TenantID: "t1", UserID: domain.UserID(fmt.Sprint("u", i)), IDs: []string{fmt.Sprint(i)}})
+	}
+	require.NoError(t, pub.PublishBatch(t.Context(), us))
+	for i := range us {
+		select {
+		case u := <-got:
+			require.Equal(t, us[i].UserID, u.UserID, "update %d", i)
+		case <-time.After(wait):
+			t.Fatalf("update %d not delivered", i)
+		}
+	}
+	require.NoError(t, pub.PublishBatch(t.Context(), nil))
+}
+
 // The stream is capped, approximately, at MaxLen.
 func TestPublishCapsStream(t *testing.T) {
 	t.Parallel()

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// client is one WebSocket of one (tenant, user).
+type client struct {
+	idx    int
+	tenant int
+	user   string
+	alerts bool // holds inventory.alerts
+	token  string
+
+	ready   chan struct{} // closed at the first unread_count frame
+	readyAt int64
+	done    chan struct{} // closed when the read loop gave up
+	lastID  string        // last notification id received (read loop only)
+
+	mu         sync.Mutex
+	ws         *websocket.Conn
+	receipts   []receipt
+	err        error
+	reconnects int
+}
+
+// maxReconnects bounds how often one client reconnects in a run.
+const maxReconnects = 20
+
+var unreadPrefix = []byte(`{"type":"unread_count"`)
+
+// wireFrame is the part of a server frame the load generator reads.
+type wireFrame struct {
+	Type         string `json:"type"`
+	Notification *struct {
+		ID   string          `json:"id"`
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"`
+	} `json:"notification"`
+}
+
+// marker is the data of a load generator notification, or the fields of a
+// LowStockNotification's data the business phase matches on.
+type marker struct {
+	Run       string `json:"lg"`
+	Phase     int8   `json:"p"`
+	N         int32  `json:"n"`
+	ProductID string `json:"product_id"`
+}
+
+// dial connects c and starts its read loop; it returns once the socket is
+// ready (catch-up done: the first unread_count frame arrived).
+func (g *gen) dial(ctx context.Context, c *client) error {
+	c.ready = make(chan struct{})
+	c.done = make(chan struct{})
+	ws, err := g.open(ctx, c, "")
+	if err != nil {
+		close(c.done)
+		return err
+	}
+	c.mu.Lock()
+	c.ws = ws
+	c.mu.Unlock()
+	go c.readLoop(g)
+	select {
+	case <-c.ready:
+		return nil
+	case <-c.done:
+		return fmt.Errorf("%s/%s: socket ended before its unread_count: %w", g.tenantID(c.tenant), c.user, c.readErr())
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// open dials the socket of c, with ?since= when since is set.
+func (g *gen) open(ctx context.Context, c *client, since string) (*websocket.Conn, error) {
+	u := g.target.ws
+	if since != "" {
+		u += "?since=" + url.QueryEscape(since)
+	}
+	ws, res, err := websocket.Dial(ctx, u, &websocket.DialOptions{
+		HTTPClient: g.wsHTTP,
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + c.token}},
+	})
+	if res != nil && res.Body != nil {
+		_ = res.Body.Close()
+	}
+	if err != nil {
+		if res != nil {
+			return nil, fmt.Errorf("dial %s/%s: status %d: %w", g.tenantID(c.tenant), c.user, res.StatusCode, err)
+		}
+		return nil, fmt.Errorf("dial %s/%s: %w", g.tenantID(c.tenant), c.user, err)
+	}
+	ws.SetReadLimit(1 << 20)
+	return ws, nil
+}
+
+// reconnect does what a browser does when its socket ends: reconnect with
+// ?since= its last notification, so that the server sends what it
+// missed. It gives up when the run is closing, after maxReconnects, or when
+// the run's time is up.
+func (c *client) reconnect(g *gen, cause error) bool {
+	backoff := 100 * time.Millisecond
+	for {
+		c.mu.Lock()
+		if g.closing.Load() || c.reconnects >= maxReconnects || g.ctx.Err() != nil {
+			c.err = cause
+			c.mu.Unlock()
+			return false
+		}
+		c.reconnects++
+		c.mu.Unlock()
+		select {
+		case <-g.ctx.Done():
+			continue
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+		ctx, cancel := context.WithTimeout(g.ctx, 30*time.Second)
+		ws, err := g.open(ctx, c, c.lastID)
+		cancel()
+		if err != nil {
+			cause = err
+			continue
+		}
+		c.mu.Lock()
+		if g.closing.Load() {
+			c.mu.Unlock()
+			_ = ws.CloseNow()
+			continue
+		}
+		c.ws = ws
+		c.mu.Unlock()
+		return true
+	}
+}
+
+func (c *client) conn() *websocket.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws
+}
+
+func (c *client) readLoop(g *gen) {
+	defer close(c.done)
+	var buf bytes.Buffer
+	var f wireFrame
+	var m marker
+	ws := c.conn()
+	for {
+		_, r, err := ws.Reader(context.Background())
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
+		if err != nil {
+			_ = ws.CloseNow()
+			if !c.reconnect(g, err) {
+				return
+			}
+			ws = c.conn()
+			continue
+		}
+		now := time.Now().UnixNano()
+		frame := buf.Bytes()
+		if bytes.HasPrefix(frame, unreadPrefix) {
+			if c.readyAt == 0 {
+				c.readyAt = now
+				close(c.ready)
+			}
+			continue
+		}
+		f = wireFrame{}
+		if json.Unmarshal(frame, &f) != nil || f.Type != "notification" || f.Notification == nil {
+			continue
+		}
+		c.lastID = f.Notification.ID
+		m = marker{}
+		if json.Unmarshal(f.Notification.Data, &m) != nil {
+			continue
+		}
+		rc, ok := g.match(f.Notification.Type, &m)
+		if !ok {
+			continue
+		}
+		rc.at = now
+		c.mu.Lock()
+		c.receipts = append(c.receipts, rc)
+		c.mu.Unlock()
+		g.phaseReceived(rc.phase)
+	}
+}
+
+func (c *client) readErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// takeReceipts returns a copy of the receipts so far.
+func (c *client) takeReceipts() []receipt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]receipt(nil), c.receipts...)
+}
+
+// closed reports whether the socket has ended (and why).
+func (c *client) closed() (bool, error) {
+	select {
+	case <-c.done:
+		return true, c.readErr()
+	default:
+		return false, nil
+	}
+}
+
+// counter counts a phase's receipts as they arrive, so the drain can stop
+// as soon as everything expected is in.
+type counter struct{ n atomic.Int64 }
+
+var errEndpointMissing = errors.New("endpoint not available on this server")

@@ -1,0 +1,156 @@
+package hub
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Sizes of the buffers the WebSocket library reads and writes through.
+// net/http hands over 4 KiB each, kept for the socket's life; the hub
+// writes through sockWriter (which has its own batch buffer, borrowed only
+// while writing) and reads little more than pings and close frames.
+const (
+	readBufSize  = 256
+	writeBufSize = 128
+)
+
+// hijacker wraps the ResponseWriter given to websocket.Accept: its Hijack
+// returns small buffers over a sockWriter instead of net/http's.
+type hijacker struct {
+	http.ResponseWriter
+	timeout time.Duration
+	w       *sockWriter
+}
+
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// Whatever net/http still buffers must not be lost: the response head
+	// it may hold, and bytes the client sent after its request.
+	if brw.Writer.Buffered() > 0 {
+		if err := brw.Writer.Flush(); err != nil {
+			_ = conn.Close()
+			return nil, nil, err
+		}
+	}
+	var src io.Reader = conn
+	size := readBufSize
+	n := brw.Reader.Buffered()
+	if n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)
+		size = max(size, n)
+	}
+	br := bufio.NewReaderSize(src, size)
+	if n > 0 {
+		// Load them into br, where the library looks for buffered bytes.
+		if _, err := br.Peek(n); err != nil {
+			_ = conn.Close()
+			return nil, nil, err
+		}
+	}
+	h.w = &sockWriter{conn: conn, timeout: h.timeout}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(h.w, writeBufSize)), nil
+}
+
+// Unwrap lets http.ResponseController reach the writer underneath.
+func (h *hijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// batchPool lends the buffers frames are coalesced in while a batch is
+// written; an idle connection holds none.
+var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// maxPooledBatch keeps a rare huge batch (a catch-up page) from pinning
+// memory in the pool.
+const maxPooledBatch = 256 << 10
+
+var errNoConn = errors.New("hub: socket writer without a connection")
+
+// sockWriter is what the WebSocket library's buffered writer flushes into.
+// Corked (while the hub writes a batch of frames), it collects the bytes
+// and sends them in one write at uncork, under one deadline; otherwise (the
+// library's own control frames: pongs, close) it writes through, under a
+// fresh WriteTimeout deadline.
+type sockWriter struct {
+	mu       sync.Mutex
+	conn     net.Conn
+	timeout  time.Duration
+	deadline time.Time // the write deadline set on conn
+	corked   bool
+	buf      *[]byte
+}
+
+func (w *sockWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.corked {
+		*w.buf = append(*w.buf, p...)
+		return len(p), nil
+	}
+	return w.write(p, time.Now().Add(w.timeout))
+}
+
+// write sends p, giving up at deadline or up to half a WriteTimeout
+// earlier: a deadline already set that leaves at least that much is kept,
+// which spares resetting the runtime's timer on most writes.
+func (w *sockWriter) write(p []byte, deadline time.Time) (int, error) {
+	if w.conn == nil {
+		return 0, errNoConn
+	}
+	if w.deadline.Before(deadline.Add(-w.timeout / 2)) {
+		if err := w.conn.SetWriteDeadline(deadline); err != nil {
+			return 0, err
+		}
+		w.deadline = deadline
+	}
+	return w.conn.Write(p)
+}
+
+// cork starts collecting; false when this writer cannot (no connection).
+func (w *sockWriter) cork() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.conn == nil {
+		return false
+	}
+	w.corked = true
+	w.buf = batchPool.Get().(*[]byte)
+	return true
+}
+
+// uncork writes what was collected in one write, giving up at deadline.
+func (w *sockWriter) uncork(deadline time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.corked = false
+	var err error
+	if len(*w.buf) > 0 {
+		_, err = w.write(*w.buf, deadline)
+	}
+	w.release()
+	return err
+}
+
+// abort drops what was collected (the connection is failing anyway).
+func (w *sockWriter) abort() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.corked = false
+	w.release()
+}
+
+func (w *sockWriter) release() {
+	if cap(*w.buf) <= maxPooledBatch {
+		*w.buf = (*w.buf)[:0]
+		batchPool.Put(w.buf)
+	}
+	w.buf = nil
+}
