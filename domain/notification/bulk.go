@@ -20,9 +20,11 @@ const BulkJob = "SendBulkNotifications"
 
 // Limits of a bulk request.
 const (
-	MaxBulkUserIDs  = 10_000
-	maxBulkErrors   = 100 // failed recipients listed in a bulk's errors
-	defaultBulkSize = 500 // recipients per transaction
+	MaxBulkUserIDs   = 10_000
+	maxBulkErrors    = 100  // failed recipients listed in a bulk's errors
+	defaultBulkSize  = 500  // recipients per transaction
+	defaultInlineMax = 1000 // audiences up to this size are sent within the request
+	inlineTimeout    = 5 * time.Second
 )
 
 // BulkStatus is where a bulk send stands.
@@ -163,6 +165,11 @@ type BulkService struct {
 	// BatchSize is how many recipients one transaction handles (default
 	// 500).
 	BatchSize int
+	// InlineMax is the largest audience Request sends at once, in the
+	// request, rather than leaving it to the worker's next poll (default
+	// 1000; 0 or less: never). The queued job stays the guarantee: should
+	// the inline send stop short, the job resumes it.
+	InlineMax int
 }
 
 // NewBulkService returns a BulkService; now defaults to time.Now.
@@ -170,7 +177,7 @@ func NewBulkService(store BulkStore, sender *Service, jobs Dispatcher, now func(
 	if now == nil {
 		now = time.Now
 	}
-	return &BulkService{store: store, sender: sender, jobs: jobs, now: now, BatchSize: defaultBulkSize}
+	return &BulkService{store: store, sender: sender, jobs: jobs, now: now, BatchSize: defaultBulkSize, InlineMax: defaultInlineMax}
 }
 
 // BulkRequest is the body of POST /api/v1/notifications.
@@ -300,7 +307,39 @@ func (s *BulkService) Request(ctx context.Context, actor domain.Actor, in BulkRe
 	if err != nil {
 		return Bulk{}, fmt.Errorf("request bulk notifications: %w", err)
 	}
-	return b, nil
+	return s.sendInline(ctx, b), nil
+}
+
+// sendInline sends a small bulk right away, so one user's notification
+// is on their socket within the request instead of after a worker's poll.
+// Sends are serialised on the bulk's row and resume from its progress, so
+// this and the queued job never notify anyone twice; whatever stops the
+// inline send short (an error, the time limit) the job finishes. It
+// returns the bulk as it then stands.
+func (s *BulkService) sendInline(ctx context.Context, b Bulk) Bulk {
+	if s.InlineMax <= 0 {
+		return b
+	}
+	size := int64(len(b.Audience.UserIDs))
+	if size == 0 {
+		n, err := s.store.CountUsers(ctx, b.TenantID, b.Audience.Permission)
+		if err != nil {
+			return b // the job counts and sends
+		}
+		size = n
+	}
+	if size > int64(s.InlineMax) {
+		return b
+	}
+	ictx, cancel := context.WithTimeout(ctx, inlineTimeout)
+	defer cancel()
+	if err := s.Send(ictx, b.TenantID, b.ID); err != nil {
+		return b
+	}
+	if sent, err := s.store.GetBulk(ctx, b.TenantID, b.ID); err == nil {
+		return sent
+	}
+	return b
 }
 
 // Get returns one of the tenant's bulk sends.

@@ -62,6 +62,7 @@ func TestBulkToUserIDs(t *testing.T) {
 		ctx := context.Background()
 		d := &dispatcher{}
 		bulk := notification.NewBulkService(f.store, f.svc, d, nil)
+		bulk.InlineMax = 0 // the queued job does the sending here
 		b, err := bulk.Request(ctx, sender, notification.BulkRequest{
 			UserIDs: []string{"bob", "ghost", "alice", "bob"}, Type: "announcement", Title: "Stock count Friday",
 			Body: "All day.", ActionURL: "/inventory", Data: json.RawMessage(`{"when": "friday", "rooms": [1, 2]}`),
@@ -124,6 +125,7 @@ func TestBulkResumesWithoutNotifyingTwice(t *testing.T) {
 		}
 		flaky := &flakyStore{Store: f.store, failAt: 3}
 		bulk := notification.NewBulkService(flaky, f.svc, &dispatcher{}, nil)
+		bulk.InlineMax = 0 // the queued job does the sending here
 		bulk.BatchSize = 2
 		b, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: ids, Type: "reminder", Title: "Timesheets"})
 		require.NoError(t, err)
@@ -154,6 +156,7 @@ func TestBulkAudienceStaysInTheTenant(t *testing.T) {
 	each(t, func(t *testing.T, f fixture) {
 		ctx := context.Background()
 		bulk := notification.NewBulkService(f.store, f.svc, &dispatcher{}, nil)
+		bulk.InlineMax = 0 // the queued job does the sending here
 		byPerm, err := bulk.Request(ctx, sender, notification.BulkRequest{Permission: domain.PermInventoryAlerts, Type: "alert", Title: "Freezer down"})
 		require.NoError(t, err)
 		require.NoError(t, bulk.Send(ctx, "acme", byPerm.ID))
@@ -190,6 +193,7 @@ func TestBulkMarkFailedThenResume(t *testing.T) {
 	each(t, func(t *testing.T, f fixture) {
 		ctx := context.Background()
 		bulk := notification.NewBulkService(f.store, f.svc, &dispatcher{}, nil)
+		bulk.InlineMax = 0 // the queued job does the sending here
 		b, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: []string{"bob"}, Title: "Hi"})
 		require.NoError(t, err)
 		require.NoError(t, bulk.MarkFailed(ctx, "acme", b.ID, errors.New("gave up after 5 tries")))
@@ -217,6 +221,7 @@ func TestBulkRequestValidation(t *testing.T) {
 		ctx := context.Background()
 		d := &dispatcher{}
 		bulk := notification.NewBulkService(f.store, f.svc, d, nil)
+		bulk.InlineMax = 0 // the queued job does the sending here
 		many := make([]string, notification.MaxBulkUserIDs+1)
 		for i := range many {
 			many[i] = fmt.Sprint("u", i)
@@ -255,5 +260,32 @@ func TestBulkRequestValidation(t *testing.T) {
 			Body: strings.Repeat("b", 5000), Data: json.RawMessage(`null`)})
 		require.NoError(t, err)
 		require.Equal(t, notification.TypeAnnouncement, b.Type, "announcement by default")
+	})
+}
+
+// TestBulkSmallAudienceIsSentInline: an audience up to InlineMax is sent
+// within the request, so it is on the sockets at once; the queued job
+// still runs and finds nothing to do. A larger audience waits for the job.
+func TestBulkSmallAudienceIsSentInline(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		d := &dispatcher{}
+		bulk := notification.NewBulkService(f.store, f.svc, d, nil)
+		bulk.InlineMax = 2
+		b, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: []string{"bob", "ghost"}, Title: "Now"})
+		require.NoError(t, err)
+		require.Equal(t, notification.BulkCompleted, b.Status, "sent within the request")
+		require.EqualValues(t, 1, b.Sent)
+		require.EqualValues(t, 1, b.Failed)
+		require.Len(t, inbox(t, f, "acme", "bob"), 1)
+		require.Len(t, d.jobs, 1, "the job is queued all the same")
+		require.NoError(t, bulk.Send(ctx, "acme", b.ID), "the job runs")
+		require.Len(t, inbox(t, f, "acme", "bob"), 1, "and notifies nobody twice")
+
+		big, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: []string{"alice", "bob", "carol"}, Title: "Later"})
+		require.NoError(t, err)
+		require.Equal(t, notification.BulkPending, big.Status, "over InlineMax: left to the job")
+		require.Len(t, inbox(t, f, "acme", "alice"), 0)
 	})
 }
