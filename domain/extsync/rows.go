@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -113,9 +114,34 @@ func decodeRecord(raw json.RawMessage, dst any) error {
 		if errors.As(err, &te) && te.Field != "" {
 			return problem("%s must not be a JSON %s", te.Field, te.Value)
 		}
+		if field := badField(raw, dst); field != "" {
+			return problem("%s has an invalid value", field)
+		}
 		return problem("the record has an invalid value: %s", clip(err.Error(), 200))
 	}
 	return nil
+}
+
+// badField finds the member of raw that dst cannot take (a field's own
+// UnmarshalJSON, such as a decimal's, does not say which field failed).
+func badField(raw json.RawMessage, dst any) string {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(raw, &members) != nil {
+		return ""
+	}
+	keys := make([]string, 0, len(members))
+	for k := range members {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	typ := reflect.TypeOf(dst).Elem()
+	for _, k := range keys {
+		one, err := json.Marshal(map[string]json.RawMessage{k: members[k]})
+		if err == nil && json.Unmarshal(one, reflect.New(typ).Interface()) != nil {
+			return clip(k, 50)
+		}
+	}
+	return ""
 }
 
 // upsert writes one record of the run's type and returns its natural key.

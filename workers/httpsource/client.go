@@ -161,7 +161,7 @@ func (c *Client) Fetch(ctx context.Context, r extsync.Request) ([]byte, error) {
 		return fail(code, true, fmt.Errorf("the endpoint answered %s", resp.Status))
 	}
 	if resp.ContentLength > r.MaxBytes {
-		return fail(resp.StatusCode, true, fmt.Errorf("the response is %d bytes, more than the limit of %d: %w",
+		return fail(resp.StatusCode, true, fmt.Errorf("the response (%d bytes) is larger than the limit of %d bytes: %w",
 			resp.ContentLength, r.MaxBytes, domain.ErrTooLarge))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, r.MaxBytes+1))
