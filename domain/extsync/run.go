@@ -15,7 +15,10 @@ import (
 // counts together with where to resume. A run resumes at the first page
 // not yet committed and returns at once for a completed run, so running it
 // again is safe: records are upserted by natural key, so a page redone
-// after a crash changes nothing twice.
+// after a crash changes nothing twice. When the job's attempt nears its
+// deadline, the run commits the page it has and queues a new job for the
+// remaining pages, so the length of a sync is bounded by MaxPages, not by
+// the job's timeout and tries.
 //
 // Errors: a transient fetch failure (timeout, connection, 5xx) returns a
 // plain error for the job to retry with backoff; a malformed or oversized
@@ -124,12 +127,25 @@ func (s *Service) step(ctx context.Context, id string, tenant domain.TenantID, c
 		counts.failed++
 		counts.errors = append(counts.errors, RowError{Page: r.Pages + 1, Row: i + 1, Key: clip(key, 100), Message: clip(msg, 300)})
 	}
-	return pg.next == "", s.finish(ctx, r, pg, &counts, nil)
+	// Near the job's deadline, the next pages go to a new job queued with
+	// this page's progress: a long sync never runs out of tries just by
+	// being long.
+	handoff := pg.next != "" && s.nearDeadline(ctx, cfg)
+	counts.handoff = handoff
+	return pg.next == "" || handoff, s.finish(ctx, r, pg, &counts, nil)
 }
 
 type pageCounts struct {
 	upserted, failed int64
 	errors           []RowError
+	handoff          bool // queue a job for the remaining pages
+}
+
+// nearDeadline reports whether ctx (the job's attempt) ends too soon for
+// another page.
+func (s *Service) nearDeadline(ctx context.Context, cfg Config) bool {
+	deadline, ok := ctx.Deadline()
+	return ok && time.Until(deadline) < max(s.opts.HandoffMargin, 2*cfg.Timeout())
 }
 
 // fetchPage asks the breaker, fetches, decodes, and tells the breaker how
@@ -217,6 +233,11 @@ func (s *Service) finish(ctx context.Context, r Run, pg page, counts *pageCounts
 		}
 		if note != nil {
 			cur.addErrors(*note)
+		}
+		if counts != nil && counts.handoff {
+			if _, err := s.jobs.Dispatch(ctx, cur.TenantID, Job, Payload{SyncID: cur.ID}); err != nil {
+				return err
+			}
 		}
 		if counts == nil || pg.next == "" {
 			now := s.now()

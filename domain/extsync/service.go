@@ -13,12 +13,13 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultMaxPages     = 1000
-	DefaultMaxPageBytes = 8 << 20
-	DefaultMaxPageRows  = 500
-	maxRunErrors        = 100 // row errors kept in a run's errors
-	defaultListLimit    = 50
-	maxListLimit        = 200
+	DefaultMaxPages      = 1000
+	DefaultMaxPageBytes  = 8 << 20
+	DefaultMaxPageRows   = 500
+	DefaultHandoffMargin = 90 * time.Second
+	maxRunErrors         = 100 // row errors kept in a run's errors
+	defaultListLimit     = 50
+	maxListLimit         = 200
 )
 
 // Options configure a Service. Zero values take the defaults noted.
@@ -36,7 +37,11 @@ type Options struct {
 	// MaxPageRows bounds the records of one page (default 500), so a page
 	// is always handled well within the job's timeout.
 	MaxPageRows int
-	Now         func() time.Time
+	// HandoffMargin: when the job's attempt has less time left than this
+	// (or than twice the request timeout), the run commits its page and
+	// queues a new job for the rest, instead of being cut off. Default 90s.
+	HandoffMargin time.Duration
+	Now           func() time.Time
 }
 
 // Dispatcher queues a background job (workers/jobs.Dispatcher): inside
@@ -70,6 +75,9 @@ func NewService(store Store, fetch Fetcher, jobs Dispatcher, writers Writers, op
 	}
 	if opts.MaxPageRows <= 0 {
 		opts.MaxPageRows = DefaultMaxPageRows
+	}
+	if opts.HandoffMargin <= 0 {
+		opts.HandoffMargin = DefaultHandoffMargin
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

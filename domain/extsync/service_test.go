@@ -513,3 +513,35 @@ func TestTenantIsolation(t *testing.T) {
 		require.Equal(t, a.base(), cfg.BaseURL)
 	})
 }
+
+// TestLongSyncHandsOffToANewJob: near the attempt's deadline the run
+// commits its page and queues a job for the rest, which resumes there.
+func TestLongSyncHandsOffToANewJob(t *testing.T) {
+	t.Parallel()
+	each(t, extsync.Options{HandoffMargin: time.Hour}, func(t *testing.T, w world) {
+		e := newEndpoint(t)
+		w.configure(t, "acme", e.base(), nil, 5)
+		e.set(extsync.Customers,
+			`{"data": [{"email": "a@example.com", "name": "A"}], "next": 2}`,
+			`{"data": [{"email": "b@example.com", "name": "B"}], "next": 3}`,
+			`{"data": [{"email": "c@example.com", "name": "C"}]}`)
+		r, err := w.syncs.Request(context.Background(), admin("acme"), extsync.RequestInput{Type: extsync.Customers})
+		require.NoError(t, err)
+		for i := 1; i <= 3; i++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			require.NoError(t, w.syncs.Run(ctx, "acme", r.ID), "attempt %d", i)
+			cancel()
+			got, err := w.syncs.Get(context.Background(), "acme", r.ID)
+			require.NoError(t, err)
+			require.Equal(t, i, got.Pages, "one page per job")
+			require.Len(t, w.jobs.list(), min(i+1, 3), "a job for the rest, until the last page")
+			if i < 3 {
+				require.Equal(t, extsync.StatusProcessing, got.Status)
+			} else {
+				require.Equal(t, extsync.StatusCompleted, got.Status)
+				require.EqualValues(t, 3, got.Upserted)
+			}
+		}
+		require.Len(t, e.hits(), 3, "no page fetched twice")
+	})
+}
