@@ -86,9 +86,6 @@ func NewService(store Store, fetch Fetcher, jobs Dispatcher, writers Writers, op
 	return &Service{store: store, fetch: fetch, jobs: jobs, writers: writers, opts: opts, policy: policy}
 }
 
-// Policy is the host policy in force.
-func (s *Service) Policy() HostPolicy { return s.policy }
-
 func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
 
 // PutConfig validates and stores the tenant's endpoint (perm admin). It

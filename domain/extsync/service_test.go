@@ -545,3 +545,60 @@ func TestLongSyncHandsOffToANewJob(t *testing.T) {
 		require.Len(t, e.hits(), 3, "no page fetched twice")
 	})
 }
+
+// TestPageLimit: a sync stops at MaxPages and says so.
+func TestPageLimit(t *testing.T) {
+	t.Parallel()
+	each(t, extsync.Options{MaxPages: 2}, func(t *testing.T, w world) {
+		e := newEndpoint(t)
+		w.configure(t, "acme", e.base(), nil, 5)
+		e.set(extsync.Products,
+			`{"data": [{"sku": "A", "name": "A", "price": "1"}], "next": 2}`,
+			`{"data": [{"sku": "B", "name": "B", "price": "1"}], "next": 3}`,
+			`{"data": [{"sku": "C", "name": "C", "price": "1"}]}`)
+		r, err := w.sync(t, "acme", extsync.Products)
+		require.NoError(t, err)
+		require.Equal(t, extsync.StatusCompleted, r.Status)
+		require.Equal(t, 2, r.Pages)
+		require.EqualValues(t, 2, r.Upserted)
+		require.Len(t, r.Errors, 1)
+		require.Contains(t, r.Errors[0].Message, "stopped after 2 pages")
+		require.Len(t, e.hits(), 2, "the third page is never fetched")
+	})
+}
+
+// TestHostileRecords: quoting, placeholders and odd scripts come through
+// byte for byte; control characters are a row error, not a crash.
+func TestHostileRecords(t *testing.T) {
+	t.Parallel()
+	each(t, extsync.Options{}, func(t *testing.T, w world) {
+		ctx := context.Background()
+		e := newEndpoint(t)
+		w.configure(t, "acme", e.base(), nil, 5)
+		clean := []string{`Robert'); DROP TABLE products; --`, `? $1 :name %s %_ /* */`, "Zażółć 日本語 🚀 \u202eRTL", `<script>x</script>&amp;`}
+		var recs []string
+		for _, h := range clean {
+			recs = append(recs, fmt.Sprintf(`{"sku": %q, "name": %q, "price": "1"}`, h, h))
+		}
+		recs = append(recs, `{"sku": "tab\there", "name": "x", "price": "1"}`, `{"sku": "ok", "name": "new\nline", "price": "1"}`)
+		body := `{"data": [` + strings.Join(recs, ",") + `]}`
+		e.set(extsync.Products, body)
+		for range 2 {
+			r, err := w.sync(t, "acme", extsync.Products)
+			require.NoError(t, err)
+			require.Equal(t, []int64{4, 2}, []int64{r.Upserted, r.Failed})
+			require.Contains(t, r.Errors[0].Message, "sku must not contain control characters")
+			require.Contains(t, r.Errors[1].Message, "name must not contain control characters")
+		}
+		list, err := w.products.List(ctx, "acme", product.ListParams{Limit: 100})
+		require.NoError(t, err)
+		require.Len(t, list, 4, "no duplicates on the second run")
+		got := map[string]string{}
+		for _, p := range list {
+			got[p.SKU] = p.Name
+		}
+		for _, h := range clean {
+			require.Equal(t, h, got[h])
+		}
+	})
+}

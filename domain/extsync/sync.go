@@ -75,13 +75,14 @@ type Run struct {
 	FailedAt    *time.Time
 }
 
-// View is the JSON of a run (GET /api/v1/syncs/{id}).
+// View is the JSON of a run (GET /api/v1/syncs/{id}). It leaves out the
+// endpoint: any user of the tenant may read runs, while the configuration
+// is for admins.
 type View struct {
 	ID          string        `json:"id"`
 	Type        Type          `json:"type"`
 	Status      Status        `json:"status"`
 	RequestedBy domain.UserID `json:"requested_by"`
-	Endpoint    string        `json:"endpoint"`
 	Pages       int           `json:"pages"`
 	Fetched     int64         `json:"fetched"`
 	Upserted    int64         `json:"upserted"`
@@ -102,7 +103,7 @@ func (r Run) View() View {
 		errs = []RowError{}
 	}
 	return View{
-		ID: r.ID, Type: r.Type, Status: r.Status, RequestedBy: r.RequestedBy, Endpoint: r.Endpoint,
+		ID: r.ID, Type: r.Type, Status: r.Status, RequestedBy: r.RequestedBy,
 		Pages: r.Pages, Fetched: r.Fetched, Upserted: r.Upserted, Failed: r.Failed, Errors: errs,
 		Attempts: r.Attempts, LastError: r.LastError, CreatedAt: r.CreatedAt,
 		StartedAt: r.StartedAt, CompletedAt: r.CompletedAt, FailedAt: r.FailedAt,
