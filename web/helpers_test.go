@@ -19,6 +19,7 @@ import (
 
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/crm"
+	"github.com/notifyhub/notifyhub/domain/extsync"
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/invoice"
 	"github.com/notifyhub/notifyhub/domain/notification"
@@ -65,6 +66,7 @@ type fixture struct {
 	logs     *syncBuffer
 	bulk     *notification.BulkService // its Send runs the queued job
 	failed   *jobs.Failed
+	syncs    *extsync.Service // its Run runs the queued sync job
 }
 
 type option func(*web.Config, *web.Deps)
@@ -105,6 +107,7 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 		Invoices:      invoice.NewService(st, nil),
 		Bulk:          f.bulk,
 		FailedJobs:    f.failed,
+		Syncs:         f.newSyncs(t, st, reg, stock),
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

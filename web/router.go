@@ -129,6 +129,7 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Get("/failed-jobs/{id}", s.api(s.getFailedJob))
 		r.Delete("/failed-jobs/{id}", s.api(s.forgetFailedJob))
 		r.Post("/failed-jobs/{id}/retry", s.api(s.retryFailedJob))
+		s.syncRoutes(r)
 	})
 	return r, nil
 }

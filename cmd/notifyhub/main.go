@@ -158,6 +158,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 		}
 	})
 	cfg.AllowedOrigins = splitList(*origins)
+	cfg.SyncAllowHosts = splitList(os.Getenv("NOTIFYHUB_SYNC_ALLOW_HOSTS"))
 	cfg.Roles = splitList(*roles)
 	logger, err := newLogger(stderr, *level)
 	if err != nil {

@@ -18,6 +18,11 @@ type Store interface {
 	// has a customer with that (non-empty) email.
 	InsertCustomer(ctx context.Context, c Customer) error
 	GetCustomer(ctx context.Context, tenant domain.TenantID, id string) (Customer, error)
+	// LockCustomer is GetCustomer that also locks the row until the
+	// transaction ends.
+	LockCustomer(ctx context.Context, tenant domain.TenantID, id string) (Customer, error)
+	// UpdateCustomer writes name and updated_at.
+	UpdateCustomer(ctx context.Context, c Customer) error
 	ListCustomers(ctx context.Context, tenant domain.TenantID, p ListParams) ([]Customer, error)
 
 	InsertLead(ctx context.Context, l Lead) error

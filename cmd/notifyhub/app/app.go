@@ -24,6 +24,7 @@ import (
 	"github.com/notifyhub/notifyhub/cmd/notifyhub/demo"
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/crm"
+	"github.com/notifyhub/notifyhub/domain/extsync"
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/invoice"
 	"github.com/notifyhub/notifyhub/domain/notification"
@@ -38,6 +39,7 @@ import (
 	redisbroker "github.com/notifyhub/notifyhub/hub/broker/redis"
 	"github.com/notifyhub/notifyhub/web"
 	"github.com/notifyhub/notifyhub/web/auth"
+	"github.com/notifyhub/notifyhub/workers/httpsource"
 	"github.com/notifyhub/notifyhub/workers/jobs"
 	"github.com/notifyhub/notifyhub/workers/listeners"
 	"github.com/notifyhub/notifyhub/workers/mail"
@@ -104,6 +106,13 @@ type Config struct {
 	// sets it; a serve process keeps running).
 	WatchRestart bool
 	Relay        relay.Config // batch size, poll interval
+	// SyncAllowHosts is NOTIFYHUB_SYNC_ALLOW_HOSTS: the hosts external
+	// data syncs may reach beyond public addresses (see
+	// extsync.HostPolicy). Empty: public addresses only.
+	SyncAllowHosts []string
+	// Syncs tunes external data syncs (breaker, page limits); its Policy
+	// is built from SyncAllowHosts.
+	Syncs extsync.Options
 }
 
 func (c *Config) setDefaults() {
@@ -252,6 +261,7 @@ type App struct {
 	runner        *runner.Runner
 	scheduler     *scheduler.Scheduler
 	Bulk          *notification.BulkService
+	Syncs         *extsync.Service
 	Jobs          *jobs.Registry
 	Dispatcher    *jobs.Dispatcher
 	FailedJobs    *jobs.Failed
@@ -437,6 +447,9 @@ func (a *App) buildJobs(events meteredStore) error {
 	a.Dispatcher = jobs.NewDispatcher(events, a.Jobs, nil)
 	a.Bulk = notification.NewBulkService(events, a.Notifications, a.Dispatcher, nil)
 	a.FailedJobs = jobs.NewFailed(events, nil)
+	if err := a.buildSyncs(events); err != nil {
+		return err
+	}
 	for _, t := range a.jobTypes() {
 		if err := a.Jobs.Register(t); err != nil {
 			return err
@@ -449,7 +462,27 @@ func (a *App) buildJobs(events meteredStore) error {
 func (a *App) jobTypes() []jobs.Type {
 	return []jobs.Type{
 		jobs.SendBulkNotifications(a.Bulk),
+		jobs.SyncExternalData(a.Syncs),
 	}
+}
+
+// buildSyncs makes the external data sync service, its HTTP fetcher and
+// the host policy both enforce.
+func (a *App) buildSyncs(events meteredStore) error {
+	policy, err := extsync.ParseHostPolicy(a.cfg.SyncAllowHosts)
+	if err != nil {
+		return fmt.Errorf("NOTIFYHUB_SYNC_ALLOW_HOSTS: %w", err)
+	}
+	fetcher, err := httpsource.New(httpsource.Config{Policy: &policy})
+	if err != nil {
+		return err
+	}
+	opts := a.cfg.Syncs
+	opts.Policy = &policy
+	a.Syncs = extsync.NewService(events, fetcher, a.Dispatcher, extsync.Writers{
+		Products: a.Products, Customers: a.CRM, Stock: a.Inventory, Orders: a.Sales,
+	}, opts)
+	return nil
 }
 
 func (a *App) listeners() []runner.Listener {
@@ -518,6 +551,7 @@ func (a *App) handler() (http.Handler, error) {
 		Invoices:      a.Invoices,
 		Bulk:          a.Bulk,
 		FailedJobs:    a.FailedJobs,
+		Syncs:         a.Syncs,
 	})
 }
 
