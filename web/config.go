@@ -111,6 +111,7 @@ type Deps struct {
 	Invoices      InvoiceService
 	Bulk          BulkNotificationService
 	FailedJobs    FailedJobService
+	Reports       ReportService
 }
 
 func (d Deps) validate() error {
@@ -139,6 +140,8 @@ func (d Deps) validate() error {
 		return errors.New("web: Deps.Bulk is required")
 	case d.FailedJobs == nil:
 		return errors.New("web: Deps.FailedJobs is required")
+	case d.Reports == nil:
+		return errors.New("web: Deps.Reports is required")
 	}
 	return nil
 }

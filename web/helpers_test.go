@@ -24,6 +24,8 @@ import (
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/procurement"
 	"github.com/notifyhub/notifyhub/domain/product"
+	"github.com/notifyhub/notifyhub/domain/report"
+	"github.com/notifyhub/notifyhub/domain/report/reportfs"
 	"github.com/notifyhub/notifyhub/domain/sales"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
 	"github.com/notifyhub/notifyhub/domain/store/storetest"
@@ -65,6 +67,8 @@ type fixture struct {
 	logs     *syncBuffer
 	bulk     *notification.BulkService // its Send runs the queued job
 	failed   *jobs.Failed
+	reports  *report.Service // its Generate runs the queued job
+	dataDir  string          // where reports files go
 }
 
 type option func(*web.Config, *web.Deps)
@@ -87,6 +91,11 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 	f.bulk = notification.NewBulkService(st, f.notes, jobs.NewDispatcher(st, reg, nil), nil)
 	require.NoError(t, reg.Register(jobs.SendBulkNotifications(f.bulk)))
 	f.failed = jobs.NewFailed(st, nil)
+	f.dataDir = t.TempDir()
+	files, err := reportfs.New(f.dataDir)
+	require.NoError(t, err)
+	f.reports = report.NewService(st, files, f.notes, jobs.NewDispatcher(st, reg, nil), nil, slog.New(slog.DiscardHandler))
+	require.NoError(t, reg.Register(jobs.GenerateReports(f.reports)))
 	cfg := web.Config{
 		Secret: testSecret,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -105,6 +114,7 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 		Invoices:      invoice.NewService(st, nil),
 		Bulk:          f.bulk,
 		FailedJobs:    f.failed,
+		Reports:       f.reports,
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

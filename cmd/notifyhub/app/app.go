@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +30,8 @@ import (
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/procurement"
 	"github.com/notifyhub/notifyhub/domain/product"
+	"github.com/notifyhub/notifyhub/domain/report"
+	"github.com/notifyhub/notifyhub/domain/report/reportfs"
 	"github.com/notifyhub/notifyhub/domain/sales"
 	"github.com/notifyhub/notifyhub/domain/store/postgres"
 	"github.com/notifyhub/notifyhub/domain/store/sqlite"
@@ -104,6 +107,26 @@ type Config struct {
 	// sets it; a serve process keeps running).
 	WatchRestart bool
 	Relay        relay.Config // batch size, poll interval
+	// DataDir holds generated files (reports/<tenant folder>/<id>.json).
+	// Default: a notifyhub-data folder next to the SQLite file, or in the
+	// working directory with PostgreSQL. In distributed mode it must be
+	// storage every worker and web node shares (a mounted volume): workers
+	// write report files, any web node serves their downloads.
+	DataDir string
+}
+
+// DefaultDataDir is where files go when Config.DataDir is unset: next to
+// the SQLite database file, or in the working directory.
+func DefaultDataDir(databaseURL string) string {
+	const name = "notifyhub-data"
+	if databaseURL == "" || isPostgresURL(databaseURL) {
+		return name
+	}
+	path := strings.TrimPrefix(databaseURL, "sqlite://")
+	if path == sqlite.Memory {
+		return name
+	}
+	return filepath.Join(filepath.Dir(path), name)
 }
 
 func (c *Config) setDefaults() {
@@ -124,6 +147,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir(c.DatabaseURL)
 	}
 }
 
@@ -252,6 +278,7 @@ type App struct {
 	runner        *runner.Runner
 	scheduler     *scheduler.Scheduler
 	Bulk          *notification.BulkService
+	Reports       *report.Service
 	Jobs          *jobs.Registry
 	Dispatcher    *jobs.Dispatcher
 	FailedJobs    *jobs.Failed
@@ -436,6 +463,13 @@ func (a *App) buildJobs(events meteredStore) error {
 	}
 	a.Dispatcher = jobs.NewDispatcher(events, a.Jobs, nil)
 	a.Bulk = notification.NewBulkService(events, a.Notifications, a.Dispatcher, nil)
+	files, err := reportfs.New(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.log.Info("report files are kept under the data directory (shared storage in distributed mode)",
+		slog.String("data_dir", files.Root()))
+	a.Reports = report.NewService(events, files, a.Notifications, a.Dispatcher, nil, a.log)
 	a.FailedJobs = jobs.NewFailed(events, nil)
 	for _, t := range a.jobTypes() {
 		if err := a.Jobs.Register(t); err != nil {
@@ -449,6 +483,7 @@ func (a *App) buildJobs(events meteredStore) error {
 func (a *App) jobTypes() []jobs.Type {
 	return []jobs.Type{
 		jobs.SendBulkNotifications(a.Bulk),
+		jobs.GenerateReports(a.Reports),
 	}
 }
 
@@ -518,6 +553,7 @@ func (a *App) handler() (http.Handler, error) {
 		Invoices:      a.Invoices,
 		Bulk:          a.Bulk,
 		FailedJobs:    a.FailedJobs,
+		Reports:       a.Reports,
 	})
 }
 
