@@ -234,8 +234,8 @@ func (s *Service) complete(ctx context.Context, tenant domain.TenantID, id, path
 		}
 		return s.notify(ctx, r, notification.Draft{
 			Type: notification.TypeReportGenerated, Severity: domain.SeveritySuccess,
-			Title: notification.Clip(fmt.Sprintf("%s report ready: %s to %s", r.Type.label(), r.Parameters.From, r.Parameters.To), notification.MaxTitleLen),
-			Body:  "Your report is ready to download.",
+			Title:     notification.Clip(fmt.Sprintf("%s report ready: %s to %s", r.Type.label(), r.Parameters.From, r.Parameters.To), notification.MaxTitleLen),
+			Body:      "Your report is ready to download.",
 			ActionURL: DownloadPath(r.ID),
 			Data:      map[string]string{"report_id": r.ID, "type": string(r.Type), "from": r.Parameters.From, "to": r.Parameters.To},
 		})
@@ -264,8 +264,8 @@ func (s *Service) MarkFailed(ctx context.Context, tenant domain.TenantID, id str
 		}
 		return s.notify(ctx, r, notification.Draft{
 			Type: notification.TypeReportGenerated, Severity: domain.SeverityCritical,
-			Title: notification.Clip(fmt.Sprintf("%s report failed: %s to %s", r.Type.label(), r.Parameters.From, r.Parameters.To), notification.MaxTitleLen),
-			Body:  notification.Clip("The report could not be generated: "+r.Error, notification.MaxBodyLen),
+			Title:     notification.Clip(fmt.Sprintf("%s report failed: %s to %s", r.Type.label(), r.Parameters.From, r.Parameters.To), notification.MaxTitleLen),
+			Body:      notification.Clip("The report could not be generated: "+r.Error, notification.MaxBodyLen),
 			ActionURL: "/api/v1/reports/" + r.ID,
 			Data: map[string]string{"report_id": r.ID, "type": string(r.Type), "from": r.Parameters.From,
 				"to": r.Parameters.To, "error": r.Error},
