@@ -6,10 +6,12 @@
 // reads the tenant's rows in one consistent snapshot, computes the figures
 // in exact decimal arithmetic, writes the JSON document through Files
 // (atomically, overwriting an earlier run's), then marks the row completed
-// and notifies the requester in one transaction. Every figure is "as of"
-// the end of the range's last day, computed from the ledgers and
-// timestamps rather than today's state, so a report is the same whenever
-// it is run for a fixed dataset.
+// and notifies the requester in one transaction. Balances, stock levels
+// and statuses are those at the end of the range's last day, rebuilt from
+// the ledgers and timestamps rather than read from today's state (only
+// expiring batches are listed with their current quantities, as batches
+// keep no history), so a report of a past range does not drift with
+// today's data.
 //
 // It owns the reports table and the report documents' shape. It does not
 // own where files live (Files: reportfs on disk) or how the job reaches a

@@ -33,8 +33,9 @@ type Store interface {
 
 // Source reads the tenant's rows a report is computed from. The Each*
 // methods call fn once per row, in the order documented, and stop at fn's
-// first error, returning it. Instants are UTC; a zero Window.Start means
-// "since the beginning".
+// first error, returning it; fn must not call the store (the rows hold the
+// connection). Instants are UTC; a zero Window.Start means "since the
+// beginning".
 type Source interface {
 	// ReadSnapshot runs fn in a read-only transaction that sees one
 	// consistent snapshot of the database (repeatable read), so a report's
