@@ -112,6 +112,7 @@ type Deps struct {
 	Bulk          BulkNotificationService
 	FailedJobs    FailedJobService
 	Syncs         SyncService
+	Reports       ReportService
 }
 
 func (d Deps) validate() error {
@@ -142,6 +143,8 @@ func (d Deps) validate() error {
 		return errors.New("web: Deps.FailedJobs is required")
 	case d.Syncs == nil:
 		return errors.New("web: Deps.Syncs is required")
+	case d.Reports == nil:
+		return errors.New("web: Deps.Reports is required")
 	}
 	return nil
 }

@@ -25,6 +25,8 @@ import (
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/procurement"
 	"github.com/notifyhub/notifyhub/domain/product"
+	"github.com/notifyhub/notifyhub/domain/report"
+	"github.com/notifyhub/notifyhub/domain/report/reportfs"
 	"github.com/notifyhub/notifyhub/domain/sales"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
 	"github.com/notifyhub/notifyhub/domain/store/storetest"
@@ -67,6 +69,8 @@ type fixture struct {
 	bulk     *notification.BulkService // its Send runs the queued job
 	failed   *jobs.Failed
 	syncs    *extsync.Service // its Run runs the queued sync job
+	reports  *report.Service // its Generate runs the queued job
+	dataDir  string          // where reports files go
 }
 
 type option func(*web.Config, *web.Deps)
@@ -89,6 +93,11 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 	f.bulk = notification.NewBulkService(st, f.notes, jobs.NewDispatcher(st, reg, nil), nil)
 	require.NoError(t, reg.Register(jobs.SendBulkNotifications(f.bulk)))
 	f.failed = jobs.NewFailed(st, nil)
+	f.dataDir = t.TempDir()
+	files, err := reportfs.New(f.dataDir)
+	require.NoError(t, err)
+	f.reports = report.NewService(st, files, f.notes, jobs.NewDispatcher(st, reg, nil), nil, slog.New(slog.DiscardHandler))
+	require.NoError(t, reg.Register(jobs.GenerateReports(f.reports)))
 	cfg := web.Config{
 		Secret: testSecret,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -108,6 +117,7 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 		Bulk:          f.bulk,
 		FailedJobs:    f.failed,
 		Syncs:         f.newSyncs(t, st, reg, stock),
+		Reports:       f.reports,
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

@@ -122,6 +122,7 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Post("/invoices/{id}/payments", s.api(s.recordInvoicePayment))
 
 		r.Get("/events", s.api(s.listEvents))
+		s.reportRoutes(r)
 
 		r.Get("/failed-jobs", s.api(s.listFailedJobs))
 		r.Delete("/failed-jobs", s.api(s.flushFailedJobs))

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +31,8 @@ import (
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/procurement"
 	"github.com/notifyhub/notifyhub/domain/product"
+	"github.com/notifyhub/notifyhub/domain/report"
+	"github.com/notifyhub/notifyhub/domain/report/reportfs"
 	"github.com/notifyhub/notifyhub/domain/sales"
 	"github.com/notifyhub/notifyhub/domain/store/postgres"
 	"github.com/notifyhub/notifyhub/domain/store/sqlite"
@@ -113,6 +116,26 @@ type Config struct {
 	// Syncs tunes external data syncs (breaker, page limits); its Policy
 	// is built from SyncAllowHosts.
 	Syncs extsync.Options
+	// DataDir holds generated files (reports/<tenant folder>/<id>.json).
+	// Default: a notifyhub-data folder next to the SQLite file, or in the
+	// working directory with PostgreSQL. In distributed mode it must be
+	// storage every worker and web node shares (a mounted volume): workers
+	// write report files, any web node serves their downloads.
+	DataDir string
+}
+
+// DefaultDataDir is where files go when Config.DataDir is unset: next to
+// the SQLite database file, or in the working directory.
+func DefaultDataDir(databaseURL string) string {
+	const name = "notifyhub-data"
+	if databaseURL == "" || isPostgresURL(databaseURL) {
+		return name
+	}
+	path := strings.TrimPrefix(databaseURL, "sqlite://")
+	if path == sqlite.Memory {
+		return name
+	}
+	return filepath.Join(filepath.Dir(path), name)
 }
 
 func (c *Config) setDefaults() {
@@ -133,6 +156,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir(c.DatabaseURL)
 	}
 }
 
@@ -262,6 +288,7 @@ type App struct {
 	scheduler     *scheduler.Scheduler
 	Bulk          *notification.BulkService
 	Syncs         *extsync.Service
+	Reports       *report.Service
 	Jobs          *jobs.Registry
 	Dispatcher    *jobs.Dispatcher
 	FailedJobs    *jobs.Failed
@@ -446,6 +473,13 @@ func (a *App) buildJobs(events meteredStore) error {
 	}
 	a.Dispatcher = jobs.NewDispatcher(events, a.Jobs, nil)
 	a.Bulk = notification.NewBulkService(events, a.Notifications, a.Dispatcher, nil)
+	files, err := reportfs.New(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.log.Info("report files are kept under the data directory (shared storage in distributed mode)",
+		slog.String("data_dir", files.Root()))
+	a.Reports = report.NewService(events, files, a.Notifications, a.Dispatcher, nil, a.log)
 	a.FailedJobs = jobs.NewFailed(events, nil)
 	if err := a.buildSyncs(events); err != nil {
 		return err
@@ -463,6 +497,7 @@ func (a *App) jobTypes() []jobs.Type {
 	return []jobs.Type{
 		jobs.SendBulkNotifications(a.Bulk),
 		jobs.SyncExternalData(a.Syncs),
+		jobs.GenerateReports(a.Reports),
 	}
 }
 
@@ -552,6 +587,7 @@ func (a *App) handler() (http.Handler, error) {
 		Bulk:          a.Bulk,
 		FailedJobs:    a.FailedJobs,
 		Syncs:         a.Syncs,
+		Reports:       a.Reports,
 	})
 }
 

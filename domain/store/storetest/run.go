@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"Invoice", invoiceTests},
 		{"Ops", opsTests},
 		{"Sync", syncTests},
+		{"Report", reportTests},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
