@@ -27,6 +27,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain/sales"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
 	"github.com/notifyhub/notifyhub/domain/store/storetest"
+	"github.com/notifyhub/notifyhub/domain/valuation"
 	"github.com/notifyhub/notifyhub/hub"
 	"github.com/notifyhub/notifyhub/web"
 	"github.com/notifyhub/notifyhub/web/auth"
@@ -65,6 +66,7 @@ type fixture struct {
 	logs     *syncBuffer
 	bulk     *notification.BulkService // its Send runs the queued job
 	failed   *jobs.Failed
+	values   *valuation.Service // its Run runs the queued job
 }
 
 type option func(*web.Config, *web.Deps)
@@ -86,6 +88,8 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 	require.NoError(t, err)
 	f.bulk = notification.NewBulkService(st, f.notes, jobs.NewDispatcher(st, reg, nil), nil)
 	require.NoError(t, reg.Register(jobs.SendBulkNotifications(f.bulk)))
+	f.values = valuation.NewService(st, jobs.NewDispatcher(st, reg, nil), nil)
+	require.NoError(t, reg.Register(jobs.RecalculateInventoryValuation(f.values)))
 	f.failed = jobs.NewFailed(st, nil)
 	cfg := web.Config{
 		Secret: testSecret,
@@ -105,6 +109,7 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 		Invoices:      invoice.NewService(st, nil),
 		Bulk:          f.bulk,
 		FailedJobs:    f.failed,
+		Valuations:    f.values,
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

@@ -33,6 +33,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain/store/postgres"
 	"github.com/notifyhub/notifyhub/domain/store/sqlite"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
+	"github.com/notifyhub/notifyhub/domain/valuation"
 	"github.com/notifyhub/notifyhub/hub"
 	"github.com/notifyhub/notifyhub/hub/broker/memory"
 	redisbroker "github.com/notifyhub/notifyhub/hub/broker/redis"
@@ -252,6 +253,7 @@ type App struct {
 	runner        *runner.Runner
 	scheduler     *scheduler.Scheduler
 	Bulk          *notification.BulkService
+	Valuations    *valuation.Service
 	Jobs          *jobs.Registry
 	Dispatcher    *jobs.Dispatcher
 	FailedJobs    *jobs.Failed
@@ -436,6 +438,7 @@ func (a *App) buildJobs(events meteredStore) error {
 	}
 	a.Dispatcher = jobs.NewDispatcher(events, a.Jobs, nil)
 	a.Bulk = notification.NewBulkService(events, a.Notifications, a.Dispatcher, nil)
+	a.Valuations = valuation.NewService(events, a.Dispatcher, nil)
 	a.FailedJobs = jobs.NewFailed(events, nil)
 	for _, t := range a.jobTypes() {
 		if err := a.Jobs.Register(t); err != nil {
@@ -449,6 +452,7 @@ func (a *App) buildJobs(events meteredStore) error {
 func (a *App) jobTypes() []jobs.Type {
 	return []jobs.Type{
 		jobs.SendBulkNotifications(a.Bulk),
+		jobs.RecalculateInventoryValuation(a.Valuations),
 	}
 }
 
@@ -518,6 +522,7 @@ func (a *App) handler() (http.Handler, error) {
 		Invoices:      a.Invoices,
 		Bulk:          a.Bulk,
 		FailedJobs:    a.FailedJobs,
+		Valuations:    a.Valuations,
 	})
 }
 
