@@ -246,13 +246,13 @@ func (s *Service) compute(ctx context.Context, v Valuation) (lines []Line, done 
 		if len(page) == 0 {
 			return lines, false, nil
 		}
-		ids := make([]string, len(page))
 		calcs := make(map[string]*Calculator, len(page))
-		for i, p := range page {
-			ids[i] = p.ID
+		for _, p := range page {
 			calcs[p.ID] = &Calculator{}
 		}
-		err = s.store.ProductLedgers(ctx, v.TenantID, ids, func(productID string, e Entry) {
+		// The id range of the page also holds deleted products: their
+		// movements are skipped.
+		err = s.store.ProductLedgers(ctx, v.TenantID, page[0].ID, page[len(page)-1].ID, func(productID string, e Entry) {
 			if c := calcs[productID]; c != nil {
 				c.Apply(e)
 			}

@@ -191,7 +191,7 @@ func TestValuationOfEveryProduct(t *testing.T) {
 		require.Equal(t, "24.9", d.Totals.FIFOValue.String())
 		require.Equal(t, "22.3", d.Totals.AverageValue.String())
 		require.EqualValues(t, 1, d.Totals.Warnings)
-		require.Equal(t, valuation.Progress{ProductsTotal: 3, ProductsDone: 3}, d.Progress, "A, B and C have movements; D is deleted")
+		require.Equal(t, valuation.Progress{ProductsTotal: 3, ProductsDone: 3}, d.Progress, "A, B and C; D is deleted")
 		require.Nil(t, d.Error)
 		require.Nil(t, d.ResultsNext)
 		require.NotNil(t, d.StartedAt)
@@ -237,7 +237,7 @@ func TestValuationOfOneProductOrLocation(t *testing.T) {
 		byLocation := f.run(t, acme, valuation.RequestInput{LocationID: &l.north.ID})
 		require.Equal(t, valuation.Scope{Kind: valuation.ScopeLocation, LocationID: l.north.ID}, byLocation.Scope)
 		require.Equal(t, []string{"B-2/north 2 6.00 3.0000 6.00 [2@3.00] " + valuation.WarnCostFromLast}, rows(byLocation.Results))
-		require.Equal(t, valuation.Progress{ProductsTotal: 1, ProductsDone: 1}, byLocation.Progress)
+		require.Equal(t, valuation.Progress{ProductsTotal: 3, ProductsDone: 3}, byLocation.Progress, "every live product's ledger was read")
 
 		soldOut := f.run(t, acme, valuation.RequestInput{ProductID: &l.c.ID})
 		require.Empty(t, soldOut.Results, "nothing left to value")
@@ -388,7 +388,7 @@ func TestValuationRunsAgainSafely(t *testing.T) {
 		// The retry starts over and writes one set of results.
 		st.progress = nil
 		require.NoError(t, svc.Run(ctx, "acme", v.ID))
-		require.Equal(t, []int64{0, 2, 4, 6, 8, 8}, st.progress, "progress restarts from zero")
+		require.Equal(t, []int64{0, 2, 4, 6, 8, 9, 9}, st.progress, "progress restarts from zero; STALE is a product too")
 		done, err := svc.Get(ctx, "acme", v.ID, valuation.LinePage{Limit: 1000})
 		require.NoError(t, err)
 		require.Equal(t, valuation.StatusCompleted, done.Status)

@@ -32,14 +32,15 @@ type Store interface {
 
 	// CountScopeProducts counts what ScopeProducts lists from the start.
 	CountScopeProducts(ctx context.Context, tenant domain.TenantID, scope Scope) (int64, error)
-	// ScopeProducts lists up to limit live products of the scope with at
-	// least one movement (at the scope's location, if it names one), by
-	// id, after the product id after ("" for the first).
+	// ScopeProducts lists up to limit live products a run of the scope
+	// reads, by id, after the product id after ("" for the first): the
+	// one a product scope names, else every one (a location's positions
+	// come out of the products' whole ledgers).
 	ScopeProducts(ctx context.Context, tenant domain.TenantID, scope Scope, after string, limit int) ([]ProductRef, error)
-	// ProductLedgers calls fn with every movement of the products, at
-	// every location, ordered by product, then in ledger order (time,
-	// then movement id). fn must not use the store.
-	ProductLedgers(ctx context.Context, tenant domain.TenantID, productIDs []string, fn func(productID string, e Entry)) error
+	// ProductLedgers calls fn with every movement of the products with
+	// from <= id <= to, at every location, ordered by product, then in
+	// ledger order (time, then movement id). fn must not use the store.
+	ProductLedgers(ctx context.Context, tenant domain.TenantID, from, to string, fn func(productID string, e Entry)) error
 
 	// ReplaceValuationLines deletes the valuation's lines and writes
 	// lines instead. Call it inside InTx.

@@ -183,13 +183,15 @@ func (s *Store) ListValuations(ctx context.Context, tenant domain.TenantID, befo
 	return out, nil
 }
 
-// scopeWhere selects the live products of a scope that have at least one
-// movement (at the scope's location, if any). ok is false for a scope
-// whose ids cannot name anything.
+// scopeWhere selects the live products a scope's run reads: every one,
+// or the one it names. (A location's run reads every product's ledger:
+// which products were ever there, and their last known costs, come out of
+// those ledgers.) Plain conditions on the primary key, so that paging by id
+// is an index range scan whatever the planner's statistics say. ok is false
+// for a scope whose ids cannot name anything.
 func scopeWhere(tenant domain.TenantID, sc valuation.Scope) (string, []any, bool) {
 	q := ` FROM products p WHERE p.tenant_id = ? AND p.deleted_at IS NULL`
 	args := []any{tenant}
-	moved := ` AND EXISTS (SELECT 1 FROM stock_movements m WHERE m.tenant_id = p.tenant_id AND m.product_id = p.id`
 	switch sc.Kind {
 	case valuation.ScopeAll:
 	case valuation.ScopeProduct:
@@ -200,16 +202,13 @@ func scopeWhere(tenant domain.TenantID, sc valuation.Scope) (string, []any, bool
 		q += ` AND p.id = ?`
 		args = append(args, key)
 	case valuation.ScopeLocation:
-		key, ok := lookupID(sc.LocationID)
-		if !ok {
+		if _, ok := lookupID(sc.LocationID); !ok {
 			return "", nil, false
 		}
-		moved += ` AND m.location_id = ?`
-		args = append(args, key)
 	default:
 		return "", nil, false
 	}
-	return q + moved + `)`, args, true
+	return q, args, true
 }
 
 // CountScopeProducts counts the products ScopeProducts lists.
@@ -241,7 +240,7 @@ func (s *Store) ScopeProducts(ctx context.Context, tenant domain.TenantID, sc va
 		args = append(args, key)
 	}
 	args = append(args, clamp(limit, 200, 5000))
-	rows, err := s.query(ctx, `SELECT p.id, p.sku, p.name`+where+` ORDER BY p.id LIMIT ?`, args...)
+	rows, err := s.query(ctx, `SELECT p.id, p.sku, p.name`+where+` ORDER BY p.tenant_id, p.id LIMIT ?`, args...)
 	if err != nil {
 		return nil, s.wrap("scope products", err)
 	}
@@ -260,25 +259,20 @@ func (s *Store) ScopeProducts(ctx context.Context, tenant domain.TenantID, sc va
 	return out, nil
 }
 
-// ProductLedgers streams the movements of the products (at most 500 ids
-// per call) to fn, by product, then by time and movement id. fn runs
-// while the rows are open: it must not use the store.
-func (s *Store) ProductLedgers(ctx context.Context, tenant domain.TenantID, productIDs []string, fn func(productID string, e valuation.Entry)) error {
-	if len(productIDs) > idsPerUpdate {
-		return fmt.Errorf("product ledgers: %w", domain.Invalid("product_ids", fmt.Sprintf("at most %d per call", idsPerUpdate)))
-	}
-	args := []any{tenant}
-	for _, id := range productIDs {
-		if key, ok := lookupID(id); ok {
-			args = append(args, key)
-		}
-	}
-	if len(args) == 1 {
-		return nil
+// ProductLedgers streams the movements of the products whose ids lie
+// between from and to (inclusive) to fn, by product, then by time and
+// movement id: one range scan of the ledger's (tenant, product, time, id)
+// index, in its order. fn runs while the rows are open: it must not use
+// the store.
+func (s *Store) ProductLedgers(ctx context.Context, tenant domain.TenantID, from, to string, fn func(productID string, e valuation.Entry)) error {
+	lo, ok1 := lookupID(from)
+	hi, ok2 := lookupID(to)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("product ledgers: %w", domain.Invalid("products", "from and to must be product ids"))
 	}
 	rows, err := s.query(ctx, `SELECT product_id, id, location_id, quantity, unit_cost, batch_number, expiry_date, created_at
-		FROM stock_movements WHERE tenant_id = ? AND product_id IN (`+inList(len(args)-1)+`)
-		ORDER BY product_id, created_at, id`, args...)
+		FROM stock_movements WHERE tenant_id = ? AND product_id >= ? AND product_id <= ?
+		ORDER BY tenant_id, product_id, created_at, id`, tenant, lo, hi)
 	if err != nil {
 		return s.wrap("product ledgers", err)
 	}
