@@ -15,6 +15,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/product"
+	"github.com/notifyhub/notifyhub/domain/valuation"
 	"github.com/notifyhub/notifyhub/hub"
 	"github.com/notifyhub/notifyhub/web/auth"
 )
@@ -113,6 +114,7 @@ type Deps struct {
 	FailedJobs    FailedJobService
 	Syncs         SyncService
 	Reports       ReportService
+	Valuations    ValuationService
 }
 
 func (d Deps) validate() error {
@@ -145,6 +147,8 @@ func (d Deps) validate() error {
 		return errors.New("web: Deps.Syncs is required")
 	case d.Reports == nil:
 		return errors.New("web: Deps.Reports is required")
+	case d.Valuations == nil:
+		return errors.New("web: Deps.Valuations is required")
 	}
 	return nil
 }
@@ -228,4 +232,13 @@ type FailedJobService interface {
 	RetryAll(ctx context.Context, scope domain.FailedJobScope) (domain.RetryReport, error)
 	Forget(ctx context.Context, scope domain.FailedJobScope, id string) error
 	Flush(ctx context.Context, scope domain.FailedJobScope) (int64, error)
+}
+
+// ValuationService accepts inventory valuations and shows their results
+// (*valuation.Service). Request checks inventory.manage and validates;
+// Get and List answer only the tenant's own valuations.
+type ValuationService interface {
+	Request(ctx context.Context, actor domain.Actor, in valuation.RequestInput) (valuation.Valuation, error)
+	Get(ctx context.Context, tenant domain.TenantID, id string, page valuation.LinePage) (valuation.Detail, error)
+	List(ctx context.Context, tenant domain.TenantID, before string, limit int) ([]valuation.Summary, error)
 }

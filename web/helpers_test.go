@@ -30,6 +30,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain/sales"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
 	"github.com/notifyhub/notifyhub/domain/store/storetest"
+	"github.com/notifyhub/notifyhub/domain/valuation"
 	"github.com/notifyhub/notifyhub/hub"
 	"github.com/notifyhub/notifyhub/web"
 	"github.com/notifyhub/notifyhub/web/auth"
@@ -68,9 +69,10 @@ type fixture struct {
 	logs     *syncBuffer
 	bulk     *notification.BulkService // its Send runs the queued job
 	failed   *jobs.Failed
-	syncs    *extsync.Service // its Run runs the queued sync job
-	reports  *report.Service // its Generate runs the queued job
-	dataDir  string          // where reports files go
+	syncs    *extsync.Service   // its Run runs the queued sync job
+	reports  *report.Service    // its Generate runs the queued job
+	dataDir  string             // where reports files go
+	values   *valuation.Service // its Run runs the queued job
 }
 
 type option func(*web.Config, *web.Deps)
@@ -92,6 +94,8 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 	require.NoError(t, err)
 	f.bulk = notification.NewBulkService(st, f.notes, jobs.NewDispatcher(st, reg, nil), nil)
 	require.NoError(t, reg.Register(jobs.SendBulkNotifications(f.bulk)))
+	f.values = valuation.NewService(st, jobs.NewDispatcher(st, reg, nil), nil)
+	require.NoError(t, reg.Register(jobs.RecalculateInventoryValuation(f.values)))
 	f.failed = jobs.NewFailed(st, nil)
 	f.dataDir = t.TempDir()
 	files, err := reportfs.New(f.dataDir)
@@ -118,6 +122,7 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 		FailedJobs:    f.failed,
 		Syncs:         f.newSyncs(t, st, reg, stock),
 		Reports:       f.reports,
+		Valuations:    f.values,
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

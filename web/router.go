@@ -124,6 +124,10 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Get("/events", s.api(s.listEvents))
 		s.reportRoutes(r)
 
+		r.Get("/valuations", s.api(s.listValuations))
+		r.Post("/valuations", s.api(s.requestValuation))
+		r.Get("/valuations/{id}", s.api(s.getValuation))
+
 		r.Get("/failed-jobs", s.api(s.listFailedJobs))
 		r.Delete("/failed-jobs", s.api(s.flushFailedJobs))
 		r.Post("/failed-jobs/retry-all", s.api(s.retryAllFailedJobs))

@@ -37,6 +37,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain/store/postgres"
 	"github.com/notifyhub/notifyhub/domain/store/sqlite"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
+	"github.com/notifyhub/notifyhub/domain/valuation"
 	"github.com/notifyhub/notifyhub/hub"
 	"github.com/notifyhub/notifyhub/hub/broker/memory"
 	redisbroker "github.com/notifyhub/notifyhub/hub/broker/redis"
@@ -289,6 +290,7 @@ type App struct {
 	Bulk          *notification.BulkService
 	Syncs         *extsync.Service
 	Reports       *report.Service
+	Valuations    *valuation.Service
 	Jobs          *jobs.Registry
 	Dispatcher    *jobs.Dispatcher
 	FailedJobs    *jobs.Failed
@@ -480,6 +482,7 @@ func (a *App) buildJobs(events meteredStore) error {
 	a.log.Info("report files are kept under the data directory (shared storage in distributed mode)",
 		slog.String("data_dir", files.Root()))
 	a.Reports = report.NewService(events, files, a.Notifications, a.Dispatcher, nil, a.log)
+	a.Valuations = valuation.NewService(events, a.Dispatcher, nil)
 	a.FailedJobs = jobs.NewFailed(events, nil)
 	if err := a.buildSyncs(events); err != nil {
 		return err
@@ -498,6 +501,7 @@ func (a *App) jobTypes() []jobs.Type {
 		jobs.SendBulkNotifications(a.Bulk),
 		jobs.SyncExternalData(a.Syncs),
 		jobs.GenerateReports(a.Reports),
+		jobs.RecalculateInventoryValuation(a.Valuations),
 	}
 }
 
@@ -588,6 +592,7 @@ func (a *App) handler() (http.Handler, error) {
 		FailedJobs:    a.FailedJobs,
 		Syncs:         a.Syncs,
 		Reports:       a.Reports,
+		Valuations:    a.Valuations,
 	})
 }
 

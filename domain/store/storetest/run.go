@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"Ops", opsTests},
 		{"Sync", syncTests},
 		{"Report", reportTests},
+		{"Valuation", valuationTests},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
