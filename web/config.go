@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/bulkimport"
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/product"
@@ -111,6 +112,7 @@ type Deps struct {
 	Invoices      InvoiceService
 	Bulk          BulkNotificationService
 	FailedJobs    FailedJobService
+	Imports       ImportService
 }
 
 func (d Deps) validate() error {
@@ -139,6 +141,8 @@ func (d Deps) validate() error {
 		return errors.New("web: Deps.Bulk is required")
 	case d.FailedJobs == nil:
 		return errors.New("web: Deps.FailedJobs is required")
+	case d.Imports == nil:
+		return errors.New("web: Deps.Imports is required")
 	}
 	return nil
 }
@@ -222,4 +226,18 @@ type FailedJobService interface {
 	RetryAll(ctx context.Context, scope domain.FailedJobScope) (domain.RetryReport, error)
 	Forget(ctx context.Context, scope domain.FailedJobScope, id string) error
 	Flush(ctx context.Context, scope domain.FailedJobScope) (int64, error)
+}
+
+// ImportService accepts CSV imports and reports their progress
+// (*bulkimport.Service). Receive streams the file to disk (over
+// MaxFileBytes: domain.ErrTooLarge); Start checks imports.run, the type,
+// the mapping against the file's header, and queues the import, removing
+// the file when it refuses; Get answers domain.ErrNotFound for another
+// tenant's import.
+type ImportService interface {
+	MaxFileBytes() int64
+	Receive(ctx context.Context, actor domain.Actor, name string, r io.Reader) (*bulkimport.Upload, error)
+	Start(ctx context.Context, actor domain.Actor, in bulkimport.StartInput) (bulkimport.Import, error)
+	Get(ctx context.Context, tenant domain.TenantID, id string) (bulkimport.Import, error)
+	List(ctx context.Context, tenant domain.TenantID, p bulkimport.ListParams) ([]bulkimport.Import, error)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/bulkimport"
 	"github.com/notifyhub/notifyhub/domain/crm"
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/invoice"
@@ -65,6 +66,8 @@ type fixture struct {
 	logs     *syncBuffer
 	bulk     *notification.BulkService // its Send runs the queued job
 	failed   *jobs.Failed
+	imports  *bulkimport.Service // its Process runs the queued job
+	dataDir  string
 }
 
 type option func(*web.Config, *web.Deps)
@@ -87,6 +90,16 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 	f.bulk = notification.NewBulkService(st, f.notes, jobs.NewDispatcher(st, reg, nil), nil)
 	require.NoError(t, reg.Register(jobs.SendBulkNotifications(f.bulk)))
 	f.failed = jobs.NewFailed(st, nil)
+	crmSvc, procSvc := crm.NewService(st, nil), procurement.NewService(st, stock, nil)
+	f.dataDir = t.TempDir()
+	files, err := bulkimport.OpenFiles(f.dataDir)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = files.Close() })
+	f.imports, err = bulkimport.NewService(bulkimport.Config{Files: files, MaxFileBytes: 1 << 20, BatchSize: 50},
+		st, st, bulkimport.Commands{Products: f.products, Customers: crmSvc, Vendors: procSvc, Stock: stock},
+		f.notes, jobs.NewDispatcher(st, reg, nil))
+	require.NoError(t, err)
+	require.NoError(t, reg.Register(jobs.ProcessBulkImport(f.imports)))
 	cfg := web.Config{
 		Secret: testSecret,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -95,16 +108,17 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 	deps := web.Deps{
 		Products:      f.products,
 		Inventory:     stock,
-		Procurement:   procurement.NewService(st, stock, nil),
+		Procurement:   procSvc,
 		Notifications: f.notes,
 		Users:         f.users,
 		Events:        st,
 		Hub:           f.socket,
-		CRM:           crm.NewService(st, nil),
+		CRM:           crmSvc,
 		Sales:         sales.NewService(st, nil),
 		Invoices:      invoice.NewService(st, nil),
 		Bulk:          f.bulk,
 		FailedJobs:    f.failed,
+		Imports:       f.imports,
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

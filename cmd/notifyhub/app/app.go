@@ -23,6 +23,7 @@ import (
 
 	"github.com/notifyhub/notifyhub/cmd/notifyhub/demo"
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/bulkimport"
 	"github.com/notifyhub/notifyhub/domain/crm"
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/invoice"
@@ -104,6 +105,11 @@ type Config struct {
 	// sets it; a serve process keeps running).
 	WatchRestart bool
 	Relay        relay.Config // batch size, poll interval
+	// DataDir keeps uploaded import files (see DataDir for the default);
+	// shared storage in distributed mode.
+	DataDir string
+	// MaxImportBytes bounds an uploaded import file; default 1 GiB.
+	MaxImportBytes int64
 }
 
 func (c *Config) setDefaults() {
@@ -252,6 +258,8 @@ type App struct {
 	runner        *runner.Runner
 	scheduler     *scheduler.Scheduler
 	Bulk          *notification.BulkService
+	Imports       *bulkimport.Service
+	files         *bulkimport.Files
 	Jobs          *jobs.Registry
 	Dispatcher    *jobs.Dispatcher
 	FailedJobs    *jobs.Failed
@@ -436,6 +444,10 @@ func (a *App) buildJobs(events meteredStore) error {
 	}
 	a.Dispatcher = jobs.NewDispatcher(events, a.Jobs, nil)
 	a.Bulk = notification.NewBulkService(events, a.Notifications, a.Dispatcher, nil)
+	if a.Imports, a.files, err = newImports(a.cfg, events, bulkimport.Commands{Products: a.Products,
+		Customers: a.CRM, Vendors: a.Procurement, Stock: a.Inventory}, a.Notifications, a.Dispatcher); err != nil {
+		return err
+	}
 	a.FailedJobs = jobs.NewFailed(events, nil)
 	for _, t := range a.jobTypes() {
 		if err := a.Jobs.Register(t); err != nil {
@@ -449,6 +461,7 @@ func (a *App) buildJobs(events meteredStore) error {
 func (a *App) jobTypes() []jobs.Type {
 	return []jobs.Type{
 		jobs.SendBulkNotifications(a.Bulk),
+		jobs.ProcessBulkImport(a.Imports),
 	}
 }
 
@@ -518,6 +531,7 @@ func (a *App) handler() (http.Handler, error) {
 		Invoices:      a.Invoices,
 		Bulk:          a.Bulk,
 		FailedJobs:    a.FailedJobs,
+		Imports:       a.Imports,
 	})
 }
 
@@ -682,6 +696,9 @@ func (a *App) Close() error {
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
+	}
+	if a.files != nil {
+		errs = append(errs, a.files.Close())
 	}
 	return errors.Join(errs...)
 }
