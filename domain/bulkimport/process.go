@@ -37,8 +37,15 @@ func (e *fatalRow) Error() string { return fmt.Sprintf("row %d: %s", e.row, e.ms
 // directory failing) are worth a retry, which resumes. When ctx has a
 // deadline, Process stops a little before it and queues the job again to
 // carry on, so an import of any size never runs into its job's timeout.
-func (s *Service) Process(ctx context.Context, tenant domain.TenantID, id string) error {
-	id, err := domain.ParseID("import_id", id)
+func (s *Service) Process(ctx context.Context, tenant domain.TenantID, id string) (err error) {
+	defer func() {
+		// A transaction cut by the run's end fails with whatever the driver
+		// says (a rolled back transaction): say it was the end.
+		if cause := ctx.Err(); err != nil && cause != nil && !errors.Is(err, cause) {
+			err = fmt.Errorf("%w: %w", cause, err)
+		}
+	}()
+	id, err = domain.ParseID("import_id", id)
 	if err != nil {
 		return fmt.Errorf("process import: %w: %w", domain.ErrPermanent, err)
 	}

@@ -206,9 +206,9 @@ func (s *Store) ClaimImportKeys(ctx context.Context, tenant domain.TenantID, imp
 	}
 	earlier := map[string]int64{}
 	err := s.importChunks(names, func(chunk []any) error {
-		rows, err := s.query(ctx, `SELECT natural_key, row_no FROM import_keys
-			WHERE tenant_id = ? AND import_id = ? AND natural_key IN (`+inList(len(chunk))+`)`,
-			append([]any{tenant, id}, chunk...)...)
+		q, args := s.importMatch("natural_key, row_no", "import_keys", " AND import_id = ?", []any{id},
+			"natural_key", "", tenant, chunk)
+		rows, err := s.query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -300,12 +300,13 @@ func (s *Store) ImportedStockRows(ctx context.Context, tenant domain.TenantID, s
 	out := map[int64]bool{}
 	for start := 0; start < len(rowNos); start += importKeysPerStatement {
 		part := rowNos[start:min(start+importKeysPerStatement, len(rowNos))]
-		args := []any{tenant, sha256}
-		for _, n := range part {
-			args = append(args, n)
+		values := make([]any, len(part))
+		for i, n := range part {
+			values[i] = n
 		}
-		rows, err := s.query(ctx, `SELECT row_no FROM import_stock_rows WHERE tenant_id = ? AND file_sha256 = ?
-			AND row_no IN (`+inList(len(part))+`)`, args...)
+		q, args := s.importMatch("row_no", "import_stock_rows", " AND file_sha256 = ?", []any{sha256},
+			"row_no", "bigint", tenant, values)
+		rows, err := s.query(ctx, q, args...)
 		if err != nil {
 			return nil, s.wrap("imported stock rows", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/crm"
@@ -11,12 +12,39 @@ import (
 	"github.com/notifyhub/notifyhub/domain/product"
 )
 
-// importLookup runs query (whose last condition is "<column> IN (") for the
-// values in chunks, scanning each row with scan.
-func importLookup[T any](ctx context.Context, s *Store, op, query string, tenant domain.TenantID, values []string,
-	scan func(sc scanner) (T, error), add func(T)) error {
+// importMatch is a query for the tenant's rows of table (columns sel)
+// whose key column equals one of values, with cond (and its args) on top.
+// On PostgreSQL it probes the index once per value: a LATERAL subquery
+// fenced with OFFSET 0, so the planner cannot turn it into a scan of all
+// the tenant's rows filtered by the list, which it does when statistics
+// underestimate the tenant's rows (a big import filling a fresh table, a
+// tenant much larger than most), making each batch slower than the last.
+// SQLite probes its index for an IN list by itself. cast is the
+// PostgreSQL type of the values ("" for text).
+func (s *Store) importMatch(sel, table, cond string, condArgs []any, key, cast string,
+	tenant domain.TenantID, values []any) (string, []any) {
+	if s.d.Name() != "postgres" {
+		args := append(append([]any{tenant}, condArgs...), values...)
+		return `SELECT ` + sel + ` FROM ` + table + ` WHERE tenant_id = ?` + cond + ` AND ` + key +
+			` IN (` + inList(len(values)) + `)`, args
+	}
+	marker := "(?)"
+	if cast != "" {
+		marker = "(?::" + cast + ")"
+	}
+	list := strings.Repeat(marker+", ", len(values)-1) + marker
+	args := append(append(append([]any{}, values...), tenant), condArgs...)
+	return `SELECT x.* FROM (VALUES ` + list + `) AS v(k) CROSS JOIN LATERAL (SELECT ` + sel + ` FROM ` + table +
+		` WHERE tenant_id = ?` + cond + ` AND ` + key + ` = v.k OFFSET 0) AS x`, args
+}
+
+// importLookup runs importMatch for the values in chunks, scanning each
+// row with scan.
+func importLookup[T any](ctx context.Context, s *Store, op, sel, table, cond, key string, tenant domain.TenantID,
+	values []string, scan func(sc scanner) (T, error), add func(T)) error {
 	return s.importChunks(values, func(chunk []any) error {
-		rows, err := s.query(ctx, query+inList(len(chunk))+`)`, append([]any{tenant}, chunk...)...)
+		q, args := s.importMatch(sel, table, cond, nil, key, "", tenant, chunk)
+		rows, err := s.query(ctx, q, args...)
 		if err != nil {
 			return s.wrap(op, err)
 		}
@@ -39,8 +67,7 @@ func importLookup[T any](ctx context.Context, s *Store, op, query string, tenant
 // by SKU.
 func (s *Store) ImportProductsBySKU(ctx context.Context, tenant domain.TenantID, skus []string) (map[string]product.Product, error) {
 	out := make(map[string]product.Product, len(skus))
-	err := importLookup(ctx, s, "products by sku",
-		`SELECT `+productCols+` FROM products WHERE tenant_id = ? AND deleted_at IS NULL AND sku IN (`,
+	err := importLookup(ctx, s, "products by sku", productCols, "products", " AND deleted_at IS NULL", "sku",
 		tenant, skus, scanProduct, func(p product.Product) { out[p.SKU] = p })
 	return out, err
 }
@@ -49,8 +76,8 @@ func (s *Store) ImportProductsBySKU(ctx context.Context, tenant domain.TenantID,
 // (lower-cased) emails, by email.
 func (s *Store) ImportCustomersByEmail(ctx context.Context, tenant domain.TenantID, emails []string) (map[string]crm.Customer, error) {
 	out := make(map[string]crm.Customer, len(emails))
-	err := importLookup(ctx, s, "customers by email",
-		`SELECT `+customerCols+` FROM customers WHERE tenant_id = ? AND email IN (`,
+	// email <> '' lets the partial unique index serve the lookup.
+	err := importLookup(ctx, s, "customers by email", customerCols, "customers", " AND email <> ''", "email",
 		tenant, emails, scanCustomer, func(c crm.Customer) { out[c.Email] = c })
 	return out, err
 }
@@ -59,8 +86,7 @@ func (s *Store) ImportCustomersByEmail(ctx context.Context, tenant domain.Tenant
 // name.
 func (s *Store) ImportVendorsByName(ctx context.Context, tenant domain.TenantID, names []string) (map[string]procurement.Vendor, error) {
 	out := make(map[string]procurement.Vendor, len(names))
-	err := importLookup(ctx, s, "vendors by name",
-		`SELECT `+vendorCols+` FROM vendors WHERE tenant_id = ? AND name IN (`,
+	err := importLookup(ctx, s, "vendors by name", vendorCols, "vendors", "", "name",
 		tenant, names, scanVendor, func(v procurement.Vendor) { out[v.Name] = v })
 	return out, err
 }
