@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"Detector", detectorTests},
 		{"Invoice", invoiceTests},
 		{"Ops", opsTests},
+		{"Import", importTests},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
