@@ -103,12 +103,12 @@ func (s *Service) claimKeys(ctx context.Context, im *Import, rows []row) error {
 	return nil
 }
 
-// valid lists the distinct keys of the rows not failed so far.
+// valid lists the distinct non-empty keys of the rows not failed so far.
 func valid(rows []row, key func(row) string) []string {
 	var out []string
 	for _, r := range rows {
-		if r.fail == "" {
-			out = append(out, key(r))
+		if k := key(r); r.fail == "" && k != "" {
+			out = append(out, k)
 		}
 	}
 	slices.Sort(out)

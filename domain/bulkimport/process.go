@@ -191,11 +191,18 @@ func (r *source) seek(im Import) error {
 	return nil
 }
 
-// batch reads up to n rows after row from. eof is set once the file
-// ended; a *fatalRow error comes with the rows before it.
+// maxBatchBytes bounds the bytes of the rows one batch holds: rows keep
+// their record's text, and 500 rows of up to MaxRecordBytes each would
+// not be flat memory.
+const maxBatchBytes = 8 << 20
+
+// batch reads up to n rows after row from (fewer when they add up to
+// maxBatchBytes). eof is set once the file ended; a *fatalRow error comes
+// with the rows before it.
 func (r *source) batch(from int64, n int) (rows []row, eof bool, err error) {
 	no := from
-	for len(rows) < n {
+	begin := r.csv.offset()
+	for len(rows) < n && r.csv.offset()-begin < maxBatchBytes {
 		rec, err := r.csv.next()
 		if errors.Is(err, io.EOF) {
 			return rows, true, nil

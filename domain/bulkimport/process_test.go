@@ -336,3 +336,23 @@ func TestFiftyThousandRows(t *testing.T) {
 		require.Equal(t, "49999.25", ps["SKU-49999"].Price.String())
 	})
 }
+
+// TestLargeRowsAreBatchedByBytes: a batch holds at most a few MiB of rows,
+// however many rows the batch size allows, so rows near the record bound
+// do not pile up in memory.
+func TestLargeRowsAreBatchedByBytes(t *testing.T) {
+	t.Parallel()
+	s := storetest.OpenSQLite(t)
+	counter := &interrupting{Store: s}
+	f := newFixture(t, s, options{store: counter})
+	var b strings.Builder
+	b.WriteString("sku,name,price,notes\n")
+	filler := strings.Repeat("n", 700<<10)
+	for i := range 30 {
+		fmt.Fprintf(&b, "S-%d,Name,1,%s\n", i, filler)
+	}
+	im := f.run(t, alice, "products", "", b.String())
+	require.Equal(t, []int64{30, 30, 0}, []int64{im.TotalRows, im.Imported, im.Failed})
+	// Locks: begin, count, one per batch, complete.
+	require.GreaterOrEqual(t, counter.locks-3, 3, "30 rows of 700 KiB take several batches")
+}
