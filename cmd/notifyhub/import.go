@@ -30,19 +30,32 @@ be the one the workers use (NOTIFYHUB_DATA_DIR). --user names who is
 told in the notification center when it ends.`
 
 // importFlags binds the data directory and upload limit, shared by serve,
-// worker and import.
-func importFlags(fs *flag.FlagSet, cfg *app.Config) {
+// worker and import; the returned check reports a malformed
+// NOTIFYHUB_IMPORT_MAX_BYTES once the flags are parsed.
+func importFlags(fs *flag.FlagSet, cfg *app.Config) (check func() error) {
 	fs.StringVar(&cfg.DataDir, "data-dir", os.Getenv("NOTIFYHUB_DATA_DIR"),
 		"directory for uploaded import files (default notifyhub-data next to the SQLite file, or in the working directory); shared storage in distributed mode")
 	limit := int64(bulkimport.DefaultMaxFileBytes)
+	var envErr error
 	if v := os.Getenv("NOTIFYHUB_IMPORT_MAX_BYTES"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			limit = n
-		} else {
-			limit = -1 // refused by app.New with a clear message
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			envErr = fmt.Errorf("NOTIFYHUB_IMPORT_MAX_BYTES: %q is not a positive number of bytes", v)
 		}
+		limit = n
 	}
 	fs.Int64Var(&cfg.MaxImportBytes, "import-max-bytes", limit, "largest import file accepted, in bytes")
+	return func() error {
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "import-max-bytes" })
+		if envErr != nil && !given {
+			return envErr
+		}
+		if cfg.MaxImportBytes <= 0 {
+			return errors.New("--import-max-bytes must be positive")
+		}
+		return nil
+	}
 }
 
 // importCmd runs `notifyhub import`.
@@ -52,7 +65,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Usage = func() { fmt.Fprintln(stderr, importUsage); fs.PrintDefaults() }
 	var cfg app.Config
 	level := baseFlags(fs, &cfg)
-	importFlags(fs, &cfg)
+	checkImport := importFlags(fs, &cfg)
 	typ := fs.String("type", "", "what the file holds: products, customers, vendors or inventory (required)")
 	tenant := fs.String("tenant", "", "tenant to import into (required)")
 	user := fs.String("user", "", "user the import runs as and who is notified when it ends")
@@ -73,6 +86,9 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := fs.Parse(fs.Args()[1:]); err != nil {
 			return err
 		}
+	}
+	if err := checkImport(); err != nil {
+		return fmt.Errorf("import: %w", err)
 	}
 	switch {
 	case file == "":

@@ -129,6 +129,7 @@ func TestImportCommandRefusals(t *testing.T) {
 		"extra argument":  {[]string{file, "--type", "products", "--tenant", "acme", "more"}, "unexpected arguments"},
 		"too large":       {[]string{file, "--type", "products", "--tenant", "acme", "--import-max-bytes", "10"}, "larger than the limit of 10 bytes"},
 		"bad poll":        {[]string{file, "--type", "products", "--tenant", "acme", "--poll", "0s"}, "--poll must be positive"},
+		"zero max bytes":  {[]string{file, "--type", "products", "--tenant", "acme", "--import-max-bytes", "0"}, "--import-max-bytes must be positive"},
 		"no mapping file": {[]string{file, "--type", "products", "--tenant", "acme", "--mapping-file", filepath.Join(dir, "x.json")}, "--mapping-file"},
 	}
 	for name, c := range cases {
@@ -168,4 +169,19 @@ func TestProgressLines(t *testing.T) {
 		"[###############...............]  50% 25,000/50,000 rows, 2,500 rows/s, 10s left, 3 failed",
 		"[##############################] 100% 50,000/50,000 rows, 2,500 rows/s, 3 failed, completed",
 	}, "\n")+"\n", buf.String())
+}
+
+// TestImportMaxBytesFromTheEnvironment: a malformed
+// NOTIFYHUB_IMPORT_MAX_BYTES stops serve and import with its name; the
+// flag given overrides it. (Not parallel: it sets the environment.)
+func TestImportMaxBytesFromTheEnvironment(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "nh.db")
+	t.Setenv("NOTIFYHUB_IMPORT_MAX_BYTES", "1GB")
+	_, _, err := runCLI(t, "serve", "--database-url", db)
+	require.ErrorContains(t, err, `NOTIFYHUB_IMPORT_MAX_BYTES: "1GB" is not a positive number of bytes`)
+	_, _, err = runCLI(t, "import", "x.csv", "--type", "products", "--tenant", "acme", "--database-url", db)
+	require.ErrorContains(t, err, "NOTIFYHUB_IMPORT_MAX_BYTES")
+	_, _, err = runCLI(t, "import", "x.csv", "--type", "products", "--tenant", "acme", "--database-url", db,
+		"--import-max-bytes", "100")
+	require.ErrorContains(t, err, "no such file", "the flag overrides the environment")
 }

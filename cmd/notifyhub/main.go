@@ -125,7 +125,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	backoff := fs.String("backoff", "1s,10s", "delays before the 2nd, 3rd, ... try (the last repeats); when given, also overrides every job type's own")
 	fs.IntVar(&cfg.Worker.Concurrency, "concurrency", 1, "consumers per listener, and jobs at once, in this process")
 	queues := fs.String("queue", strings.Join(runner.DefaultQueues, ","), "job queues to serve, highest priority first")
-	importFlags(fs, &cfg)
+	checkImport := importFlags(fs, &cfg)
 	fs.DurationVar(&cfg.Queues.Sleep, "sleep", 3*time.Second, "pause when every queue is empty")
 	if name == "worker" {
 		fs.IntVar(&cfg.Queues.MaxJobs, "max-jobs", 0, "exit (status 0) after running this many jobs; 0: no limit")
@@ -137,6 +137,9 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected arguments %q", name, fs.Args())
+	}
+	if err := checkImport(); err != nil {
+		return err
 	}
 	var err error
 	if cfg.Worker.Backoff, err = parseDurations(*backoff); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
@@ -107,7 +108,7 @@ func (s *Service) Start(ctx context.Context, actor domain.Actor, in StartInput) 
 		return Import{}, err
 	}
 	v := &domain.ValidationError{}
-	t := Type(in.Type)
+	t := Type(strings.TrimSpace(in.Type))
 	if !t.Valid() {
 		v.Add("type", "must be products, customers, vendors or inventory")
 	}

@@ -107,6 +107,30 @@ func TestProcessBulkImportThroughTheQueue(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, other)
 		require.Empty(t, e.failedJobs(t))
+
+		// The other types, queued together, through the same worker.
+		var queued []bulkimport.Import
+		for _, c := range []struct{ typ, body string }{
+			{"customers", "email,name\nada@x.test,Ada\nbob@x.test,Bob\n"},
+			{"vendors", "name,email\nAcme Supplies,orders@acme.test\n"},
+			{"inventory", "sku,quantity\nSKU-A,5\nSKU-B,7\nGHOST,1\n"},
+		} {
+			queued = append(queued, e.start(t, acme, c.typ, c.body))
+		}
+		want := [][]int64{{2, 2, 0}, {1, 1, 0}, {3, 2, 1}}
+		for i, im := range queued {
+			got := e.wait(t, "acme", im.ID, bulkimport.StatusCompleted)
+			require.Equal(t, want[i], []int64{got.TotalRows, got.Imported, got.Failed}, im.Type)
+		}
+		cs, err := b.store.ListCustomers(context.Background(), "acme", crm.ListParams{})
+		require.NoError(t, err)
+		require.Len(t, cs, 2)
+		vs, err := b.store.ListVendors(context.Background(), "acme", procurement.VendorFilter{})
+		require.NoError(t, err)
+		require.Len(t, vs, 1)
+		ms, err := b.store.ListMovements(context.Background(), "acme", inventory.MovementFilter{})
+		require.NoError(t, err)
+		require.Len(t, ms, 2)
 	})
 }
 
