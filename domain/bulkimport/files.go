@@ -50,9 +50,6 @@ func OpenFiles(dir string) (*Files, error) {
 	return &Files{dir: dir, root: root}, nil
 }
 
-// Dir is the data directory.
-func (f *Files) Dir() string { return f.dir }
-
 // Close releases the directory handle.
 func (f *Files) Close() error { return f.root.Close() }
 
