@@ -31,7 +31,8 @@ type Store interface {
 
 	// ClaimImportKeys records the natural keys of rows of an import, in
 	// the order given, and returns those already recorded (by an earlier
-	// row, of this call or a previous one) with the row that has them.
+	// row, of this call or a previous one) with the row that has them. A
+	// key the same row claimed before is not returned.
 	ClaimImportKeys(ctx context.Context, tenant domain.TenantID, importID string, keys []RowKey) (map[string]int64, error)
 	// DeleteImportKeys forgets an import's keys (once it is complete).
 	DeleteImportKeys(ctx context.Context, tenant domain.TenantID, importID string) error
