@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/bulkimport"
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/notification"
 	"github.com/notifyhub/notifyhub/domain/product"
@@ -115,6 +116,7 @@ type Deps struct {
 	Syncs         SyncService
 	Reports       ReportService
 	Valuations    ValuationService
+	Imports       ImportService
 }
 
 func (d Deps) validate() error {
@@ -149,6 +151,8 @@ func (d Deps) validate() error {
 		return errors.New("web: Deps.Reports is required")
 	case d.Valuations == nil:
 		return errors.New("web: Deps.Valuations is required")
+	case d.Imports == nil:
+		return errors.New("web: Deps.Imports is required")
 	}
 	return nil
 }
@@ -241,4 +245,18 @@ type ValuationService interface {
 	Request(ctx context.Context, actor domain.Actor, in valuation.RequestInput) (valuation.Valuation, error)
 	Get(ctx context.Context, tenant domain.TenantID, id string, page valuation.LinePage) (valuation.Detail, error)
 	List(ctx context.Context, tenant domain.TenantID, before string, limit int) ([]valuation.Summary, error)
+}
+
+// ImportService accepts CSV imports and reports their progress
+// (*bulkimport.Service). Receive streams the file to disk (over
+// MaxFileBytes: domain.ErrTooLarge); Start checks imports.run, the type,
+// the mapping against the file's header, and queues the import, removing
+// the file when it refuses; Get answers domain.ErrNotFound for another
+// tenant's import.
+type ImportService interface {
+	MaxFileBytes() int64
+	Receive(ctx context.Context, actor domain.Actor, name string, r io.Reader) (*bulkimport.Upload, error)
+	Start(ctx context.Context, actor domain.Actor, in bulkimport.StartInput) (bulkimport.Import, error)
+	Get(ctx context.Context, tenant domain.TenantID, id string) (bulkimport.Import, error)
+	List(ctx context.Context, tenant domain.TenantID, p bulkimport.ListParams) ([]bulkimport.Import, error)
 }

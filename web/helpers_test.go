@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/bulkimport"
 	"github.com/notifyhub/notifyhub/domain/crm"
 	"github.com/notifyhub/notifyhub/domain/extsync"
 	"github.com/notifyhub/notifyhub/domain/inventory"
@@ -69,10 +70,11 @@ type fixture struct {
 	logs     *syncBuffer
 	bulk     *notification.BulkService // its Send runs the queued job
 	failed   *jobs.Failed
-	syncs    *extsync.Service   // its Run runs the queued sync job
-	reports  *report.Service    // its Generate runs the queued job
-	dataDir  string             // where reports files go
-	values   *valuation.Service // its Run runs the queued job
+	syncs    *extsync.Service    // its Run runs the queued sync job
+	reports  *report.Service     // its Generate runs the queued job
+	dataDir  string              // where reports files go
+	values   *valuation.Service  // its Run runs the queued job
+	imports  *bulkimport.Service // its Process runs the queued job
 }
 
 type option func(*web.Config, *web.Deps)
@@ -102,6 +104,15 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 	require.NoError(t, err)
 	f.reports = report.NewService(st, files, f.notes, jobs.NewDispatcher(st, reg, nil), nil, slog.New(slog.DiscardHandler))
 	require.NoError(t, reg.Register(jobs.GenerateReports(f.reports)))
+	crmSvc, procSvc := crm.NewService(st, nil), procurement.NewService(st, stock, nil)
+	importFiles, err := bulkimport.OpenFiles(f.dataDir)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = importFiles.Close() })
+	f.imports, err = bulkimport.NewService(bulkimport.Config{Files: importFiles, MaxFileBytes: 1 << 20, BatchSize: 50},
+		st, st, bulkimport.Commands{Products: f.products, Customers: crmSvc, Vendors: procSvc, Stock: stock},
+		f.notes, jobs.NewDispatcher(st, reg, nil))
+	require.NoError(t, err)
+	require.NoError(t, reg.Register(jobs.ProcessBulkImport(f.imports)))
 	cfg := web.Config{
 		Secret: testSecret,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -110,12 +121,12 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 	deps := web.Deps{
 		Products:      f.products,
 		Inventory:     stock,
-		Procurement:   procurement.NewService(st, stock, nil),
+		Procurement:   procSvc,
 		Notifications: f.notes,
 		Users:         f.users,
 		Events:        st,
 		Hub:           f.socket,
-		CRM:           crm.NewService(st, nil),
+		CRM:           crmSvc,
 		Sales:         sales.NewService(st, nil),
 		Invoices:      invoice.NewService(st, nil),
 		Bulk:          f.bulk,
@@ -123,6 +134,7 @@ func newFixture(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...opt
 		Syncs:         f.newSyncs(t, st, reg, stock),
 		Reports:       f.reports,
 		Valuations:    f.values,
+		Imports:       f.imports,
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

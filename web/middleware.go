@@ -234,13 +234,19 @@ func (s *server) recoverer(next http.Handler) http.Handler {
 
 // limitBody caps every request body. A declared length over the cap is
 // refused at once; an undeclared one fails when reading passes the cap.
+// The import upload alone may be as large as an import file (plus the
+// form around it): its handler streams it to disk.
 func (s *server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			s.writeError(w, r, &http.MaxBytesError{Limit: s.cfg.MaxBodyBytes})
+		limit := s.cfg.MaxBodyBytes
+		if r.Method == http.MethodPost && r.URL.Path == importsPath {
+			limit = max(limit, s.deps.Imports.MaxFileBytes()+maxFormOverhead)
+		}
+		if r.ContentLength > limit {
+			s.writeError(w, r, &http.MaxBytesError{Limit: limit})
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }

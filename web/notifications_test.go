@@ -165,7 +165,7 @@ func TestNotificationTypesAPI(t *testing.T) {
 		Data []notification.Kind `json:"data"`
 	}](t, rec)
 	require.Equal(t, notification.Registry, body.Data)
-	require.Len(t, body.Data, 10)
+	require.Len(t, body.Data, 11, "the ten of DESIGN.md §4.4 and ImportCompletedNotification")
 
 	rec = f.call(t, http.MethodGet, "/api/v1/notification-types", "", "")
 	require.Equal(t, http.StatusUnauthorized, rec.Code)

@@ -128,6 +128,10 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		r.Post("/valuations", s.api(s.requestValuation))
 		r.Get("/valuations/{id}", s.api(s.getValuation))
 
+		r.Get("/imports", s.api(s.listImports))
+		r.Post("/imports", s.api(s.startImport))
+		r.Get("/imports/{id}", s.api(s.getImport))
+
 		r.Get("/failed-jobs", s.api(s.listFailedJobs))
 		r.Delete("/failed-jobs", s.api(s.flushFailedJobs))
 		r.Post("/failed-jobs/retry-all", s.api(s.retryAllFailedJobs))

@@ -6,6 +6,7 @@
 //	notifyhub worker [--queue=high,default,low --tries=3 --timeout=60s --backoff=1s,10s
 //	                  --sleep=3s --max-jobs=N --max-time=1h --concurrency=N --reclaim-after=5m]
 //	notifyhub queue failed|retry ID...|retry all|forget ID|flush|prune --older-than D|restart
+//	notifyhub import FILE --type products --tenant T [--mapping JSON | --mapping-file F] [--user U]
 //	notifyhub migrate
 //	notifyhub token --tenant T --user U [--perms a,b] [--name N] [--email E] [--ttl 1h]
 //
@@ -48,14 +49,16 @@ commands:
   worker    run listeners, background jobs and the scheduled detectors (no HTTP)
   queue     manage failed jobs and workers: failed, retry ID...|all, forget ID, flush,
             prune --older-than D, restart (run "notifyhub queue" for details)
+  import    import a CSV file (products, customers, vendors, inventory) and show its progress
+            (run "notifyhub import" for details)
   migrate   apply database migrations and exit
   token     print a signed token for a user
 
 environment: NOTIFYHUB_ADDR, DATABASE_URL, REDIS_URL, NOTIFYHUB_REDIS_PREFIX,
 NOTIFYHUB_JWT_SECRET, NOTIFYHUB_ALLOWED_ORIGINS, NOTIFYHUB_SECURE_COOKIE (true|false),
 NOTIFYHUB_SCHEDULER_INTERVAL (default 1m), NOTIFYHUB_LOG_LEVEL (debug|info|warn|error),
-NOTIFYHUB_SMTP_URL, NOTIFYHUB_MAIL_FROM, NOTIFYHUB_DATA_DIR (report files; shared storage in
-distributed mode)`
+NOTIFYHUB_SMTP_URL, NOTIFYHUB_MAIL_FROM, NOTIFYHUB_DATA_DIR (report and import files; shared
+storage in distributed mode), NOTIFYHUB_IMPORT_MAX_BYTES (default 1 GiB)`
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -71,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, "worker", args[1:], stderr, []string{app.RoleWorker, app.RoleScheduler})
 	case "queue":
 		return queue(ctx, args[1:], stdout, stderr)
+	case "import":
+		return importCmd(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], stdout, stderr)
 	case "token":
@@ -122,6 +127,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	backoff := fs.String("backoff", "1s,10s", "delays before the 2nd, 3rd, ... try (the last repeats); when given, also overrides every job type's own")
 	fs.IntVar(&cfg.Worker.Concurrency, "concurrency", 1, "consumers per listener, and jobs at once, in this process")
 	queues := fs.String("queue", strings.Join(runner.DefaultQueues, ","), "job queues to serve, highest priority first")
+	checkImport := importFlags(fs, &cfg)
 	fs.DurationVar(&cfg.Queues.Sleep, "sleep", 3*time.Second, "pause when every queue is empty")
 	if name == "worker" {
 		fs.IntVar(&cfg.Queues.MaxJobs, "max-jobs", 0, "exit (status 0) after running this many jobs; 0: no limit")
@@ -133,6 +139,9 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected arguments %q", name, fs.Args())
+	}
+	if err := checkImport(); err != nil {
+		return err
 	}
 	var err error
 	if cfg.Worker.Backoff, err = parseDurations(*backoff); err != nil {

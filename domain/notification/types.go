@@ -24,6 +24,9 @@ const (
 	TypeAnnouncement          = "AnnouncementNotification"
 	TypeReminder              = "ReminderNotification"
 	TypeAlert                 = "AlertNotification"
+	// TypeImportCompleted is an addition to DESIGN.md §4.4 (documented in
+	// the README): how a CSV import ended.
+	TypeImportCompleted = "ImportCompletedNotification"
 )
 
 // Registry lists the notification types notifyhub sends, with the severity
@@ -49,6 +52,8 @@ var Registry = []Kind{
 		About: "a reminder: sent in bulk, or for an overdue invoice to the holders of invoices.manage"},
 	{Type: TypeAlert, Label: "Alert", Severity: domain.SeverityCritical,
 		About: "an alert sent in bulk, with the severity it was sent with (critical by default)"},
+	{Type: TypeImportCompleted, Label: "Import", Severity: domain.SeveritySuccess,
+		About: "a CSV import finished (warning when some rows failed, critical when the import failed); sent to the user who started it"},
 }
 
 // Lookup returns the Kind of a notification type.

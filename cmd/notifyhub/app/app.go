@@ -24,6 +24,7 @@ import (
 
 	"github.com/notifyhub/notifyhub/cmd/notifyhub/demo"
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/bulkimport"
 	"github.com/notifyhub/notifyhub/domain/crm"
 	"github.com/notifyhub/notifyhub/domain/extsync"
 	"github.com/notifyhub/notifyhub/domain/inventory"
@@ -117,26 +118,29 @@ type Config struct {
 	// Syncs tunes external data syncs (breaker, page limits); its Policy
 	// is built from SyncAllowHosts.
 	Syncs extsync.Options
-	// DataDir holds generated files (reports/<tenant folder>/<id>.json).
+	// DataDir holds generated and uploaded files: reports/<tenant
+	// folder>/<id>.json and imports/<tenant folder>/<id>-<random>.csv.
 	// Default: a notifyhub-data folder next to the SQLite file, or in the
 	// working directory with PostgreSQL. In distributed mode it must be
 	// storage every worker and web node shares (a mounted volume): workers
-	// write report files, any web node serves their downloads.
+	// write report files and read uploads, any web node serves downloads
+	// and takes uploads.
 	DataDir string
+	// MaxImportBytes bounds an uploaded import file; default 1 GiB.
+	MaxImportBytes int64
 }
 
 // DefaultDataDir is where files go when Config.DataDir is unset: next to
 // the SQLite database file, or in the working directory.
 func DefaultDataDir(databaseURL string) string {
-	const name = "notifyhub-data"
 	if databaseURL == "" || isPostgresURL(databaseURL) {
-		return name
+		return DataDirName
 	}
 	path := strings.TrimPrefix(databaseURL, "sqlite://")
 	if path == sqlite.Memory {
-		return name
+		return DataDirName
 	}
-	return filepath.Join(filepath.Dir(path), name)
+	return filepath.Join(filepath.Dir(path), DataDirName)
 }
 
 func (c *Config) setDefaults() {
@@ -291,6 +295,8 @@ type App struct {
 	Syncs         *extsync.Service
 	Reports       *report.Service
 	Valuations    *valuation.Service
+	Imports       *bulkimport.Service
+	files         *bulkimport.Files
 	Jobs          *jobs.Registry
 	Dispatcher    *jobs.Dispatcher
 	FailedJobs    *jobs.Failed
@@ -483,6 +489,10 @@ func (a *App) buildJobs(events meteredStore) error {
 		slog.String("data_dir", files.Root()))
 	a.Reports = report.NewService(events, files, a.Notifications, a.Dispatcher, nil, a.log)
 	a.Valuations = valuation.NewService(events, a.Dispatcher, nil)
+	if a.Imports, a.files, err = newImports(a.cfg, events, bulkimport.Commands{Products: a.Products,
+		Customers: a.CRM, Vendors: a.Procurement, Stock: a.Inventory}, a.Notifications, a.Dispatcher); err != nil {
+		return err
+	}
 	a.FailedJobs = jobs.NewFailed(events, nil)
 	if err := a.buildSyncs(events); err != nil {
 		return err
@@ -502,6 +512,7 @@ func (a *App) jobTypes() []jobs.Type {
 		jobs.SyncExternalData(a.Syncs),
 		jobs.GenerateReports(a.Reports),
 		jobs.RecalculateInventoryValuation(a.Valuations),
+		jobs.ProcessBulkImport(a.Imports),
 	}
 }
 
@@ -593,6 +604,7 @@ func (a *App) handler() (http.Handler, error) {
 		Syncs:         a.Syncs,
 		Reports:       a.Reports,
 		Valuations:    a.Valuations,
+		Imports:       a.Imports,
 	})
 }
 
@@ -757,6 +769,9 @@ func (a *App) Close() error {
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
+	}
+	if a.files != nil {
+		errs = append(errs, a.files.Close())
 	}
 	return errors.Join(errs...)
 }

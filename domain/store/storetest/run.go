@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"Sync", syncTests},
 		{"Report", reportTests},
 		{"Valuation", valuationTests},
+		{"Import", importTests},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
