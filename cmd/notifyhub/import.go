@@ -29,12 +29,12 @@ this command needs only the database and the data directory, which must
 be the one the workers use (NOTIFYHUB_DATA_DIR). --user names who is
 told in the notification center when it ends.`
 
-// importFlags binds the data directory and upload limit, shared by serve,
-// worker and import; the returned check reports a malformed
+// importFlags binds the data directory (reports and imports) and the
+// upload limit, shared by serve, worker and import; the returned check reports a malformed
 // NOTIFYHUB_IMPORT_MAX_BYTES once the flags are parsed.
 func importFlags(fs *flag.FlagSet, cfg *app.Config) (check func() error) {
 	fs.StringVar(&cfg.DataDir, "data-dir", os.Getenv("NOTIFYHUB_DATA_DIR"),
-		"directory for uploaded import files (default notifyhub-data next to the SQLite file, or in the working directory); shared storage in distributed mode")
+		"directory for report files and uploaded import files (default notifyhub-data next to the SQLite file, or in the working directory); in distributed mode storage shared by every worker and web node")
 	limit := int64(bulkimport.DefaultMaxFileBytes)
 	var envErr error
 	if v := os.Getenv("NOTIFYHUB_IMPORT_MAX_BYTES"); v != "" {

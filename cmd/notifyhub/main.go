@@ -119,8 +119,6 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 		"how often each scheduled detector runs (1s to 24h)")
 	fs.StringVar(&cfg.SMTPURL, "smtp-url", os.Getenv("NOTIFYHUB_SMTP_URL"), "SMTP server for invoice e-mails: smtp://user:pass@host:587 or smtps://...; unset = no e-mail (prefer the environment variable: flags show in process lists)")
 	fs.StringVar(&cfg.MailFrom, "mail-from", os.Getenv("NOTIFYHUB_MAIL_FROM"), "sender of invoice e-mails, e.g. \"Billing <billing@example.com>\"")
-	fs.StringVar(&cfg.DataDir, "data-dir", os.Getenv("NOTIFYHUB_DATA_DIR"),
-		"folder for generated report files (default: notifyhub-data next to the SQLite file, or in the working directory); in distributed mode storage shared by every worker and web node")
 	fs.IntVar(&cfg.Worker.Tries, "tries", 3, "attempts per event and listener before it becomes a failed job; when given, also overrides every job type's own")
 	fs.DurationVar(&cfg.Worker.Timeout, "timeout", 60*time.Second, "time limit of one attempt; when given, also overrides every job type's own")
 	fs.DurationVar(&cfg.Worker.ReclaimAfter, "reclaim-after", 0, "idle time after which another worker takes over an unacknowledged entry (default 5m or more; must exceed --timeout + the longest --backoff, and every job's)")
