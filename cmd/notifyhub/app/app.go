@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -445,6 +446,9 @@ func (a *App) openTransport(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
+	if !strings.Contains(a.cfg.RedisURL, "pool_size=") {
+		opts.PoolSize = redisPoolSize(len(a.listeners()), a.cfg.Worker.Concurrency)
+	}
 	a.redis = redis.NewClient(opts)
 	if err := a.redis.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis at %s: %w", opts.Addr, err)
@@ -454,6 +458,16 @@ func (a *App) openTransport(ctx context.Context) error {
 		Client: a.redis, Prefix: a.cfg.RedisPrefix, Logger: a.log, Registerer: a.registry,
 	})
 	return err
+}
+
+// redisPoolSize sizes the Redis connection pool: every listener consumer
+// holds a connection for the whole of its blocking read (XREADGROUP
+// BLOCK), and so does the hub's notification reader, so those come on top
+// of go-redis's default of 10 per CPU for everything else. With the default
+// alone, eleven listeners at --concurrency=2 would already starve the
+// pool: reads and pings time out and /readyz fails.
+func redisPoolSize(listeners, concurrency int) int {
+	return 10*runtime.GOMAXPROCS(0) + listeners*max(concurrency, 1) + 1
 }
 
 // openMail builds the SMTP mailer when one is configured. It connects to

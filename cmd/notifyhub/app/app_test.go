@@ -96,7 +96,7 @@ func start(t *testing.T, cfg app.Config) *app.App {
 		}
 	})
 	cfg.Worker = runner.Config{Tries: 3, Backoff: []time.Duration{10 * time.Millisecond}, Timeout: 10 * time.Second,
-		ReadBlock: 100 * time.Millisecond}
+		ReadBlock: 100 * time.Millisecond, Concurrency: cfg.Worker.Concurrency}
 	cfg.Relay = relay.Config{PollInterval: 50 * time.Millisecond}
 	a, err := app.New(context.Background(), cfg)
 	require.NoError(t, err)
@@ -385,4 +385,33 @@ func TestSocketRefusals(t *testing.T) {
 		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + good}, "Origin": {a.URL()}}})
 	require.NoError(t, err, fmt.Sprint(res))
 	c.CloseNow()
+}
+
+// TestManyConsumersKeepRedisUsable: every listener consumer holds a Redis
+// connection through its blocking read. With four consumers per listener
+// the pool must still leave room for everything else: the process stays
+// ready and events still reach sockets.
+func TestManyConsumersKeepRedisUsable(t *testing.T) {
+	t.Parallel()
+	cfg := distributed().cfg(t)
+	cfg.Worker.Concurrency = 4
+	a := start(t, cfg)
+	admin := token(t, a, "acme", "alice", domain.PermAdmin)
+	bob := dial(t, a, token(t, a, "acme", "bob", domain.PermInventoryAlerts), "")
+	require.Equal(t, "unread_count", bob.next().Type)
+	var p productJSON
+	call(t, a, admin, "POST", "/api/v1/products", map[string]any{
+		"sku": "SKU-1", "name": "Oak chair", "price": "89.00", "reorder_level": 10,
+	}, http.StatusCreated, &p)
+	movement(t, a, admin, p.ID, 5) // 0 → 5: below 10 from the start
+	movement(t, a, admin, p.ID, 10)
+	movement(t, a, admin, p.ID, -8) // 15 → 7 crosses
+	require.Equal(t, "LowStockNotification", bob.nextNotification().Type)
+	for range 5 {
+		res, err := http.Get(a.URL() + "/readyz")
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		time.Sleep(200 * time.Millisecond) // consumers sit in their blocking reads meanwhile
+	}
 }
