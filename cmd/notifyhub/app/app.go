@@ -464,7 +464,7 @@ func (a *App) openTransport(ctx context.Context) error {
 // holds a connection for the whole of its blocking read (XREADGROUP
 // BLOCK), and so does the hub's notification reader, so those come on top
 // of go-redis's default of 10 per CPU for everything else. With the default
-// alone, eleven listeners at --concurrency=2 would already starve the
+// alone, ten listeners at --concurrency=2 would already starve the
 // pool: reads and pings time out and /readyz fails.
 func redisPoolSize(listeners, concurrency int) int {
 	return 10*runtime.GOMAXPROCS(0) + listeners*max(concurrency, 1) + 1
