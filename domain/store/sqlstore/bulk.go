@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,7 +54,7 @@ func (s *Store) InsertBulk(ctx context.Context, b notification.Bulk) error {
 	if err != nil {
 		return fmt.Errorf("insert bulk: %w", err)
 	}
-	errList, err := encErrors(b.Errors)
+	errList, err := encJSONList(b.Errors)
 	if err != nil {
 		return fmt.Errorf("insert bulk: %w", err)
 	}
@@ -73,17 +72,6 @@ func (s *Store) InsertBulk(ctx context.Context, b notification.Bulk) error {
 	return nil
 }
 
-func encErrors(list []notification.RecipientError) (string, error) {
-	if list == nil {
-		list = []notification.RecipientError{}
-	}
-	raw, err := json.Marshal(list)
-	if err != nil {
-		return "", fmt.Errorf("encode errors: %w", err)
-	}
-	return string(raw), nil
-}
-
 // GetBulk returns one of the tenant's bulk sends; domain.ErrNotFound for a
 // missing, malformed or another tenant's id.
 func (s *Store) GetBulk(ctx context.Context, tenant domain.TenantID, id string) (notification.Bulk, error) {
@@ -99,18 +87,7 @@ func (s *Store) LockBulk(ctx context.Context, tenant domain.TenantID, id string)
 }
 
 func (s *Store) getBulk(ctx context.Context, op string, tenant domain.TenantID, id, lock string) (notification.Bulk, error) {
-	key, ok := lookupID(id)
-	if !ok {
-		return notification.Bulk{}, fmt.Errorf("%s %q: %w", op, id, domain.ErrNotFound)
-	}
-	b, err := scanBulk(s.queryRow(ctx, `SELECT `+bulkCols+` FROM bulk_notifications WHERE tenant_id = ? AND id = ?`+lock, tenant, key))
-	if errors.Is(err, sql.ErrNoRows) {
-		return notification.Bulk{}, fmt.Errorf("%s %s: %w", op, key, domain.ErrNotFound)
-	}
-	if err != nil {
-		return notification.Bulk{}, s.wrap(op, err)
-	}
-	return b, nil
+	return getTenantRow(ctx, s, op, `SELECT `+bulkCols+` FROM bulk_notifications WHERE tenant_id = ? AND id = ?`, tenant, id, lock, scanBulk)
 }
 
 // UpdateBulk writes a bulk's progress: status, counts, errors, where to
@@ -120,7 +97,7 @@ func (s *Store) UpdateBulk(ctx context.Context, b notification.Bulk) error {
 	if !ok {
 		return fmt.Errorf("update bulk %q: %w", b.ID, domain.ErrNotFound)
 	}
-	errList, err := encErrors(b.Errors)
+	errList, err := encJSONList(b.Errors)
 	if err != nil {
 		return fmt.Errorf("update bulk: %w", err)
 	}

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,17 +40,6 @@ func scanImport(sc scanner) (bulkimport.Import, error) {
 	return im, nil
 }
 
-func encImportRowErrors(list []bulkimport.RowError) (string, error) {
-	if list == nil {
-		list = []bulkimport.RowError{}
-	}
-	raw, err := json.Marshal(list)
-	if err != nil {
-		return "", fmt.Errorf("encode errors: %w", err)
-	}
-	return string(raw), nil
-}
-
 // InsertImport stores a new import. domain.ErrConflict when the id is
 // taken.
 func (s *Store) InsertImport(ctx context.Context, im bulkimport.Import) error {
@@ -69,7 +57,7 @@ func (s *Store) InsertImport(ctx context.Context, im bulkimport.Import) error {
 	if err != nil {
 		return fmt.Errorf("insert import: encode mapping: %w", err)
 	}
-	errList, err := encImportRowErrors(im.Errors)
+	errList, err := encJSONList(im.Errors)
 	if err != nil {
 		return fmt.Errorf("insert import: %w", err)
 	}
@@ -103,18 +91,7 @@ func (s *Store) LockImport(ctx context.Context, tenant domain.TenantID, id strin
 }
 
 func (s *Store) getImport(ctx context.Context, op string, tenant domain.TenantID, id, lock string) (bulkimport.Import, error) {
-	key, ok := lookupID(id)
-	if !ok {
-		return bulkimport.Import{}, fmt.Errorf("%s %q: %w", op, id, domain.ErrNotFound)
-	}
-	im, err := scanImport(s.queryRow(ctx, `SELECT `+importCols+` FROM import_logs WHERE tenant_id = ? AND id = ?`+lock, tenant, key))
-	if errors.Is(err, sql.ErrNoRows) {
-		return bulkimport.Import{}, fmt.Errorf("%s %s: %w", op, key, domain.ErrNotFound)
-	}
-	if err != nil {
-		return bulkimport.Import{}, s.wrap(op, err)
-	}
-	return im, nil
+	return getTenantRow(ctx, s, op, `SELECT `+importCols+` FROM import_logs WHERE tenant_id = ? AND id = ?`, tenant, id, lock, scanImport)
 }
 
 // UpdateImport writes an import's progress: status, counts, errors, where
@@ -124,7 +101,7 @@ func (s *Store) UpdateImport(ctx context.Context, im bulkimport.Import) error {
 	if !ok {
 		return fmt.Errorf("update import %q: %w", im.ID, domain.ErrNotFound)
 	}
-	errList, err := encImportRowErrors(im.Errors)
+	errList, err := encJSONList(im.Errors)
 	if err != nil {
 		return fmt.Errorf("update import: %w", err)
 	}

@@ -67,17 +67,6 @@ func scanSyncRun(sc scanner) (extsync.Run, error) {
 	return r, nil
 }
 
-func encRowErrors(list []extsync.RowError) (string, error) {
-	if list == nil {
-		list = []extsync.RowError{}
-	}
-	raw, err := json.Marshal(list)
-	if err != nil {
-		return "", fmt.Errorf("encode errors: %w", err)
-	}
-	return string(raw), nil
-}
-
 // InsertSyncRun stores a new sync run. domain.ErrConflict when the id is
 // taken.
 func (s *Store) InsertSyncRun(ctx context.Context, r extsync.Run) error {
@@ -91,7 +80,7 @@ func (s *Store) InsertSyncRun(ctx context.Context, r extsync.Run) error {
 	if !r.Type.Valid() {
 		return fmt.Errorf("insert sync: %w", domain.Invalid("type", "must be products, customers, inventory or orders"))
 	}
-	errList, err := encRowErrors(r.Errors)
+	errList, err := encJSONList(r.Errors)
 	if err != nil {
 		return fmt.Errorf("insert sync: %w", err)
 	}
@@ -124,18 +113,7 @@ func (s *Store) LockSyncRun(ctx context.Context, tenant domain.TenantID, id stri
 }
 
 func (s *Store) getSyncRun(ctx context.Context, op string, tenant domain.TenantID, id, lock string) (extsync.Run, error) {
-	key, ok := lookupID(id)
-	if !ok {
-		return extsync.Run{}, fmt.Errorf("%s %q: %w", op, id, domain.ErrNotFound)
-	}
-	r, err := scanSyncRun(s.queryRow(ctx, `SELECT `+syncRunCols+` FROM sync_logs WHERE tenant_id = ? AND id = ?`+lock, tenant, key))
-	if errors.Is(err, sql.ErrNoRows) {
-		return extsync.Run{}, fmt.Errorf("%s %s: %w", op, key, domain.ErrNotFound)
-	}
-	if err != nil {
-		return extsync.Run{}, s.wrap(op, err)
-	}
-	return r, nil
+	return getTenantRow(ctx, s, op, `SELECT `+syncRunCols+` FROM sync_logs WHERE tenant_id = ? AND id = ?`, tenant, id, lock, scanSyncRun)
 }
 
 // UpdateSyncRun writes a run's progress.
@@ -144,7 +122,7 @@ func (s *Store) UpdateSyncRun(ctx context.Context, r extsync.Run) error {
 	if !ok {
 		return fmt.Errorf("update sync %q: %w", r.ID, domain.ErrNotFound)
 	}
-	errList, err := encRowErrors(r.Errors)
+	errList, err := encJSONList(r.Errors)
 	if err != nil {
 		return fmt.Errorf("update sync: %w", err)
 	}

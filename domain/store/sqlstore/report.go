@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,18 +71,7 @@ func (s *Store) LockReport(ctx context.Context, tenant domain.TenantID, id strin
 }
 
 func (s *Store) getReport(ctx context.Context, op string, tenant domain.TenantID, id, lock string) (report.Report, error) {
-	key, ok := lookupID(id)
-	if !ok {
-		return report.Report{}, fmt.Errorf("%s %q: %w", op, id, domain.ErrNotFound)
-	}
-	r, err := scanReport(s.queryRow(ctx, `SELECT `+reportCols+` FROM reports WHERE tenant_id = ? AND id = ?`+lock, tenant, key))
-	if errors.Is(err, sql.ErrNoRows) {
-		return report.Report{}, fmt.Errorf("%s %s: %w", op, key, domain.ErrNotFound)
-	}
-	if err != nil {
-		return report.Report{}, s.wrap(op, err)
-	}
-	return r, nil
+	return getTenantRow(ctx, s, op, `SELECT `+reportCols+` FROM reports WHERE tenant_id = ? AND id = ?`, tenant, id, lock, scanReport)
 }
 
 // UpdateReport writes a report's status, file, error and times.

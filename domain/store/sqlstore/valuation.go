@@ -104,18 +104,7 @@ func (s *Store) LockValuation(ctx context.Context, tenant domain.TenantID, id st
 }
 
 func (s *Store) getValuation(ctx context.Context, op string, tenant domain.TenantID, id, lock string) (valuation.Valuation, error) {
-	key, ok := lookupID(id)
-	if !ok {
-		return valuation.Valuation{}, fmt.Errorf("%s %q: %w", op, id, domain.ErrNotFound)
-	}
-	v, err := scanValuation(s.queryRow(ctx, `SELECT `+valuationCols+` FROM valuations WHERE tenant_id = ? AND id = ?`+lock, tenant, key))
-	if errors.Is(err, sql.ErrNoRows) {
-		return valuation.Valuation{}, fmt.Errorf("%s %s: %w", op, key, domain.ErrNotFound)
-	}
-	if err != nil {
-		return valuation.Valuation{}, s.wrap(op, err)
-	}
-	return v, nil
+	return getTenantRow(ctx, s, op, `SELECT `+valuationCols+` FROM valuations WHERE tenant_id = ? AND id = ?`, tenant, id, lock, scanValuation)
 }
 
 // UpdateValuation writes a valuation's status, progress, totals, error and

@@ -1,7 +1,10 @@
 package sqlstore
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -182,4 +185,38 @@ func (c nullTimeCol) Scan(src any) error {
 	}
 	*c.t = &t
 	return nil
+}
+
+// encJSONList encodes a list as a JSON array: never null, so a column
+// holding it always reads back as a list.
+func encJSONList[T any](list []T) (string, error) {
+	if list == nil {
+		list = []T{}
+	}
+	raw, err := json.Marshal(list)
+	if err != nil {
+		return "", fmt.Errorf("encode list: %w", err)
+	}
+	return string(raw), nil
+}
+
+// getTenantRow reads the row of one of the tenant's records by id with
+// query (ending in "WHERE tenant_id = ? AND id = ?"; lock is appended),
+// and scans it. A malformed, missing or another tenant's id is
+// domain.ErrNotFound.
+func getTenantRow[T any](ctx context.Context, s *Store, op, query string, tenant domain.TenantID, id, lock string,
+	scan func(scanner) (T, error)) (T, error) {
+	var zero T
+	key, ok := lookupID(id)
+	if !ok {
+		return zero, fmt.Errorf("%s %q: %w", op, id, domain.ErrNotFound)
+	}
+	v, err := scan(s.queryRow(ctx, query+lock, tenant, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return zero, fmt.Errorf("%s %s: %w", op, key, domain.ErrNotFound)
+	}
+	if err != nil {
+		return zero, s.wrap(op, err)
+	}
+	return v, nil
 }
