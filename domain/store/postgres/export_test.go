@@ -23,3 +23,12 @@ func (l *listener) Sessions() int64 { return l.sessions.Load() }
 
 // Owns reports whether pid is one of the store's pooled connections.
 func (l *listener) Owns(pid uint32) bool { return l.own.has(pid) }
+
+// PoolMaxConns is the pool size Open would use for url.
+func PoolMaxConns(url string) (int32, error) {
+	cfg, err := poolConfig(url)
+	if err != nil {
+		return 0, err
+	}
+	return cfg.MaxConns, nil
+}

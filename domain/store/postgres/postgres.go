@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,6 +22,32 @@ import (
 // Channel is the NOTIFY channel the events trigger signals on; the payload
 // is the schema of the events table.
 const Channel = "notifyhub_events"
+
+// DefaultMaxConns is the pool size when the URL sets no pool_max_conns:
+// four connections per CPU, at least 16. pgx's own default (the number of
+// CPUs, at least 4) starves a process whose relay, hub catch-ups, requests
+// and every listener's transactions share the pool: measured here, 4 → 24
+// connections raised WebSocket connects from ~800/s to ~1,200/s and cut
+// personal-notification p50 at 1,000/s from 924 ms to under 10 ms. Sixteen
+// per process leaves room for five processes under PostgreSQL's default
+// max_connections of 100; set pool_max_conns for more.
+func DefaultMaxConns() int32 {
+	return int32(max(16, 4*runtime.NumCPU()))
+}
+
+// poolConfig parses url, with DefaultMaxConns unless the URL sizes the
+// pool itself.
+func poolConfig(url string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The error may quote the URL, password included: keep only its kind.
+		return nil, errors.New("open postgres: invalid database url")
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns()
+	}
+	return cfg, nil
+}
 
 // Open connects to the database at url (a postgres:// URL or a key=value
 // DSN; pool_* settings are honoured, and any other parameter such as
@@ -36,10 +64,9 @@ func open(ctx context.Context, url string, logger *slog.Logger) (*sqlstore.Store
 	if logger == nil {
 		logger = slog.Default()
 	}
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := poolConfig(url)
 	if err != nil {
-		// The error may quote the URL, password included: keep only its kind.
-		return nil, nil, errors.New("open postgres: invalid database url")
+		return nil, nil, err
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "notifyhub"
