@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -127,6 +128,8 @@ func (b Bulk) View() BulkView {
 type BulkStore interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 	InsertBulk(ctx context.Context, b Bulk) error
+	// InsertBulks is InsertBulk for many at once (a group commit).
+	InsertBulks(ctx context.Context, bs []Bulk) error
 	GetBulk(ctx context.Context, tenant domain.TenantID, id string) (Bulk, error)
 	// LockBulk is GetBulk that also locks the row until the transaction
 	// ends, so two runs of one job take turns batch by batch.
@@ -168,8 +171,13 @@ type BulkService struct {
 	// InlineMax is the largest audience Request sends at once, in the
 	// request, rather than leaving it to the worker's next poll (default
 	// 1000; 0 or less: never). The queued job stays the guarantee: should
-	// the inline send stop short, the job resumes it.
+	// the inline send stop short, the job resumes it. Such an audience is
+	// sent directly, without a job, when it can be (bulk_direct.go).
 	InlineMax int
+	// GroupMax is how many direct sends one transaction commits at most
+	// (default 64).
+	GroupMax int
+	group    groupCommit
 }
 
 // NewBulkService returns a BulkService; now defaults to time.Now.
@@ -177,7 +185,7 @@ func NewBulkService(store BulkStore, sender *Service, jobs Dispatcher, now func(
 	if now == nil {
 		now = time.Now
 	}
-	return &BulkService{store: store, sender: sender, jobs: jobs, now: now, BatchSize: defaultBulkSize, InlineMax: defaultInlineMax}
+	return &BulkService{store: store, sender: sender, jobs: jobs, now: now, BatchSize: defaultBulkSize, InlineMax: defaultInlineMax, GroupMax: defaultGroupMax}
 }
 
 // BulkRequest is the body of POST /api/v1/notifications.
@@ -284,8 +292,10 @@ func (in BulkRequest) validate() (Bulk, error) {
 	return b, v.Err()
 }
 
-// Request validates a bulk send, stores it and queues the job that sends
-// it, in one transaction: the job runs if and only if the bulk exists.
+// Request validates a bulk send and sends it directly when it is small
+// (sendDirect). Otherwise, or should that fail, it stores the bulk and
+// queues the job that sends it, in one transaction: the job runs if and
+// only if the bulk exists.
 func (s *BulkService) Request(ctx context.Context, actor domain.Actor, in BulkRequest) (Bulk, error) {
 	if err := actor.Require(domain.PermNotificationsSend); err != nil {
 		return Bulk{}, err
@@ -297,6 +307,16 @@ func (s *BulkService) Request(ctx context.Context, actor domain.Actor, in BulkRe
 	b.ID, b.TenantID, b.RequestedBy = domain.NewID(), actor.TenantID, actor.UserID
 	b.Status, b.CreatedAt = BulkPending, s.now().UTC().Truncate(time.Microsecond)
 	b.Total = int64(len(b.Audience.UserIDs)) // a permission or all is counted when sending starts
+	if size, ok := s.directSize(b); ok {
+		sent, err := s.sendDirect(ctx, b, size)
+		if err == nil {
+			return sent, nil
+		}
+		if !errors.Is(err, errAudienceTooLarge) {
+			s.sender.log.WarnContext(ctx, "direct bulk send failed; queueing it as a job",
+				slog.String("bulk_id", b.ID), slog.Any("error", err))
+		}
+	}
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		if err := s.store.InsertBulk(ctx, b); err != nil {
 			return err
