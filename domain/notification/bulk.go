@@ -300,13 +300,10 @@ func (s *BulkService) Request(ctx context.Context, actor domain.Actor, in BulkRe
 	if err := actor.Require(domain.PermNotificationsSend); err != nil {
 		return Bulk{}, err
 	}
-	b, err := in.validate()
+	b, err := s.newBulk(actor, in)
 	if err != nil {
 		return Bulk{}, err
 	}
-	b.ID, b.TenantID, b.RequestedBy = domain.NewID(), actor.TenantID, actor.UserID
-	b.Status, b.CreatedAt = BulkPending, s.now().UTC().Truncate(time.Microsecond)
-	b.Total = int64(len(b.Audience.UserIDs)) // a permission or all is counted when sending starts
 	if size, ok := s.directSize(b); ok {
 		sent, err := s.sendDirect(ctx, b, size)
 		if err == nil {
@@ -328,6 +325,18 @@ func (s *BulkService) Request(ctx context.Context, actor domain.Actor, in BulkRe
 		return Bulk{}, fmt.Errorf("request bulk notifications: %w", err)
 	}
 	return s.sendInline(ctx, b), nil
+}
+
+// newBulk is the pending bulk a valid request describes.
+func (s *BulkService) newBulk(actor domain.Actor, in BulkRequest) (Bulk, error) {
+	b, err := in.validate()
+	if err != nil {
+		return Bulk{}, err
+	}
+	b.ID, b.TenantID, b.RequestedBy = domain.NewID(), actor.TenantID, actor.UserID
+	b.Status, b.CreatedAt = BulkPending, s.now().UTC().Truncate(time.Microsecond)
+	b.Total = int64(len(b.Audience.UserIDs)) // a permission or all is counted when sending starts
+	return b, nil
 }
 
 // sendInline sends a small bulk right away, so one user's notification

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
 )
@@ -154,7 +155,8 @@ func (s *BulkService) commitGroup(group []*directSend) error {
 	defer cancel()
 	return s.store.InTx(ctx, func(ctx context.Context) error {
 		// The transaction may be retried: every member starts afresh.
-		now := s.now().UTC()
+		// Microseconds, as stored: the answer equals a later GET.
+		now := s.now().UTC().Truncate(time.Microsecond)
 		known, err := s.knownRecipients(ctx, group)
 		if err != nil {
 			return err
