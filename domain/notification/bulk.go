@@ -177,7 +177,7 @@ type BulkService struct {
 	// GroupMax is how many direct sends one transaction commits at most
 	// (default 64).
 	GroupMax int
-	group    groupCommit
+	lanes    [directLanes]groupCommit
 }
 
 // NewBulkService returns a BulkService; now defaults to time.Now.

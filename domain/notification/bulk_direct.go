@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"hash/fnv"
 	"slices"
 	"sync"
 	"time"
@@ -19,12 +20,18 @@ import (
 //
 // Concurrent direct sends are committed in groups: one transaction, one
 // fsync and a few statements for many requests, each answered after the
-// commit. One flusher runs at a time; what queues up while it commits is
-// the next group, so an idle server adds no wait.
+// commit. Each of a few lanes runs one flusher at a time; what queues up
+// while it commits is its next group, so an idle server adds no wait.
+// Lanes overlap one group's round trips with another's. A request to one
+// user always takes that user's lane, so one user's personal
+// notifications are committed and pushed in order by one flusher (across
+// lanes the user's row lock still orders the seqs, and a socket that sees
+// a later seq first refills the gap).
 
 // Bounds of one group commit.
 const (
 	defaultGroupMax    = 64   // requests
+	directLanes        = 2    // group commits in flight at once
 	groupRecipientsMax = 4000 // recipients; a request alone always fits
 )
 
@@ -67,12 +74,12 @@ func (s *BulkService) directSize(b Bulk) (int, bool) {
 // sendDirect sends b through a group commit and returns it as committed.
 func (s *BulkService) sendDirect(ctx context.Context, b Bulk, size int) (Bulk, error) {
 	m := &directSend{ctx: ctx, bulk: b, size: size, done: make(chan struct{})}
-	g := &s.group
+	g := &s.lanes[laneOf(b)]
 	g.mu.Lock()
 	g.queue = append(g.queue, m)
 	if !g.running {
 		g.running = true
-		go s.flushQueued()
+		go s.flushQueued(g)
 	}
 	g.mu.Unlock()
 	// Not abandoned when ctx ends: the flush is bounded by inlineTimeout,
@@ -81,10 +88,24 @@ func (s *BulkService) sendDirect(ctx context.Context, b Bulk, size int) (Bulk, e
 	return m.result, m.err
 }
 
-// flushQueued commits queued sends group after group until none is left.
-func (s *BulkService) flushQueued() {
+// laneOf is the lane of b: its recipient's when it has one, else any.
+func laneOf(b Bulk) int {
+	h := fnv.New32a()
+	if ids := b.Audience.UserIDs; len(ids) == 1 {
+		h.Write([]byte(b.TenantID))
+		h.Write([]byte{0})
+		h.Write([]byte(ids[0]))
+	} else {
+		h.Write([]byte(b.ID))
+	}
+	return int(h.Sum32() % directLanes)
+}
+
+// flushQueued commits the lane's queued sends group after group until
+// none is left.
+func (s *BulkService) flushQueued(g *groupCommit) {
 	for {
-		group := s.nextGroup()
+		group := s.nextGroup(g)
 		if len(group) == 0 {
 			return
 		}
@@ -92,10 +113,9 @@ func (s *BulkService) flushQueued() {
 	}
 }
 
-// nextGroup takes the next group off the queue (bounded in requests and
+// nextGroup takes the lane's next group off its queue (bounded in requests and
 // recipients); when the queue is empty it ends the flusher's turn.
-func (s *BulkService) nextGroup() []*directSend {
-	g := &s.group
+func (s *BulkService) nextGroup(g *groupCommit) []*directSend {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	maxMembers := s.GroupMax
