@@ -24,7 +24,7 @@ const (
 	MaxBulkUserIDs   = 10_000
 	maxBulkErrors    = 100  // failed recipients listed in a bulk's errors
 	defaultBulkSize  = 500  // recipients per transaction
-	defaultInlineMax = 1000 // audiences up to this size are sent within the request
+	defaultInlineMax = 2000 // audiences up to this size are sent within the request
 	inlineTimeout    = 5 * time.Second
 )
 
@@ -170,7 +170,8 @@ type BulkService struct {
 	BatchSize int
 	// InlineMax is the largest audience Request sends at once, in the
 	// request, rather than leaving it to the worker's next poll (default
-	// 1000; 0 or less: never). The queued job stays the guarantee: should
+	// 2000: a tenant of a thousand or two users gets its broadcasts at
+	// once; 0 or less: never). The queued job stays the guarantee: should
 	// the inline send stop short, the job resumes it. Such an audience is
 	// sent directly, without a job, when it can be (bulk_direct.go).
 	InlineMax int
