@@ -213,28 +213,20 @@ func (s *Service) sendAll(ctx context.Context, ds []delivery) (sent [][]domain.N
 }
 
 // insertAndCount stores one tenant's notifications in one batch (a few
-// statements, not three per user) and returns the update to push for
-// each, in order.
+// statements, not three per user; the unread counts come back with the
+// seqs) and returns the update to push for each, in order.
 func (s *Service) insertAndCount(ctx context.Context, tenant domain.TenantID, ns []*domain.Notification) ([]domain.InboxUpdate, error) {
 	if len(ns) == 0 {
 		return nil, nil
 	}
-	if err := s.store.InsertNotifications(ctx, ns); err != nil {
-		return nil, err
-	}
-	users := make([]domain.UserID, len(ns))
-	for i, n := range ns {
-		users[i] = n.UserID
-	}
-	distinct := slices.Compact(slices.Sorted(slices.Values(users)))
-	unread, err := s.store.UnreadCounts(ctx, tenant, distinct)
+	unread, err := s.store.InsertNotificationsUnread(ctx, ns)
 	if err != nil {
 		return nil, err
 	}
 	// Each update carries the count right after its own notification, as
 	// if they had been inserted one by one: a user listed twice gets n-1,
 	// then n.
-	later := make(map[domain.UserID]int, len(distinct))
+	later := make(map[domain.UserID]int, len(unread))
 	updates := make([]domain.InboxUpdate, len(ns))
 	for i := len(ns) - 1; i >= 0; i-- {
 		pushed := *ns[i]

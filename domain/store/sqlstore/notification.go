@@ -60,7 +60,7 @@ func (s *Store) InsertNotification(ctx context.Context, n *domain.Notification) 
 		return fmt.Errorf("insert notification: %w", err)
 	}
 	return s.InTx(ctx, func(ctx context.Context) error {
-		seq, err := s.addNotificationSeq(ctx, n.TenantID, n.UserID, 1, unreadDelta(n))
+		seq, _, err := s.addNotificationSeq(ctx, n.TenantID, n.UserID, 1, unreadDelta(n))
 		if err != nil {
 			return err
 		}
@@ -136,22 +136,30 @@ const (
 // 500-row INSERTs. Each n.Seq is set; one user's notifications get
 // consecutive seqs in slice order.
 func (s *Store) InsertNotifications(ctx context.Context, ns []*domain.Notification) error {
+	_, err := s.InsertNotificationsUnread(ctx, ns)
+	return err
+}
+
+// InsertNotificationsUnread is InsertNotifications that also returns each
+// recipient's unread count once the batch is in: the statement that hands
+// out the seqs returns it, so no count query follows.
+func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Notification) (map[domain.UserID]int, error) {
 	if len(ns) == 0 {
-		return nil
+		return map[domain.UserID]int{}, nil
 	}
 	rows := make([]any, 0, len(ns)*notificationColCount)
 	counts := map[domain.UserID]seqCounts{}
 	tenant := ns[0].TenantID
 	for i, n := range ns {
 		if n == nil {
-			return fmt.Errorf("insert notifications: notification %d is nil", i)
+			return nil, fmt.Errorf("insert notifications: notification %d is nil", i)
 		}
 		if n.TenantID != tenant {
-			return fmt.Errorf("insert notifications: %w", domain.Invalid("tenant_id", "one tenant per batch"))
+			return nil, fmt.Errorf("insert notifications: %w", domain.Invalid("tenant_id", "one tenant per batch"))
 		}
 		row, err := prepareNotification(n)
 		if err != nil {
-			return fmt.Errorf("insert notifications: notification %d: %w", i, err)
+			return nil, fmt.Errorf("insert notifications: notification %d: %w", i, err)
 		}
 		rows = append(rows, row...)
 		c := counts[n.UserID]
@@ -164,8 +172,9 @@ func (s *Store) InsertNotifications(ctx context.Context, ns []*domain.Notificati
 		users = append(users, u)
 	}
 	slices.Sort(users)
-	return s.InTx(ctx, func(ctx context.Context) error {
-		last, err := s.addNotificationSeqs(ctx, tenant, users, counts)
+	var unread map[domain.UserID]int
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		last, got, err := s.addNotificationSeqs(ctx, tenant, users, counts)
 		if err != nil {
 			return err
 		}
@@ -192,24 +201,30 @@ func (s *Store) InsertNotifications(ctx context.Context, ns []*domain.Notificati
 		for i, n := range ns {
 			n.Seq = rows[i*notificationColCount+3].(int64)
 		}
+		unread = got
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return unread, nil
 }
 
 // addNotificationSeqs advances the sequence and unread count of each of
-// users (sorted) by counts[user] and returns each one's last seq, creating
-// unknown users.
-func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID, users []domain.UserID, counts map[domain.UserID]seqCounts) (map[domain.UserID]int64, error) {
+// users (sorted) by counts[user] and returns each one's last seq and new
+// unread count, creating unknown users.
+func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID, users []domain.UserID, counts map[domain.UserID]seqCounts) (map[domain.UserID]int64, map[domain.UserID]int, error) {
 	last := make(map[domain.UserID]int64, len(users))
+	unread := make(map[domain.UserID]int, len(users))
 	if len(users) == 1 {
 		// One row: the plain UPDATE locks it; no lock query, no join.
 		c := counts[users[0]]
-		seq, err := s.addNotificationSeq(ctx, tenant, users[0], c.seqs, c.unread)
+		seq, n, err := s.addNotificationSeq(ctx, tenant, users[0], c.seqs, c.unread)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		last[users[0]] = seq
-		return last, nil
+		last[users[0]], unread[users[0]] = seq, n
+		return last, unread, nil
 	}
 	for start := 0; start < len(users); start += usersPerStatement {
 		chunk := users[start:min(start+usersPerStatement, len(users))]
@@ -223,10 +238,10 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 			}
 			r, err := s.query(ctx, `SELECT id FROM users WHERE tenant_id = ? AND id IN (`+inList(len(chunk))+`) ORDER BY id`+lock, args...)
 			if err != nil {
-				return nil, s.wrap("lock users", err)
+				return nil, nil, s.wrap("lock users", err)
 			}
 			if err := r.Close(); err != nil {
-				return nil, s.wrap("lock users", err)
+				return nil, nil, s.wrap("lock users", err)
 			}
 		}
 		args := make([]any, 0, 3*len(chunk)+1)
@@ -238,68 +253,72 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 			unread_count = users.unread_count + v.column3
 			FROM (VALUES `+strings.Repeat("(?, CAST(? AS BIGINT), CAST(? AS BIGINT)), ", len(chunk)-1)+`(?, CAST(? AS BIGINT), CAST(? AS BIGINT))) AS v
 			WHERE users.tenant_id = ? AND users.id = v.column1
-			RETURNING users.id, users.notification_seq`, args...)
+			RETURNING users.id, users.notification_seq, users.unread_count`, args...)
 		if err != nil {
-			return nil, s.wrap("next notification seqs", err)
+			return nil, nil, s.wrap("next notification seqs", err)
 		}
 		for r.Next() {
 			var (
 				u   domain.UserID
 				seq int64
+				n   int
 			)
-			if err := r.Scan(&u, &seq); err != nil {
+			if err := r.Scan(&u, &seq, &n); err != nil {
 				r.Close()
-				return nil, s.wrap("next notification seqs", err)
+				return nil, nil, s.wrap("next notification seqs", err)
 			}
-			last[u] = seq
+			last[u], unread[u] = seq, n
 		}
 		if err := r.Close(); err != nil {
-			return nil, s.wrap("next notification seqs", err)
+			return nil, nil, s.wrap("next notification seqs", err)
 		}
 		if err := r.Err(); err != nil {
-			return nil, s.wrap("next notification seqs", err)
+			return nil, nil, s.wrap("next notification seqs", err)
 		}
 	}
 	for _, u := range users {
 		if _, ok := last[u]; !ok {
-			seq, err := s.addNotificationSeq(ctx, tenant, u, counts[u].seqs, counts[u].unread)
+			seq, n, err := s.addNotificationSeq(ctx, tenant, u, counts[u].seqs, counts[u].unread)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			last[u] = seq
+			last[u], unread[u] = seq, n
 		}
 	}
-	return last, nil
+	return last, unread, nil
 }
 
 // addNotificationSeq advances the user's sequence by k and unread count by
-// unread, and returns the last seq of the block, creating the user (and
-// tenant) when unknown.
-func (s *Store) addNotificationSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID, k, unread int64) (int64, error) {
-	var seq int64
+// unread, and returns the last seq of the block and the new unread count,
+// creating the user (and tenant) when unknown.
+func (s *Store) addNotificationSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID, k, unread int64) (int64, int, error) {
+	var (
+		seq int64
+		n   int
+	)
 	err := s.queryRow(ctx, `UPDATE users SET notification_seq = notification_seq + ?, unread_count = unread_count + ?
-		WHERE tenant_id = ? AND id = ? RETURNING notification_seq`, k, unread, tenant, user).Scan(&seq)
+		WHERE tenant_id = ? AND id = ? RETURNING notification_seq, unread_count`, k, unread, tenant, user).Scan(&seq, &n)
 	if err == nil {
-		return seq, nil
+		return seq, n, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return 0, s.wrap("next notification seq", err)
+		return 0, 0, s.wrap("next notification seq", err)
 	}
 	// Unknown user: create a minimal row. A concurrent creator makes this
 	// the increment instead.
 	if err := s.ensureTenant(ctx, tenant); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	at := encTime(now())
 	err = s.queryRow(ctx, `INSERT INTO users (tenant_id, id, name, email, perms, notification_seq, unread_count, created_at, updated_at)
 		VALUES (?, ?, '', '', '[]', ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, id) DO UPDATE SET notification_seq = users.notification_seq + ?,
 			unread_count = users.unread_count + ?
-		RETURNING notification_seq`, tenant, user, k, unread, at, at, k, unread).Scan(&seq)
+		RETURNING notification_seq, unread_count`, tenant, user, k, unread, at, at, k, unread).Scan(&seq, &n)
 	if err != nil {
-		return 0, s.wrap("next notification seq: create user", err)
+		return 0, 0, s.wrap("next notification seq: create user", err)
 	}
-	return seq, nil
+	return seq, n, nil
 }
 
 // UnreadCounts returns the unread count of each of users (0 for a user
