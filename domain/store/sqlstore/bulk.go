@@ -58,15 +58,22 @@ func (s *Store) InsertBulks(ctx context.Context, bs []notification.Bulk) error {
 		}
 		rows = append(rows, row...)
 	}
-	for start := 0; start < len(bs); start += bulksPerInsert {
-		k := min(bulksPerInsert, len(bs)-start)
-		_, err := s.exec(ctx, `INSERT INTO bulk_notifications (`+bulkCols+`) VALUES `+valuesList(k, bulkColCount),
-			rows[start*bulkColCount:(start+k)*bulkColCount]...)
+	return s.insertRows(ctx, "insert bulk", `INSERT INTO bulk_notifications (`+bulkCols+`) VALUES `,
+		bulkColCount, bulksPerInsert, rows)
+}
+
+// insertRows runs insert (ending in "VALUES ") for rows, colCount values
+// each, perInsert rows a statement; a taken key is domain.ErrConflict.
+func (s *Store) insertRows(ctx context.Context, op, insert string, colCount, perInsert int, rows []any) error {
+	n := len(rows) / colCount
+	for start := 0; start < n; start += perInsert {
+		k := min(perInsert, n-start)
+		_, err := s.exec(ctx, insert+valuesList(k, colCount), rows[start*colCount:(start+k)*colCount]...)
 		if s.kind(err) == KindUniqueViolation {
-			return fmt.Errorf("insert bulk: id taken: %w", domain.ErrConflict)
+			return fmt.Errorf("%s: id taken: %w", op, domain.ErrConflict)
 		}
 		if err != nil {
-			return s.wrap("insert bulk", err)
+			return s.wrap(op, err)
 		}
 	}
 	return nil

@@ -187,16 +187,9 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 			rows[i*notificationColCount+3] = next[n.UserID]
 			next[n.UserID]++
 		}
-		for start := 0; start < len(ns); start += notificationsPerInsert {
-			k := min(notificationsPerInsert, len(ns)-start)
-			_, err := s.exec(ctx, `INSERT INTO notifications (`+notificationCols+`) VALUES `+valuesList(k, notificationColCount),
-				rows[start*notificationColCount:(start+k)*notificationColCount]...)
-			if s.kind(err) == KindUniqueViolation {
-				return fmt.Errorf("insert notifications: duplicate id: %w", domain.ErrConflict)
-			}
-			if err != nil {
-				return s.wrap("insert notifications", err)
-			}
+		if err := s.insertRows(ctx, "insert notifications", `INSERT INTO notifications (`+notificationCols+`) VALUES `,
+			notificationColCount, notificationsPerInsert, rows); err != nil {
+			return err
 		}
 		for i, n := range ns {
 			n.Seq = rows[i*notificationColCount+3].(int64)
