@@ -20,7 +20,7 @@ import (
 //
 // Concurrent direct sends are committed in groups: one transaction, one
 // fsync and a few statements for many requests, each answered after the
-// commit. Each of a few lanes runs one flusher at a time; what queues up
+// commit. Each of two lanes runs one flusher at a time; what queues up
 // while it commits is its next group, so an idle server adds no wait.
 // Lanes overlap one group's round trips with another's. A request to one
 // user always takes that user's lane, so one user's personal
@@ -113,8 +113,9 @@ func (s *BulkService) flushQueued(g *groupCommit) {
 	}
 }
 
-// nextGroup takes the lane's next group off its queue (bounded in requests and
-// recipients); when the queue is empty it ends the flusher's turn.
+// nextGroup takes the lane's next group off its queue (bounded in
+// requests and recipients); when the queue is empty it ends the flusher's
+// turn.
 func (s *BulkService) nextGroup(g *groupCommit) []*directSend {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -153,9 +154,13 @@ func (s *BulkService) flush(group []*directSend) {
 		return
 	}
 	err := s.commitGroup(live)
-	if err != nil && len(live) > 1 {
+	// Alone, a member that timed out with the others would only time out
+	// again: those go to the job at once.
+	if err != nil && len(live) > 1 && !errors.Is(err, context.DeadlineExceeded) {
 		for _, m := range live {
-			m.err = s.commitGroup([]*directSend{m})
+			if err := s.commitGroup([]*directSend{m}); err != nil {
+				m.err = err
+			} // else m.err is errAudienceTooLarge or nil, as the commit left it
 			close(m.done)
 		}
 		return

@@ -109,14 +109,19 @@ func TestDirectGroupWithABadMemberCommitsTheOthers(t *testing.T) {
 		taken, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: []string{"carol"}, Title: "first"})
 		require.NoError(t, err)
 
+		bulk.InlineMax = 2 // acme has three users: "all" is too large to send directly
 		bulks, errs := bulk.CommitAsOneGroup(ctx, sender, []notification.BulkRequest{
 			{UserIDs: []string{"bob"}, Title: "one"},
 			{UserIDs: []string{"alice"}, Title: "clash"},
 			{UserIDs: []string{"bob", "alice"}, Title: "two"},
-		}, []string{"", taken.ID, ""})
+			{All: true, Title: "everyone"},
+		}, []string{"", taken.ID, "", ""})
 		require.NoError(t, errs[0])
 		require.ErrorIs(t, errs[1], domain.ErrConflict)
 		require.NoError(t, errs[2])
+		require.ErrorIs(t, errs[3], notification.ErrAudienceTooLarge, "left to the job, also when retried alone")
+		_, err = bulk.Get(ctx, "acme", bulks[3].ID)
+		require.Error(t, err, "not stored by the direct send")
 		for _, i := range []int{0, 2} {
 			got, err := bulk.Get(ctx, "acme", bulks[i].ID)
 			require.NoError(t, err)

@@ -31,3 +31,7 @@ func (s *BulkService) CommitAsOneGroup(ctx context.Context, actor domain.Actor, 
 	}
 	return bulks, errs
 }
+
+// ErrAudienceTooLarge is what a direct send of a permission or all
+// audience larger than InlineMax ends with (Request then queues the job).
+var ErrAudienceTooLarge = errAudienceTooLarge
