@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,7 +24,7 @@ const (
 	MaxBulkUserIDs   = 10_000
 	maxBulkErrors    = 100  // failed recipients listed in a bulk's errors
 	defaultBulkSize  = 500  // recipients per transaction
-	defaultInlineMax = 1000 // audiences up to this size are sent within the request
+	defaultInlineMax = 2000 // audiences up to this size are sent within the request
 	inlineTimeout    = 5 * time.Second
 )
 
@@ -127,6 +128,8 @@ func (b Bulk) View() BulkView {
 type BulkStore interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 	InsertBulk(ctx context.Context, b Bulk) error
+	// InsertBulks is InsertBulk for many at once (a group commit).
+	InsertBulks(ctx context.Context, bs []Bulk) error
 	GetBulk(ctx context.Context, tenant domain.TenantID, id string) (Bulk, error)
 	// LockBulk is GetBulk that also locks the row until the transaction
 	// ends, so two runs of one job take turns batch by batch.
@@ -167,9 +170,15 @@ type BulkService struct {
 	BatchSize int
 	// InlineMax is the largest audience Request sends at once, in the
 	// request, rather than leaving it to the worker's next poll (default
-	// 1000; 0 or less: never). The queued job stays the guarantee: should
-	// the inline send stop short, the job resumes it.
+	// 2000: a tenant of a thousand or two users gets its broadcasts at
+	// once; 0 or less: never). The queued job stays the guarantee: should
+	// the inline send stop short, the job resumes it. Such an audience is
+	// sent directly, without a job, when it can be (bulk_direct.go).
 	InlineMax int
+	// GroupMax is how many direct sends one transaction commits at most
+	// (default 64).
+	GroupMax int
+	lanes    [directLanes]groupCommit
 }
 
 // NewBulkService returns a BulkService; now defaults to time.Now.
@@ -177,7 +186,7 @@ func NewBulkService(store BulkStore, sender *Service, jobs Dispatcher, now func(
 	if now == nil {
 		now = time.Now
 	}
-	return &BulkService{store: store, sender: sender, jobs: jobs, now: now, BatchSize: defaultBulkSize, InlineMax: defaultInlineMax}
+	return &BulkService{store: store, sender: sender, jobs: jobs, now: now, BatchSize: defaultBulkSize, InlineMax: defaultInlineMax, GroupMax: defaultGroupMax}
 }
 
 // BulkRequest is the body of POST /api/v1/notifications.
@@ -284,19 +293,28 @@ func (in BulkRequest) validate() (Bulk, error) {
 	return b, v.Err()
 }
 
-// Request validates a bulk send, stores it and queues the job that sends
-// it, in one transaction: the job runs if and only if the bulk exists.
+// Request validates a bulk send and sends it directly when it is small
+// (sendDirect). Otherwise, or should that fail, it stores the bulk and
+// queues the job that sends it, in one transaction: the job runs if and
+// only if the bulk exists.
 func (s *BulkService) Request(ctx context.Context, actor domain.Actor, in BulkRequest) (Bulk, error) {
 	if err := actor.Require(domain.PermNotificationsSend); err != nil {
 		return Bulk{}, err
 	}
-	b, err := in.validate()
+	b, err := s.newBulk(actor, in)
 	if err != nil {
 		return Bulk{}, err
 	}
-	b.ID, b.TenantID, b.RequestedBy = domain.NewID(), actor.TenantID, actor.UserID
-	b.Status, b.CreatedAt = BulkPending, s.now().UTC().Truncate(time.Microsecond)
-	b.Total = int64(len(b.Audience.UserIDs)) // a permission or all is counted when sending starts
+	if size, ok := s.directSize(b); ok {
+		sent, err := s.sendDirect(ctx, b, size)
+		if err == nil {
+			return sent, nil
+		}
+		if !errors.Is(err, errAudienceTooLarge) {
+			s.sender.log.WarnContext(ctx, "direct bulk send failed; queueing it as a job",
+				slog.String("bulk_id", b.ID), slog.Any("error", err))
+		}
+	}
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		if err := s.store.InsertBulk(ctx, b); err != nil {
 			return err
@@ -308,6 +326,18 @@ func (s *BulkService) Request(ctx context.Context, actor domain.Actor, in BulkRe
 		return Bulk{}, fmt.Errorf("request bulk notifications: %w", err)
 	}
 	return s.sendInline(ctx, b), nil
+}
+
+// newBulk is the pending bulk a valid request describes.
+func (s *BulkService) newBulk(actor domain.Actor, in BulkRequest) (Bulk, error) {
+	b, err := in.validate()
+	if err != nil {
+		return Bulk{}, err
+	}
+	b.ID, b.TenantID, b.RequestedBy = domain.NewID(), actor.TenantID, actor.UserID
+	b.Status, b.CreatedAt = BulkPending, s.now().UTC().Truncate(time.Microsecond)
+	b.Total = int64(len(b.Audience.UserIDs)) // a permission or all is counted when sending starts
+	return b, nil
 }
 
 // sendInline sends a small bulk right away, so one user's notification

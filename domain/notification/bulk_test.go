@@ -263,10 +263,10 @@ func TestBulkRequestValidation(t *testing.T) {
 	})
 }
 
-// TestBulkSmallAudienceIsSentInline: an audience up to InlineMax is sent
-// within the request, so it is on the sockets at once; the queued job
-// still runs and finds nothing to do. A larger audience waits for the job.
-func TestBulkSmallAudienceIsSentInline(t *testing.T) {
+// TestBulkSmallAudienceIsSentDirectly: an audience up to InlineMax is
+// sent within the request, in the transaction that writes its bulk record
+// completed: no job is queued. A larger audience waits for the job.
+func TestBulkSmallAudienceIsSentDirectly(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, f fixture) {
 		ctx := context.Background()
@@ -279,13 +279,14 @@ func TestBulkSmallAudienceIsSentInline(t *testing.T) {
 		require.EqualValues(t, 1, b.Sent)
 		require.EqualValues(t, 1, b.Failed)
 		require.Len(t, inbox(t, f, "acme", "bob"), 1)
-		require.Len(t, d.jobs, 1, "the job is queued all the same")
-		require.NoError(t, bulk.Send(ctx, "acme", b.ID), "the job runs")
-		require.Len(t, inbox(t, f, "acme", "bob"), 1, "and notifies nobody twice")
+		require.Empty(t, d.jobs, "no job for a direct send")
+		require.NoError(t, bulk.Send(ctx, "acme", b.ID), "a stray run of the job")
+		require.Len(t, inbox(t, f, "acme", "bob"), 1, "notifies nobody twice")
 
 		big, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: []string{"alice", "bob", "carol"}, Title: "Later"})
 		require.NoError(t, err)
 		require.Equal(t, notification.BulkPending, big.Status, "over InlineMax: left to the job")
+		require.Len(t, d.jobs, 1)
 		require.Len(t, inbox(t, f, "acme", "alice"), 0)
 	})
 }

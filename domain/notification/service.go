@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -143,47 +144,64 @@ func SafeActionURL(u string) bool {
 // commit. Inside a caller's InTx (a listener's effect transaction) the
 // inserts join it, so they commit or roll back with the effect.
 func (s *Service) SendToUsers(ctx context.Context, tenant domain.TenantID, users []domain.UserID, d Draft) ([]domain.Notification, error) {
-	data, err := d.validate()
+	sent, err := s.sendAll(ctx, []delivery{{tenant: tenant, users: users, draft: d}})
 	if err != nil {
 		return nil, err
 	}
-	var out []domain.Notification
+	return sent[0], nil
+}
+
+// delivery is one draft addressed to users of one tenant.
+type delivery struct {
+	tenant domain.TenantID
+	users  []domain.UserID
+	draft  Draft
+}
+
+// sendAll is SendToUsers for several drafts at once, in one transaction
+// (a group commit of bulk sends): per tenant one batch insert and one
+// count query, and one publish for all of them. sent[i] are the
+// notifications of ds[i]. A user's notifications get consecutive seqs in
+// the order of ds, then of its users, and are pushed in that order.
+func (s *Service) sendAll(ctx context.Context, ds []delivery) (sent [][]domain.Notification, err error) {
+	data := make([]json.RawMessage, len(ds))
+	for i, d := range ds {
+		if data[i], err = d.draft.validate(); err != nil {
+			return nil, err
+		}
+	}
+	// Tenants in a fixed order: two groups sharing users lock their rows
+	// in the same order.
+	byTenant := map[domain.TenantID][]int{}
+	for i, d := range ds {
+		byTenant[d.tenant] = append(byTenant[d.tenant], i)
+	}
+	tenants := slices.Sorted(maps.Keys(byTenant))
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		// The transaction may be retried: everything is built afresh.
 		now := s.now().UTC()
-		out = make([]domain.Notification, len(users))
-		ptrs := make([]*domain.Notification, len(users))
-		for i, u := range users {
-			out[i] = domain.Notification{
-				ID: domain.NewID(), TenantID: tenant, UserID: u, Type: d.Type,
-				Severity: d.Severity, Title: d.Title, Body: d.Body,
-				ActionURL: d.ActionURL, Data: data, CreatedAt: now,
+		sent = make([][]domain.Notification, len(ds))
+		var updates []domain.InboxUpdate
+		for _, tenant := range tenants {
+			var ptrs []*domain.Notification
+			for _, i := range byTenant[tenant] {
+				d := ds[i]
+				out := make([]domain.Notification, len(d.users))
+				for j, u := range d.users {
+					out[j] = domain.Notification{
+						ID: domain.NewID(), TenantID: tenant, UserID: u, Type: d.draft.Type,
+						Severity: d.draft.Severity, Title: d.draft.Title, Body: d.draft.Body,
+						ActionURL: d.draft.ActionURL, Data: data[i], CreatedAt: now,
+					}
+					ptrs = append(ptrs, &out[j])
+				}
+				sent[i] = out
 			}
-			ptrs[i] = &out[i]
-		}
-		// One batch whatever the number of users: a few statements, not
-		// three per user.
-		if err := s.store.InsertNotifications(ctx, ptrs); err != nil {
-			return err
-		}
-		distinct := slices.Compact(slices.Sorted(slices.Values(users)))
-		unread, err := s.store.UnreadCounts(ctx, tenant, distinct)
-		if err != nil {
-			return err
-		}
-		// Each update carries the count right after its own notification,
-		// as if they had been inserted one by one: a user listed twice
-		// gets n-1, then n.
-		later := make(map[domain.UserID]int, len(distinct))
-		updates := make([]domain.InboxUpdate, len(users))
-		for i := len(out) - 1; i >= 0; i-- {
-			u := out[i].UserID
-			pushed := out[i]
-			updates[i] = domain.InboxUpdate{
-				Kind: domain.UpdateNotification, TenantID: tenant, UserID: u,
-				Notification: &pushed, Seq: pushed.Seq, UnreadCount: unread[u] - later[u],
+			us, err := s.insertAndCount(ctx, tenant, ptrs)
+			if err != nil {
+				return err
 			}
-			later[u]++
+			updates = append(updates, us...)
 		}
 		s.publishAfterCommit(ctx, updates...)
 		return nil
@@ -191,7 +209,35 @@ func (s *Service) SendToUsers(ctx context.Context, tenant domain.TenantID, users
 	if err != nil {
 		return nil, fmt.Errorf("send notifications: %w", err)
 	}
-	return out, nil
+	return sent, nil
+}
+
+// insertAndCount stores one tenant's notifications in one batch (a few
+// statements, not three per user; the unread counts come back with the
+// seqs) and returns the update to push for each, in order.
+func (s *Service) insertAndCount(ctx context.Context, tenant domain.TenantID, ns []*domain.Notification) ([]domain.InboxUpdate, error) {
+	if len(ns) == 0 {
+		return nil, nil
+	}
+	unread, err := s.store.InsertNotificationsUnread(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	// Each update carries the count right after its own notification, as
+	// if they had been inserted one by one: a user listed twice gets n-1,
+	// then n.
+	later := make(map[domain.UserID]int, len(unread))
+	updates := make([]domain.InboxUpdate, len(ns))
+	for i := len(ns) - 1; i >= 0; i-- {
+		pushed := *ns[i]
+		u := pushed.UserID
+		updates[i] = domain.InboxUpdate{
+			Kind: domain.UpdateNotification, TenantID: tenant, UserID: u,
+			Notification: &pushed, Seq: pushed.Seq, UnreadCount: unread[u] - later[u],
+		}
+		later[u]++
+	}
+	return updates, nil
 }
 
 // SendToPermission addresses the draft to every known user of the tenant

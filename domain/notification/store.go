@@ -42,10 +42,10 @@ type Store interface {
 	// one tenant at once (a broadcast): one user's get consecutive seqs in
 	// slice order.
 	InsertNotifications(ctx context.Context, ns []*domain.Notification) error
+	// InsertNotificationsUnread is InsertNotifications that also returns
+	// each recipient's unread count after the batch.
+	InsertNotificationsUnread(ctx context.Context, ns []*domain.Notification) (map[domain.UserID]int, error)
 	UnreadCount(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int, error)
-	// UnreadCounts is UnreadCount for many users at once (0 for a user
-	// without notifications).
-	UnreadCounts(ctx context.Context, tenant domain.TenantID, users []domain.UserID) (map[domain.UserID]int, error)
 	// ListNotifications: domain.ErrNotFound when Before is not this user's.
 	ListNotifications(ctx context.Context, tenant domain.TenantID, user domain.UserID, p ListParams) ([]domain.Notification, error)
 	// NotificationSeq resolves one of the user's notification ids to its seq.

@@ -39,37 +39,70 @@ func scanBulk(sc scanner) (notification.Bulk, error) {
 // InsertBulk stores a new bulk send. domain.ErrConflict when the id is
 // taken.
 func (s *Store) InsertBulk(ctx context.Context, b notification.Bulk) error {
+	return s.InsertBulks(ctx, []notification.Bulk{b})
+}
+
+const (
+	bulkColCount   = 20
+	bulksPerInsert = 100 // 2,000 bind parameters
+)
+
+// InsertBulks stores new bulk sends in a few multi-row INSERTs (a group
+// commit of direct sends). domain.ErrConflict when an id is taken.
+func (s *Store) InsertBulks(ctx context.Context, bs []notification.Bulk) error {
+	rows := make([]any, 0, len(bs)*bulkColCount)
+	for _, b := range bs {
+		row, err := bulkRow(b)
+		if err != nil {
+			return fmt.Errorf("insert bulk: %w", err)
+		}
+		rows = append(rows, row...)
+	}
+	return s.insertRows(ctx, "insert bulk", `INSERT INTO bulk_notifications (`+bulkCols+`) VALUES `,
+		bulkColCount, bulksPerInsert, rows)
+}
+
+// insertRows runs insert (ending in "VALUES ") for rows, colCount values
+// each, perInsert rows a statement; a taken key is domain.ErrConflict.
+func (s *Store) insertRows(ctx context.Context, op, insert string, colCount, perInsert int, rows []any) error {
+	n := len(rows) / colCount
+	for start := 0; start < n; start += perInsert {
+		k := min(perInsert, n-start)
+		_, err := s.exec(ctx, insert+valuesList(k, colCount), rows[start*colCount:(start+k)*colCount]...)
+		if s.kind(err) == KindUniqueViolation {
+			return fmt.Errorf("%s: id taken: %w", op, domain.ErrConflict)
+		}
+		if err != nil {
+			return s.wrap(op, err)
+		}
+	}
+	return nil
+}
+
+// bulkRow validates b and returns its column values in bulkCols order.
+func bulkRow(b notification.Bulk) ([]any, error) {
 	id, err := newRowID("id", b.ID)
 	if err != nil {
-		return fmt.Errorf("insert bulk: %w", err)
+		return nil, err
 	}
 	if err := requireTenant(b.TenantID); err != nil {
-		return fmt.Errorf("insert bulk: %w", err)
+		return nil, err
 	}
 	audience, err := json.Marshal(b.Audience)
 	if err != nil {
-		return fmt.Errorf("insert bulk: encode audience: %w", err)
+		return nil, fmt.Errorf("encode audience: %w", err)
 	}
 	data, err := encJSON("data", b.Data, "{}")
 	if err != nil {
-		return fmt.Errorf("insert bulk: %w", err)
+		return nil, err
 	}
 	errList, err := encJSONList(b.Errors)
 	if err != nil {
-		return fmt.Errorf("insert bulk: %w", err)
+		return nil, err
 	}
-	_, err = s.exec(ctx, `INSERT INTO bulk_notifications (`+bulkCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		b.TenantID, id, b.RequestedBy, string(audience), b.Type, b.Severity, b.Title, b.Body, b.ActionURL, data,
+	return []any{b.TenantID, id, b.RequestedBy, string(audience), b.Type, b.Severity, b.Title, b.Body, b.ActionURL, data,
 		b.Status, b.Total, b.Sent, b.Failed, errList, b.ResumeAfter, b.LastError,
-		encTimeOrNow(b.CreatedAt), encTimePtr(b.StartedAt), encTimePtr(b.CompletedAt))
-	if s.kind(err) == KindUniqueViolation {
-		return fmt.Errorf("insert bulk %s: %w", id, domain.ErrConflict)
-	}
-	if err != nil {
-		return s.wrap("insert bulk", err)
-	}
-	return nil
+		encTimeOrNow(b.CreatedAt), encTimePtr(b.StartedAt), encTimePtr(b.CompletedAt)}, nil
 }
 
 // GetBulk returns one of the tenant's bulk sends; domain.ErrNotFound for a

@@ -60,7 +60,7 @@ func (s *Store) InsertNotification(ctx context.Context, n *domain.Notification) 
 		return fmt.Errorf("insert notification: %w", err)
 	}
 	return s.InTx(ctx, func(ctx context.Context) error {
-		seq, err := s.addNotificationSeq(ctx, n.TenantID, n.UserID, 1)
+		seq, _, err := s.addNotificationSeq(ctx, n.TenantID, n.UserID, 1, unreadDelta(n))
 		if err != nil {
 			return err
 		}
@@ -78,6 +78,18 @@ func (s *Store) InsertNotification(ctx context.Context, n *domain.Notification) 
 }
 
 const notificationColCount = 12
+
+// unreadDelta is what storing n adds to its user's unread_count.
+func unreadDelta(n *domain.Notification) int64 {
+	if n.ReadAt == nil {
+		return 1
+	}
+	return 0
+}
+
+// seqCounts is how many notifications a batch adds to one user: seqs to
+// hand out, and of those, how many are unread.
+type seqCounts struct{ seqs, unread int64 }
 
 // prepareNotification validates and normalises n (id and created_at
 // defaults, UTC microseconds) and returns its column values, seq (index 3)
@@ -124,75 +136,88 @@ const (
 // 500-row INSERTs. Each n.Seq is set; one user's notifications get
 // consecutive seqs in slice order.
 func (s *Store) InsertNotifications(ctx context.Context, ns []*domain.Notification) error {
+	_, err := s.InsertNotificationsUnread(ctx, ns)
+	return err
+}
+
+// InsertNotificationsUnread is InsertNotifications that also returns each
+// recipient's unread count once the batch is in: the statement that hands
+// out the seqs returns it, so no count query follows.
+func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Notification) (map[domain.UserID]int, error) {
 	if len(ns) == 0 {
-		return nil
+		return map[domain.UserID]int{}, nil
 	}
 	rows := make([]any, 0, len(ns)*notificationColCount)
-	counts := map[domain.UserID]int64{}
+	counts := map[domain.UserID]seqCounts{}
 	tenant := ns[0].TenantID
 	for i, n := range ns {
 		if n == nil {
-			return fmt.Errorf("insert notifications: notification %d is nil", i)
+			return nil, fmt.Errorf("insert notifications: notification %d is nil", i)
 		}
 		if n.TenantID != tenant {
-			return fmt.Errorf("insert notifications: %w", domain.Invalid("tenant_id", "one tenant per batch"))
+			return nil, fmt.Errorf("insert notifications: %w", domain.Invalid("tenant_id", "one tenant per batch"))
 		}
 		row, err := prepareNotification(n)
 		if err != nil {
-			return fmt.Errorf("insert notifications: notification %d: %w", i, err)
+			return nil, fmt.Errorf("insert notifications: notification %d: %w", i, err)
 		}
 		rows = append(rows, row...)
-		counts[n.UserID]++
+		c := counts[n.UserID]
+		c.seqs++
+		c.unread += unreadDelta(n)
+		counts[n.UserID] = c
 	}
 	users := make([]domain.UserID, 0, len(counts))
 	for u := range counts {
 		users = append(users, u)
 	}
 	slices.Sort(users)
-	return s.InTx(ctx, func(ctx context.Context) error {
-		last, err := s.addNotificationSeqs(ctx, tenant, users, counts)
+	var unread map[domain.UserID]int
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		last, got, err := s.addNotificationSeqs(ctx, tenant, users, counts)
 		if err != nil {
 			return err
 		}
 		// Hand out each user's block of seqs in slice order.
 		next := make(map[domain.UserID]int64, len(last))
 		for u, l := range last {
-			next[u] = l - counts[u] + 1
+			next[u] = l - counts[u].seqs + 1
 		}
 		for i, n := range ns {
 			rows[i*notificationColCount+3] = next[n.UserID]
 			next[n.UserID]++
 		}
-		for start := 0; start < len(ns); start += notificationsPerInsert {
-			k := min(notificationsPerInsert, len(ns)-start)
-			_, err := s.exec(ctx, `INSERT INTO notifications (`+notificationCols+`) VALUES `+valuesList(k, notificationColCount),
-				rows[start*notificationColCount:(start+k)*notificationColCount]...)
-			if s.kind(err) == KindUniqueViolation {
-				return fmt.Errorf("insert notifications: duplicate id: %w", domain.ErrConflict)
-			}
-			if err != nil {
-				return s.wrap("insert notifications", err)
-			}
+		if err := s.insertRows(ctx, "insert notifications", `INSERT INTO notifications (`+notificationCols+`) VALUES `,
+			notificationColCount, notificationsPerInsert, rows); err != nil {
+			return err
 		}
 		for i, n := range ns {
 			n.Seq = rows[i*notificationColCount+3].(int64)
 		}
+		unread = got
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return unread, nil
 }
 
-// addNotificationSeqs advances the sequence of each of users (sorted) by
-// counts[user] and returns each one's last seq, creating unknown users.
-func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID, users []domain.UserID, counts map[domain.UserID]int64) (map[domain.UserID]int64, error) {
+// addNotificationSeqs advances the sequence and unread count of each of
+// users (sorted) by counts[user] and returns each one's last seq and new
+// unread count, creating unknown users.
+func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID, users []domain.UserID, counts map[domain.UserID]seqCounts) (map[domain.UserID]int64, map[domain.UserID]int, error) {
 	last := make(map[domain.UserID]int64, len(users))
+	unread := make(map[domain.UserID]int, len(users))
 	if len(users) == 1 {
 		// One row: the plain UPDATE locks it; no lock query, no join.
-		seq, err := s.addNotificationSeq(ctx, tenant, users[0], counts[users[0]])
+		c := counts[users[0]]
+		seq, n, err := s.addNotificationSeq(ctx, tenant, users[0], c.seqs, c.unread)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		last[users[0]] = seq
-		return last, nil
+		last[users[0]], unread[users[0]] = seq, n
+		return last, unread, nil
 	}
 	for start := 0; start < len(users); start += usersPerStatement {
 		chunk := users[start:min(start+usersPerStatement, len(users))]
@@ -206,84 +231,93 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 			}
 			r, err := s.query(ctx, `SELECT id FROM users WHERE tenant_id = ? AND id IN (`+inList(len(chunk))+`) ORDER BY id`+lock, args...)
 			if err != nil {
-				return nil, s.wrap("lock users", err)
+				return nil, nil, s.wrap("lock users", err)
 			}
 			if err := r.Close(); err != nil {
-				return nil, s.wrap("lock users", err)
+				return nil, nil, s.wrap("lock users", err)
 			}
 		}
-		args := make([]any, 0, 2*len(chunk)+1)
+		args := make([]any, 0, 3*len(chunk)+1)
 		for _, u := range chunk {
-			args = append(args, u, counts[u])
+			args = append(args, u, counts[u].seqs, counts[u].unread)
 		}
 		args = append(args, tenant)
-		r, err := s.query(ctx, `UPDATE users SET notification_seq = users.notification_seq + v.column2
-			FROM (VALUES `+strings.Repeat("(?, CAST(? AS BIGINT)), ", len(chunk)-1)+`(?, CAST(? AS BIGINT))) AS v
+		r, err := s.query(ctx, `UPDATE users SET notification_seq = users.notification_seq + v.column2,
+			unread_count = users.unread_count + v.column3
+			FROM (VALUES `+strings.Repeat("(?, CAST(? AS BIGINT), CAST(? AS BIGINT)), ", len(chunk)-1)+`(?, CAST(? AS BIGINT), CAST(? AS BIGINT))) AS v
 			WHERE users.tenant_id = ? AND users.id = v.column1
-			RETURNING users.id, users.notification_seq`, args...)
+			RETURNING users.id, users.notification_seq, users.unread_count`, args...)
 		if err != nil {
-			return nil, s.wrap("next notification seqs", err)
+			return nil, nil, s.wrap("next notification seqs", err)
 		}
 		for r.Next() {
 			var (
 				u   domain.UserID
 				seq int64
+				n   int
 			)
-			if err := r.Scan(&u, &seq); err != nil {
+			if err := r.Scan(&u, &seq, &n); err != nil {
 				r.Close()
-				return nil, s.wrap("next notification seqs", err)
+				return nil, nil, s.wrap("next notification seqs", err)
 			}
-			last[u] = seq
+			last[u], unread[u] = seq, n
 		}
 		if err := r.Close(); err != nil {
-			return nil, s.wrap("next notification seqs", err)
+			return nil, nil, s.wrap("next notification seqs", err)
 		}
 		if err := r.Err(); err != nil {
-			return nil, s.wrap("next notification seqs", err)
+			return nil, nil, s.wrap("next notification seqs", err)
 		}
 	}
 	for _, u := range users {
 		if _, ok := last[u]; !ok {
-			seq, err := s.addNotificationSeq(ctx, tenant, u, counts[u])
+			seq, n, err := s.addNotificationSeq(ctx, tenant, u, counts[u].seqs, counts[u].unread)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			last[u] = seq
+			last[u], unread[u] = seq, n
 		}
 	}
-	return last, nil
+	return last, unread, nil
 }
 
-// addNotificationSeq advances the user's sequence by k and returns the
-// last seq of the block, creating the user (and tenant) when unknown.
-func (s *Store) addNotificationSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID, k int64) (int64, error) {
-	var seq int64
-	err := s.queryRow(ctx, `UPDATE users SET notification_seq = notification_seq + ?
-		WHERE tenant_id = ? AND id = ? RETURNING notification_seq`, k, tenant, user).Scan(&seq)
+// addNotificationSeq advances the user's sequence by k and unread count by
+// unread, and returns the last seq of the block and the new unread count,
+// creating the user (and tenant) when unknown.
+func (s *Store) addNotificationSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID, k, unread int64) (int64, int, error) {
+	var (
+		seq int64
+		n   int
+	)
+	err := s.queryRow(ctx, `UPDATE users SET notification_seq = notification_seq + ?, unread_count = unread_count + ?
+		WHERE tenant_id = ? AND id = ? RETURNING notification_seq, unread_count`, k, unread, tenant, user).Scan(&seq, &n)
 	if err == nil {
-		return seq, nil
+		return seq, n, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return 0, s.wrap("next notification seq", err)
+		return 0, 0, s.wrap("next notification seq", err)
 	}
 	// Unknown user: create a minimal row. A concurrent creator makes this
 	// the increment instead.
 	if err := s.ensureTenant(ctx, tenant); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	at := encTime(now())
-	err = s.queryRow(ctx, `INSERT INTO users (tenant_id, id, name, email, perms, notification_seq, created_at, updated_at)
-		VALUES (?, ?, '', '', '[]', ?, ?, ?)
-		ON CONFLICT (tenant_id, id) DO UPDATE SET notification_seq = users.notification_seq + ?
-		RETURNING notification_seq`, tenant, user, k, at, at, k).Scan(&seq)
+	err = s.queryRow(ctx, `INSERT INTO users (tenant_id, id, name, email, perms, notification_seq, unread_count, created_at, updated_at)
+		VALUES (?, ?, '', '', '[]', ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, id) DO UPDATE SET notification_seq = users.notification_seq + ?,
+			unread_count = users.unread_count + ?
+		RETURNING notification_seq, unread_count`, tenant, user, k, unread, at, at, k, unread).Scan(&seq, &n)
 	if err != nil {
-		return 0, s.wrap("next notification seq: create user", err)
+		return 0, 0, s.wrap("next notification seq: create user", err)
 	}
-	return seq, nil
+	return seq, n, nil
 }
 
-// UnreadCounts counts the unread notifications of each of users (0 for a
-// user without any), in one query per 500 users.
+// UnreadCounts returns the unread count of each of users (0 for a user
+// without any, or without a row), in one query per 500 users. The counts
+// are users.unread_count, which every change of an inbox keeps exact in
+// its own transaction.
 func (s *Store) UnreadCounts(ctx context.Context, tenant domain.TenantID, users []domain.UserID) (map[domain.UserID]int, error) {
 	out := make(map[domain.UserID]int, len(users))
 	for start := 0; start < len(users); start += usersPerStatement {
@@ -294,8 +328,7 @@ func (s *Store) UnreadCounts(ctx context.Context, tenant domain.TenantID, users 
 			args = append(args, u)
 			out[u] = 0
 		}
-		r, err := s.query(ctx, `SELECT user_id, COUNT(*) FROM notifications
-			WHERE tenant_id = ? AND user_id IN (`+inList(len(chunk))+`) AND read_at IS NULL GROUP BY user_id`, args...)
+		r, err := s.query(ctx, `SELECT id, unread_count FROM users WHERE tenant_id = ? AND id IN (`+inList(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, s.wrap("unread counts", err)
 		}
@@ -320,11 +353,14 @@ func (s *Store) UnreadCounts(ctx context.Context, tenant domain.TenantID, users 
 	return out, nil
 }
 
-// UnreadCount counts the user's unread notifications.
+// UnreadCount is the user's number of unread notifications (0 for a user
+// without a row).
 func (s *Store) UnreadCount(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int, error) {
 	var n int
-	err := s.queryRow(ctx, `SELECT COUNT(*) FROM notifications WHERE tenant_id = ? AND user_id = ? AND read_at IS NULL`,
-		tenant, user).Scan(&n)
+	err := s.queryRow(ctx, `SELECT unread_count FROM users WHERE tenant_id = ? AND id = ?`, tenant, user).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, s.wrap("unread count", err)
 	}
@@ -409,7 +445,7 @@ func (s *Store) MaxSeq(ctx context.Context, tenant domain.TenantID, user domain.
 // changed is false when it was read already. domain.ErrNotFound for an id
 // that is not this user's.
 func (s *Store) MarkRead(ctx context.Context, tenant domain.TenantID, user domain.UserID, id string, at time.Time) (bool, error) {
-	return s.setRead(ctx, "mark read", tenant, user, id,
+	return s.setRead(ctx, "mark read", tenant, user, id, -1,
 		`UPDATE notifications SET read_at = ? WHERE id = ? AND tenant_id = ? AND user_id = ? AND read_at IS NULL`,
 		encTimeOrNow(at))
 }
@@ -417,22 +453,30 @@ func (s *Store) MarkRead(ctx context.Context, tenant domain.TenantID, user domai
 // MarkUnread clears read_at; changed is false when it was unread.
 // domain.ErrNotFound for an id that is not this user's.
 func (s *Store) MarkUnread(ctx context.Context, tenant domain.TenantID, user domain.UserID, id string) (bool, error) {
-	return s.setRead(ctx, "mark unread", tenant, user, id,
+	return s.setRead(ctx, "mark unread", tenant, user, id, +1,
 		`UPDATE notifications SET read_at = NULL WHERE id = ? AND tenant_id = ? AND user_id = ? AND read_at IS NOT NULL`)
 }
 
-// setRead runs an update of read_at guarded by its current state; when it
-// changes nothing, it tells "already so" from "not this user's".
-func (s *Store) setRead(ctx context.Context, op string, tenant domain.TenantID, user domain.UserID, id, update string, lead ...any) (bool, error) {
+// setRead runs an update of read_at guarded by its current state and
+// moves the user's unread count by delta when it changed a row, both in
+// one transaction; when it changes nothing, it tells "already so" from
+// "not this user's".
+func (s *Store) setRead(ctx context.Context, op string, tenant domain.TenantID, user domain.UserID, id string, delta int64, update string, lead ...any) (bool, error) {
 	key, ok := lookupID(id)
 	if !ok {
 		return false, fmt.Errorf("%s %q: %w", op, id, domain.ErrNotFound)
 	}
-	res, err := s.exec(ctx, update, append(lead, key, tenant, user)...)
-	if err != nil {
-		return false, s.wrap(op, err)
-	}
-	n, err := affected(op, res)
+	var n int64
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		res, err := s.exec(ctx, update, append(lead, key, tenant, user)...)
+		if err != nil {
+			return s.wrap(op, err)
+		}
+		if n, err = affected(op, res); err != nil || n == 0 {
+			return err
+		}
+		return s.addUnread(ctx, op, tenant, user, delta*n)
+	})
 	if err != nil {
 		return false, err
 	}
@@ -448,12 +492,30 @@ func (s *Store) setRead(ctx context.Context, op string, tenant domain.TenantID, 
 // MarkAllRead marks every unread notification of the user read and returns
 // how many it marked.
 func (s *Store) MarkAllRead(ctx context.Context, tenant domain.TenantID, user domain.UserID, at time.Time) (int64, error) {
-	res, err := s.exec(ctx, `UPDATE notifications SET read_at = ? WHERE tenant_id = ? AND user_id = ? AND read_at IS NULL`,
-		encTimeOrNow(at), tenant, user)
-	if err != nil {
-		return 0, s.wrap("mark all read", err)
+	var n int64
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		res, err := s.exec(ctx, `UPDATE notifications SET read_at = ? WHERE tenant_id = ? AND user_id = ? AND read_at IS NULL`,
+			encTimeOrNow(at), tenant, user)
+		if err != nil {
+			return s.wrap("mark all read", err)
+		}
+		if n, err = affected("mark all read", res); err != nil || n == 0 {
+			return err
+		}
+		return s.addUnread(ctx, "mark all read", tenant, user, -n)
+	})
+	return n, err
+}
+
+// addUnread moves the user's unread count by delta: the rows this
+// transaction changed, never a recount, so that concurrent changes (each
+// adding its own delta under the row lock) add up exactly.
+func (s *Store) addUnread(ctx context.Context, op string, tenant domain.TenantID, user domain.UserID, delta int64) error {
+	if _, err := s.exec(ctx, `UPDATE users SET unread_count = unread_count + ? WHERE tenant_id = ? AND id = ?`,
+		delta, tenant, user); err != nil {
+		return s.wrap(op+": unread count", err)
 	}
-	return affected("mark all read", res)
+	return nil
 }
 
 // LockInbox serialises changes to one user's inbox until the transaction

@@ -28,6 +28,7 @@ func Run(t *testing.T, open Opener) {
 		{"Inventory", inventoryTests},
 		{"Event", eventTests},
 		{"Notification", notificationTests},
+		{"UnreadCounter", unreadCounterTests},
 		{"User", userTests},
 		{"Job", jobTests},
 		{"FailedJob", failedJobTests},

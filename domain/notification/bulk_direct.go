@@ -1,0 +1,259 @@
+package notification
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"hash/fnv"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/notifyhub/notifyhub/domain"
+)
+
+// Direct sends. An audience up to InlineMax is sent in one transaction
+// that also writes its bulk record, already completed with its sent and
+// failed counts: no job, no outbox row, no progress updates. Either that
+// transaction commits (GET bulk/{id} shows the result, every notification
+// is stored and then pushed) or the request falls back to the queued job.
+//
+// Concurrent direct sends are committed in groups: one transaction, one
+// fsync and a few statements for many requests, each answered after the
+// commit. Each of two lanes runs one flusher at a time; what queues up
+// while it commits is its next group, so an idle server adds no wait.
+// Lanes overlap one group's round trips with another's. A request to one
+// user always takes that user's lane, so one user's personal
+// notifications are committed and pushed in order by one flusher (across
+// lanes the user's row lock still orders the seqs, and a socket that sees
+// a later seq first refills the gap).
+
+// Bounds of one group commit.
+const (
+	defaultGroupMax    = 64   // requests
+	directLanes        = 2    // group commits in flight at once
+	groupRecipientsMax = 4000 // recipients; a request alone always fits
+)
+
+// errAudienceTooLarge: a permission or all audience outgrew InlineMax; the
+// queued job sends it.
+var errAudienceTooLarge = errors.New("audience larger than the direct-send limit")
+
+// directSend is one request waiting for its group to commit.
+type directSend struct {
+	ctx  context.Context // the request's: a member whose request ended is dropped
+	bulk Bulk
+	size int // recipients it may reach, to bound the group
+	// Set by the flush before done is closed.
+	result Bulk
+	err    error
+	done   chan struct{}
+}
+
+// groupCommit queues direct sends for the flusher.
+type groupCommit struct {
+	mu      sync.Mutex
+	queue   []*directSend
+	running bool // a flusher goroutine is draining the queue
+}
+
+// directSize is how many recipients b may reach when it is sent directly,
+// and whether it may be: an explicit list up to InlineMax, or a
+// permission or all audience; the latter is counted in the transaction
+// itself, and goes to the job if it turns out larger.
+func (s *BulkService) directSize(b Bulk) (int, bool) {
+	if s.InlineMax <= 0 {
+		return 0, false
+	}
+	if n := len(b.Audience.UserIDs); n > 0 {
+		return n, n <= s.InlineMax
+	}
+	return s.InlineMax, true
+}
+
+// sendDirect sends b through a group commit and returns it as committed.
+func (s *BulkService) sendDirect(ctx context.Context, b Bulk, size int) (Bulk, error) {
+	m := &directSend{ctx: ctx, bulk: b, size: size, done: make(chan struct{})}
+	g := &s.lanes[laneOf(b)]
+	g.mu.Lock()
+	g.queue = append(g.queue, m)
+	if !g.running {
+		g.running = true
+		go s.flushQueued(g)
+	}
+	g.mu.Unlock()
+	// Not abandoned when ctx ends: the flush is bounded by inlineTimeout,
+	// and the caller must learn whether its bulk committed.
+	<-m.done
+	return m.result, m.err
+}
+
+// laneOf is the lane of b: its recipient's when it has one, else any.
+func laneOf(b Bulk) int {
+	h := fnv.New32a()
+	if ids := b.Audience.UserIDs; len(ids) == 1 {
+		h.Write([]byte(b.TenantID))
+		h.Write([]byte{0})
+		h.Write([]byte(ids[0]))
+	} else {
+		h.Write([]byte(b.ID))
+	}
+	return int(h.Sum32() % directLanes)
+}
+
+// flushQueued commits the lane's queued sends group after group until
+// none is left.
+func (s *BulkService) flushQueued(g *groupCommit) {
+	for {
+		group := s.nextGroup(g)
+		if len(group) == 0 {
+			return
+		}
+		s.flush(group)
+	}
+}
+
+// nextGroup takes the lane's next group off its queue (bounded in
+// requests and recipients); when the queue is empty it ends the flusher's
+// turn.
+func (s *BulkService) nextGroup(g *groupCommit) []*directSend {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	maxMembers := s.GroupMax
+	if maxMembers < 1 {
+		maxMembers = 1
+	}
+	n, recipients := 0, 0
+	for n < len(g.queue) && n < maxMembers && (n == 0 || recipients+g.queue[n].size <= groupRecipientsMax) {
+		recipients += g.queue[n].size
+		n++
+	}
+	if n == 0 {
+		g.running = false
+		return nil
+	}
+	group := slices.Clone(g.queue[:n])
+	g.queue = slices.Delete(g.queue, 0, n)
+	return group
+}
+
+// flush commits one group and answers its members. Should the group's
+// transaction fail, each member is committed alone, so that one bad
+// request does not fail the others.
+func (s *BulkService) flush(group []*directSend) {
+	live := group[:0]
+	for _, m := range group {
+		if err := m.ctx.Err(); err != nil {
+			m.err = err
+			close(m.done)
+			continue
+		}
+		live = append(live, m)
+	}
+	if len(live) == 0 {
+		return
+	}
+	err := s.commitGroup(live)
+	// Alone, a member that timed out with the others would only time out
+	// again: those go to the job at once.
+	if err != nil && len(live) > 1 && !errors.Is(err, context.DeadlineExceeded) {
+		for _, m := range live {
+			if err := s.commitGroup([]*directSend{m}); err != nil {
+				m.err = err
+			} // else m.err is errAudienceTooLarge or nil, as the commit left it
+			close(m.done)
+		}
+		return
+	}
+	for _, m := range live {
+		m.err = cmp.Or(m.err, err)
+		close(m.done)
+	}
+}
+
+// commitGroup writes the group's bulks, completed, and their notifications
+// in one transaction. A member whose audience outgrew InlineMax is left
+// out of it, its err set to errAudienceTooLarge.
+func (s *BulkService) commitGroup(group []*directSend) error {
+	// Not any one request's context: the group serves them all.
+	ctx, cancel := context.WithTimeout(context.Background(), inlineTimeout)
+	defer cancel()
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		// The transaction may be retried: every member starts afresh.
+		// Microseconds, as stored: the answer equals a later GET.
+		now := s.now().UTC().Truncate(time.Microsecond)
+		known, err := s.knownRecipients(ctx, group)
+		if err != nil {
+			return err
+		}
+		var (
+			bulks []Bulk
+			ds    []delivery
+		)
+		for _, m := range group {
+			b := m.bulk
+			m.result, m.err = Bulk{}, nil
+			var to []domain.UserID
+			if ids := b.Audience.UserIDs; len(ids) > 0 {
+				for _, u := range ids {
+					if known[b.TenantID][u] {
+						to = append(to, u)
+					} else {
+						b.fail(u, "unknown user")
+					}
+				}
+				b.ResumeAfter = ids[len(ids)-1]
+			} else {
+				if to, err = s.store.UserIDsAfter(ctx, b.TenantID, b.Audience.Permission, "", s.InlineMax+1); err != nil {
+					return err
+				}
+				if len(to) > s.InlineMax {
+					m.err = errAudienceTooLarge
+					continue
+				}
+				if len(to) > 0 {
+					b.ResumeAfter = to[len(to)-1]
+				}
+			}
+			b.Status, b.StartedAt, b.CompletedAt = BulkCompleted, &now, &now
+			b.Sent = int64(len(to))
+			b.Total = b.Sent + b.Failed
+			m.result = b
+			bulks = append(bulks, b)
+			if len(to) > 0 {
+				ds = append(ds, delivery{tenant: b.TenantID, users: to, draft: b.draft()})
+			}
+		}
+		if len(bulks) == 0 {
+			return nil
+		}
+		if err := s.store.InsertBulks(ctx, bulks); err != nil {
+			return err
+		}
+		if len(ds) == 0 {
+			return nil
+		}
+		_, err = s.sender.sendAll(ctx, ds)
+		return err
+	})
+}
+
+// knownRecipients looks up the explicit recipients of the group, one
+// query per tenant (another tenant's user is unknown).
+func (s *BulkService) knownRecipients(ctx context.Context, group []*directSend) (map[domain.TenantID]map[domain.UserID]bool, error) {
+	ids := map[domain.TenantID][]domain.UserID{}
+	for _, m := range group {
+		ids[m.bulk.TenantID] = append(ids[m.bulk.TenantID], m.bulk.Audience.UserIDs...)
+	}
+	known := make(map[domain.TenantID]map[domain.UserID]bool, len(ids))
+	for tenant, us := range ids {
+		if len(us) == 0 {
+			continue
+		}
+		var err error
+		if known[tenant], err = s.store.KnownUsers(ctx, tenant, slices.Compact(slices.Sorted(slices.Values(us)))); err != nil {
+			return nil, err
+		}
+	}
+	return known, nil
+}

@@ -1,0 +1,193 @@
+package notification_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/notification"
+)
+
+// A direct send's bulk record tells the truth at once: completed, with
+// unknown and other tenants' ids counted as failed, and no job queued.
+func TestDirectSendRecordsItsOutcome(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		require.NoError(t, f.store.UpsertUser(ctx, domain.User{TenantID: "globex", ID: "gus"}))
+		d := &dispatcher{}
+		bulk := notification.NewBulkService(f.store, f.svc, d, nil)
+		b, err := bulk.Request(ctx, sender, notification.BulkRequest{
+			UserIDs: []string{"bob", "ghost", "gus", "bob", "carol"}, Title: "Stock count"})
+		require.NoError(t, err)
+		require.Empty(t, d.jobs, "no job for a direct send")
+
+		got, err := bulk.Get(ctx, "acme", b.ID)
+		require.NoError(t, err)
+		require.Equal(t, b, got, "the answer is what is stored")
+		require.Equal(t, notification.BulkCompleted, got.Status)
+		require.EqualValues(t, 4, got.Total, "duplicates count once")
+		require.EqualValues(t, 2, got.Sent)
+		require.EqualValues(t, 2, got.Failed)
+		require.Equal(t, []notification.RecipientError{
+			{UserID: "ghost", Message: "unknown user"}, {UserID: "gus", Message: "unknown user"},
+		}, got.Errors)
+		require.NotNil(t, got.StartedAt)
+		require.NotNil(t, got.CompletedAt)
+
+		require.Len(t, inbox(t, f, "acme", "bob"), 1)
+		require.Len(t, inbox(t, f, "acme", "carol"), 1)
+		require.Empty(t, inbox(t, f, "acme", "alice"), "not addressed")
+		require.Empty(t, inbox(t, f, "globex", "gus"), "another tenant's user is not reached")
+		require.Empty(t, inbox(t, f, "globex", "bob"), "another tenant's bob")
+		_, err = f.store.GetUser(ctx, "acme", "ghost")
+		require.ErrorIs(t, err, domain.ErrNotFound, "an unknown id does not become a user")
+		_, err = bulk.Get(ctx, "globex", b.ID)
+		require.ErrorIs(t, err, domain.ErrNotFound, "another tenant cannot read it")
+
+		pushed := 0
+		for _, u := range f.fan.all() {
+			if u.Kind == domain.UpdateNotification && u.Notification.Title == "Stock count" {
+				pushed++
+			}
+		}
+		require.Equal(t, 2, pushed)
+
+		// A stray run of the job finds it done.
+		require.NoError(t, bulk.Send(ctx, "acme", b.ID))
+		require.Len(t, inbox(t, f, "acme", "bob"), 1, "nobody is notified twice")
+	})
+}
+
+// A permission or all audience up to InlineMax is sent directly too; one
+// that is larger goes to the job.
+func TestDirectSendToAllUpToInlineMax(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		d := &dispatcher{}
+		bulk := notification.NewBulkService(f.store, f.svc, d, nil)
+		b, err := bulk.Request(ctx, sender, notification.BulkRequest{All: true, Title: "Everyone"})
+		require.NoError(t, err)
+		require.Equal(t, notification.BulkCompleted, b.Status)
+		require.EqualValues(t, 3, b.Total)
+		require.EqualValues(t, 3, b.Sent)
+		require.Empty(t, d.jobs)
+		for _, u := range []domain.UserID{"alice", "bob", "carol"} {
+			require.Len(t, inbox(t, f, "acme", u), 1, u)
+		}
+		require.Empty(t, inbox(t, f, "globex", "bob"))
+
+		b, err = bulk.Request(ctx, sender, notification.BulkRequest{Permission: domain.PermInventoryAlerts, Title: "Alerts"})
+		require.NoError(t, err)
+		require.EqualValues(t, 2, b.Sent, "bob, and alice through admin")
+		require.Len(t, inbox(t, f, "acme", "carol"), 1, "carol does not hold it")
+
+		bulk.InlineMax = 2
+		big, err := bulk.Request(ctx, sender, notification.BulkRequest{All: true, Title: "Later"})
+		require.NoError(t, err)
+		require.Equal(t, notification.BulkPending, big.Status, "over InlineMax: left to the job")
+		require.Equal(t, []notification.BulkPayload{{BulkID: big.ID}}, d.jobs)
+		stored, err := bulk.Get(ctx, "acme", big.ID)
+		require.NoError(t, err)
+		require.Equal(t, notification.BulkPending, stored.Status)
+		require.Len(t, inbox(t, f, "acme", "alice"), 2, "not sent by the request")
+	})
+}
+
+// One member of a group that cannot be committed (its bulk id is taken)
+// must not fail the others: they are committed one by one.
+func TestDirectGroupWithABadMemberCommitsTheOthers(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		bulk := notification.NewBulkService(f.store, f.svc, &dispatcher{}, nil)
+		taken, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: []string{"carol"}, Title: "first"})
+		require.NoError(t, err)
+
+		bulk.InlineMax = 2 // acme has three users: "all" is too large to send directly
+		bulks, errs := bulk.CommitAsOneGroup(ctx, sender, []notification.BulkRequest{
+			{UserIDs: []string{"bob"}, Title: "one"},
+			{UserIDs: []string{"alice"}, Title: "clash"},
+			{UserIDs: []string{"bob", "alice"}, Title: "two"},
+			{All: true, Title: "everyone"},
+		}, []string{"", taken.ID, "", ""})
+		require.NoError(t, errs[0])
+		require.ErrorIs(t, errs[1], domain.ErrConflict)
+		require.NoError(t, errs[2])
+		require.ErrorIs(t, errs[3], notification.ErrAudienceTooLarge, "left to the job, also when retried alone")
+		_, err = bulk.Get(ctx, "acme", bulks[3].ID)
+		require.Error(t, err, "not stored by the direct send")
+		for _, i := range []int{0, 2} {
+			got, err := bulk.Get(ctx, "acme", bulks[i].ID)
+			require.NoError(t, err)
+			require.Equal(t, notification.BulkCompleted, got.Status)
+		}
+		titles := func(u domain.UserID) []string {
+			var out []string
+			for _, n := range inbox(t, f, "acme", u) {
+				out = append(out, n.Title)
+			}
+			return out
+		}
+		require.Equal(t, []string{"two", "one"}, titles("bob"))
+		require.Equal(t, []string{"two"}, titles("alice"), "nothing of the failed member")
+		stored, err := bulk.Get(ctx, "acme", taken.ID)
+		require.NoError(t, err)
+		require.Equal(t, "first", stored.Title, "the earlier bulk is untouched")
+		for _, u := range f.fan.all() {
+			require.NotEqual(t, "clash", u.Notification.Title, "a rolled-back send is never pushed")
+		}
+	})
+}
+
+// Concurrent direct sends to one user, committed in whatever groups they
+// fall into: seqs follow commit order without gaps or repeats, each is
+// pushed once, in seq order, with the unread count right after it.
+func TestDirectSendsToOneUserKeepCommitOrder(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		d := &dispatcher{}
+		bulk := notification.NewBulkService(f.store, f.svc, d, nil)
+		bulk.GroupMax = 5 // several groups, some of several requests
+		const n = 40
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				_, errs[i] = bulk.Request(ctx, sender, notification.BulkRequest{
+					UserIDs: []string{"bob"}, Title: fmt.Sprintf("n%d", i)})
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		require.Empty(t, d.jobs)
+
+		items := inbox(t, f, "acme", "bob")
+		require.Len(t, items, n)
+		for i, it := range items { // newest first
+			require.EqualValues(t, n-i, it.Seq)
+		}
+		var pushed []domain.InboxUpdate
+		for _, u := range f.fan.all() {
+			if u.UserID == "bob" && u.TenantID == "acme" {
+				pushed = append(pushed, u)
+			}
+		}
+		require.Len(t, pushed, n, "each pushed once")
+		seen := map[string]bool{}
+		for i, u := range pushed {
+			require.EqualValues(t, i+1, u.Seq, "pushed in commit order")
+			require.Equal(t, i+1, u.UnreadCount)
+			require.False(t, seen[u.Notification.ID])
+			seen[u.Notification.ID] = true
+		}
+	})
+}
