@@ -237,16 +237,26 @@ func (c *conn) catchUp(since int64, hasSince bool) error {
 		if err := c.refill(); err != nil {
 			return err
 		}
-	} else {
-		var maxSeq int64
-		err := c.history("max seq", func(hctx context.Context) (err error) {
-			maxSeq, err = c.h.history.MaxSeq(hctx, c.key.tenant, c.key.user)
+		return c.sendCount()
+	}
+	if hr, ok := c.h.history.(InboxHeadReader); ok {
+		// Both figures in one read: a connection storm is mostly these.
+		var unread int
+		err := c.history("inbox head", func(hctx context.Context) (err error) {
+			c.lastSeq, unread, err = hr.InboxHead(hctx, c.key.tenant, c.key.user)
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		c.lastSeq = maxSeq
+		return c.writeCount(unread)
+	}
+	err := c.history("max seq", func(hctx context.Context) (err error) {
+		c.lastSeq, err = c.h.history.MaxSeq(hctx, c.key.tenant, c.key.user)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	return c.sendCount()
 }
@@ -595,6 +605,10 @@ func (c *conn) sendCount() error {
 	if err != nil {
 		return err
 	}
+	return c.writeCount(n)
+}
+
+func (c *conn) writeCount(n int) error {
 	c.out = append(c.out, encodeCount(n))
 	return c.flush()
 }

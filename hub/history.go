@@ -25,3 +25,12 @@ type History interface {
 	// UnreadCount counts the user's unread notifications.
 	UnreadCount(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int, error)
 }
+
+// InboxHeadReader is what a History may add to answer a catch-up without
+// since in one read instead of two (*sqlstore.Store has it). Its figures
+// must be those MaxSeq and UnreadCount would give, read from one snapshot.
+type InboxHeadReader interface {
+	// InboxHead returns the user's latest seq (0 when none) and unread
+	// count.
+	InboxHead(ctx context.Context, tenant domain.TenantID, user domain.UserID) (maxSeq int64, unread int, err error)
+}

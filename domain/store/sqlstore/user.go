@@ -71,27 +71,47 @@ func (s *Store) ensureTenant(ctx context.Context, id domain.TenantID) error {
 
 // UpsertUser creates the user (and the tenant if missing), or updates name,
 // email and perms when they differ. Perms are stored as a sorted set.
+//
+// Every user's first request after a start comes here (the web layer's
+// cache skips it afterwards), so a reconnect storm is a burst of these.
+// Outside a transaction the user statement is tried alone first: one round
+// trip and one commit. Only when the tenant row is missing (the foreign key
+// refuses the row, and nothing was written) or the statement lost a race
+// does it run again with the tenant's, in a transaction.
 func (s *Store) UpsertUser(ctx context.Context, u domain.User) error {
 	if err := requireUser(u.TenantID, u.ID); err != nil {
 		return fmt.Errorf("upsert user: %w", err)
 	}
 	perms := encPerms(u.Perms)
 	at := encTime(now())
+	if !s.inTx(ctx) {
+		err := s.upsertUserRow(ctx, u, perms, at)
+		if err == nil {
+			return nil
+		}
+		if k := s.kind(err); k != KindForeignKeyViolation && k != KindRetryable {
+			return s.wrap("upsert user", err)
+		}
+	}
 	return s.InTx(ctx, func(ctx context.Context) error {
 		if err := s.ensureTenant(ctx, u.TenantID); err != nil {
 			return err
 		}
-		_, err := s.exec(ctx, `INSERT INTO users (tenant_id, id, name, email, perms, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (tenant_id, id) DO UPDATE SET
-				name = excluded.name, email = excluded.email, perms = excluded.perms, updated_at = excluded.updated_at
-			WHERE users.name <> excluded.name OR users.email <> excluded.email OR users.perms <> excluded.perms`,
-			u.TenantID, u.ID, u.Name, u.Email, perms, at, at)
-		if err != nil {
+		if err := s.upsertUserRow(ctx, u, perms, at); err != nil {
 			return s.wrap("upsert user", err)
 		}
 		return nil
 	})
+}
+
+func (s *Store) upsertUserRow(ctx context.Context, u domain.User, perms, at string) error {
+	_, err := s.exec(ctx, `INSERT INTO users (tenant_id, id, name, email, perms, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, id) DO UPDATE SET
+			name = excluded.name, email = excluded.email, perms = excluded.perms, updated_at = excluded.updated_at
+		WHERE users.name <> excluded.name OR users.email <> excluded.email OR users.perms <> excluded.perms`,
+		u.TenantID, u.ID, u.Name, u.Email, perms, at, at)
+	return err
 }
 
 // GetUser returns one user of the tenant; domain.ErrNotFound when unknown.
