@@ -58,7 +58,7 @@ var hubconnTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		// and the call must still record every user.
 		require.NoError(t, s.UpsertUser(ctx, domain.User{TenantID: tenantA, ID: "old", Name: "Old"}))
 		users := []domain.User{
-			{TenantID: tenantA, ID: "old", Name: "Old"},  // unchanged
+			{TenantID: tenantA, ID: "old", Name: "Old"},   // unchanged
 			{TenantID: tenantA, ID: userA, Name: "first"}, // given twice: the last wins
 			{TenantID: "fresh", ID: userA, Name: "Fresh A", Perms: []string{"b", "a"}},
 			{TenantID: tenantA, ID: userA, Name: "second", Email: "a@example.com"},
