@@ -239,11 +239,12 @@ func (c *conn) catchUp(since int64, hasSince bool) error {
 		}
 		return c.sendCount()
 	}
-	if hr, ok := c.h.history.(InboxHeadReader); ok {
-		// Both figures in one read: a connection storm is mostly these.
+	if c.h.heads != nil {
+		// Both figures in one read, shared with the sockets starting
+		// meanwhile: a connection storm is mostly these.
 		var unread int
 		err := c.history("inbox head", func(hctx context.Context) (err error) {
-			c.lastSeq, unread, err = hr.InboxHead(hctx, c.key.tenant, c.key.user)
+			c.lastSeq, unread, err = c.h.heads.read(hctx, c.key)
 			return err
 		})
 		if err != nil {

@@ -167,17 +167,21 @@ func (f *fakeHistory) unreadLocked(k userKey) int {
 	return unread
 }
 
-// InboxHead reads both figures under one lock, as the store reads them
-// from one snapshot.
-func (f *fakeHistory) InboxHead(_ context.Context, tenant domain.TenantID, user domain.UserID) (int64, int, error) {
+// InboxHeads reads each user's figures under one lock, as the store reads
+// them from one snapshot.
+func (f *fakeHistory) InboxHeads(_ context.Context, tenant domain.TenantID, users []domain.UserID) ([]int64, []int, error) {
 	f.heads.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
-		return 0, 0, f.fail
+		return nil, nil, f.fail
 	}
-	k := userKey{tenant, user}
-	return int64(len(f.inbox[k])), f.unreadLocked(k), nil
+	maxSeqs, unread := make([]int64, len(users)), make([]int, len(users))
+	for i, u := range users {
+		k := userKey{tenant, u}
+		maxSeqs[i], unread[i] = int64(len(f.inbox[k])), f.unreadLocked(k)
+	}
+	return maxSeqs, unread, nil
 }
 
 // env is a hub behind a real HTTP server. The test handler stands in for

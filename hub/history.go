@@ -26,11 +26,13 @@ type History interface {
 	UnreadCount(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int, error)
 }
 
-// InboxHeadReader is what a History may add to answer a catch-up without
-// since in one read instead of two (*sqlstore.Store has it). Its figures
-// must be those MaxSeq and UnreadCount would give, read from one snapshot.
-type InboxHeadReader interface {
-	// InboxHead returns the user's latest seq (0 when none) and unread
-	// count.
-	InboxHead(ctx context.Context, tenant domain.TenantID, user domain.UserID) (maxSeq int64, unread int, err error)
+// InboxHeadsReader is what a History may add to answer the catch-up of
+// sockets opened without since together: one read for every such socket
+// of a tenant starting at the same time, instead of a MaxSeq and an
+// UnreadCount each (*sqlstore.Store has it). Its figures must be those
+// MaxSeq and UnreadCount would give, each user's read from one snapshot.
+type InboxHeadsReader interface {
+	// InboxHeads returns each user's latest seq (0 when none) and unread
+	// count, aligned with users; a user may be given twice.
+	InboxHeads(ctx context.Context, tenant domain.TenantID, users []domain.UserID) (maxSeqs []int64, unread []int, err error)
 }

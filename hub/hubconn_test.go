@@ -2,6 +2,7 @@ package hub
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -11,9 +12,9 @@ import (
 
 // The store production wires in reads the catch-up in one query; without
 // this the hub would silently fall back to two.
-var _ InboxHeadReader = (*sqlstore.Store)(nil)
+var _ InboxHeadsReader = (*sqlstore.Store)(nil)
 
-// historyOnly hides InboxHead: a History that has only the four reads.
+// historyOnly hides InboxHeads: a History that has only the four reads.
 type historyOnly struct{ History }
 
 // A socket without since starts right after the user's latest notification
@@ -53,5 +54,82 @@ func TestCatchUpWithoutSinceStartsAtTheLatestSeq(t *testing.T) {
 			require.Equal(t, FrameUnreadCount, f.Type)
 			require.Equal(t, 3, *f.UnreadCount)
 		})
+	}
+}
+
+func (r *headReads) queued() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.queue)
+}
+
+// Sockets that start while a catch-up read is in the database share the
+// next one, across tenants, and each gets its own user's figures: the same
+// user id in two tenants and two tabs of one user included.
+func TestCatchUpReadsOfSocketsStartingTogetherAreBatched(t *testing.T) {
+	t.Parallel()
+	h, gh := newGatedHub(t, Config{})
+	for range 3 {
+		gh.insert("t1", "u1", "body")
+	}
+	for range 5 {
+		gh.insert("t2", "u1", "body")
+	}
+	n := gh.insert("t2", "u2", "body")
+	gh.setRead("t2", "u2", n.ID, true)
+	gh.insert("t2", "u2", "body")
+
+	gh.closeGate()
+	first := newFakeTransport()
+	attach(t, h, Identity{TenantID: "t1", UserID: "u0"}, first)
+	require.Eventually(t, func() bool { in, _, _ := gh.stats(); return in == 1 }, wait, time.Millisecond,
+		"the first read did not reach History")
+
+	type socket struct {
+		id     Identity
+		seq    int64
+		unread int
+		tr     *fakeTransport
+	}
+	sockets := []socket{
+		{id: Identity{TenantID: "t1", UserID: "u1"}, seq: 3, unread: 3},
+		{id: Identity{TenantID: "t2", UserID: "u1"}, seq: 5, unread: 5},
+		{id: Identity{TenantID: "t2", UserID: "u2"}, seq: 2, unread: 1},
+		{id: Identity{TenantID: "t2", UserID: "u2"}, seq: 2, unread: 1},
+		{id: Identity{TenantID: "t2", UserID: "nobody"}},
+	}
+	for i := range sockets {
+		sockets[i].tr = newFakeTransport()
+		attach(t, h, sockets[i].id, sockets[i].tr)
+	}
+	require.Eventually(t, func() bool { return h.heads.queued() == len(sockets) }, wait, time.Millisecond)
+	gh.openGate()
+
+	f := first.next(t)
+	require.Equal(t, FrameUnreadCount, f.Type)
+	require.Equal(t, 0, *f.UnreadCount)
+	for _, s := range sockets {
+		f := s.tr.next(t)
+		require.Equal(t, FrameUnreadCount, f.Type, s.id)
+		require.Equal(t, s.unread, *f.UnreadCount, s.id)
+	}
+	_, _, calls := gh.stats()
+	require.Equal(t, 3, calls, "the first read, then one per tenant for the sockets that waited")
+
+	// Each socket starts after its user's latest seq: the next one is
+	// delivered, nothing older is sent again.
+	delivered := map[Identity]bool{}
+	for _, s := range sockets {
+		if !delivered[s.id] {
+			delivered[s.id] = true
+			u := notificationUpdate(gh.fakeHistory, s.id.TenantID, s.id.UserID)
+			require.Equal(t, s.seq+1, u.Seq)
+			h.Deliver(u)
+		}
+	}
+	for _, s := range sockets {
+		f := s.tr.next(t)
+		require.Equal(t, FrameNotification, f.Type, s.id)
+		require.Equal(t, title(s.id.TenantID, s.id.UserID, s.seq+1), f.Notification.Title, s.id)
 	}
 }

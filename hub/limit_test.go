@@ -114,17 +114,17 @@ func (g *gatedHistory) UnreadCount(ctx context.Context, tenant domain.TenantID, 
 	return g.fakeHistory.UnreadCount(ctx, tenant, user)
 }
 
-// InboxHead is gated like the others and, since it answers the count,
+// InboxHeads is gated like the others and, since it answers the count,
 // counted with UnreadCount.
-func (g *gatedHistory) InboxHead(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int64, int, error) {
+func (g *gatedHistory) InboxHeads(ctx context.Context, tenant domain.TenantID, users []domain.UserID) ([]int64, []int, error) {
 	g.mu.Lock()
 	g.countCalls++
 	g.mu.Unlock()
 	defer g.exit()
 	if err := g.enter(ctx); err != nil {
-		return 0, 0, err
+		return nil, nil, err
 	}
-	return g.fakeHistory.InboxHead(ctx, tenant, user)
+	return g.fakeHistory.InboxHeads(ctx, tenant, users)
 }
 
 func newGatedHub(t *testing.T, cfg Config) (*Hub, *gatedHistory) {

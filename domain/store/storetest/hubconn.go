@@ -12,24 +12,24 @@ import (
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
 )
 
-// requireInboxHead checks InboxHead against MaxSeq and UnreadCount, the two
-// reads it replaces, and against the expected figures.
+// requireInboxHead checks InboxHeads for one user against MaxSeq and
+// UnreadCount, the two reads it replaces, and against the expected figures.
 func requireInboxHead(t *testing.T, s *sqlstore.Store, tenant domain.TenantID, user domain.UserID, wantSeq int64, wantUnread int) {
 	t.Helper()
 	ctx := ctxFor(t)
-	seq, unread, err := s.InboxHead(ctx, tenant, user)
+	seqs, unread, err := s.InboxHeads(ctx, tenant, []domain.UserID{user})
 	require.NoError(t, err)
-	require.Equal(t, wantSeq, seq, "max seq of %s/%s", tenant, user)
-	require.Equal(t, wantUnread, unread, "unread count of %s/%s", tenant, user)
+	require.Equal(t, []int64{wantSeq}, seqs, "max seq of %s/%s", tenant, user)
+	require.Equal(t, []int{wantUnread}, unread, "unread count of %s/%s", tenant, user)
 	maxSeq, err := s.MaxSeq(ctx, tenant, user)
 	require.NoError(t, err)
 	count, err := s.UnreadCount(ctx, tenant, user)
 	require.NoError(t, err)
-	require.Equal(t, []any{maxSeq, count}, []any{seq, unread}, "InboxHead differs from MaxSeq and UnreadCount")
+	require.Equal(t, []any{maxSeq, count}, []any{seqs[0], unread[0]}, "InboxHeads differs from MaxSeq and UnreadCount")
 }
 
 var hubconnTests = map[string]func(t *testing.T, s *sqlstore.Store){
-	"InboxHeadIsMaxSeqAndUnreadCount": func(t *testing.T, s *sqlstore.Store) {
+	"InboxHeadsAreMaxSeqAndUnreadCount": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
 		requireInboxHead(t, s, tenantA, userA, 0, 0) // unknown user
 		ns := insertNotifications(t, s, tenantA, userA, 4)
@@ -51,6 +51,40 @@ var hubconnTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		requireInboxHead(t, s, tenantA, userA, 5, 1)
 		requireInboxHead(t, s, tenantB, userA, 7, 7)
 		requireInboxHead(t, s, tenantA, userB, 2, 2)
+
+		// Several users at once, aligned with the request: a user twice,
+		// one unknown, one known only in the other tenant, hostile ids.
+		users := []domain.UserID{userB, "nobody", userA, userB}
+		for _, h := range hostile {
+			users = append(users, domain.UserID(h))
+		}
+		seqs, unread, err := s.InboxHeads(ctx, tenantA, users)
+		require.NoError(t, err)
+		wantSeqs, wantUnread := []int64{2, 0, 5, 2}, []int{2, 0, 1, 2}
+		for range hostile {
+			wantSeqs, wantUnread = append(wantSeqs, 0), append(wantUnread, 0)
+		}
+		require.Equal(t, wantSeqs, seqs)
+		require.Equal(t, wantUnread, unread)
+		seqs, unread, err = s.InboxHeads(ctx, tenantB, []domain.UserID{userB, userA})
+		require.NoError(t, err)
+		require.Equal(t, []int64{0, 7}, seqs, "tenant-b sees only its own")
+		require.Equal(t, []int{0, 7}, unread)
+
+		// More users than one statement takes.
+		many := make([]domain.UserID, 1001)
+		for i := range many {
+			many[i] = domain.UserID(fmt.Sprintf("m%04d", i))
+		}
+		many[1000] = userA
+		seqs, unread, err = s.InboxHeads(ctx, tenantA, many)
+		require.NoError(t, err)
+		require.Len(t, seqs, len(many))
+		require.Equal(t, []any{int64(0), 0, int64(5), 1}, []any{seqs[0], unread[0], seqs[1000], unread[1000]})
+		seqs, unread, err = s.InboxHeads(ctx, tenantA, nil)
+		require.NoError(t, err)
+		require.Empty(t, seqs)
+		require.Empty(t, unread)
 	},
 	"UpsertUsersInOneCall": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)

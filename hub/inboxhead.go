@@ -1,0 +1,102 @@
+package hub
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/notifyhub/notifyhub/domain"
+)
+
+// headReads gathers the catch-up reads of sockets opened without since
+// (the bulk of a connection storm) into one InboxHeads call: while one
+// batch is in the database the next one gathers. Each socket still holds
+// its History slot while it waits, so the node-wide limit bounds a batch
+// and the database sees no more than before.
+type headReads struct {
+	src     InboxHeadsReader
+	timeout time.Duration // of one call
+
+	mu      sync.Mutex
+	queue   []*headRead
+	reading bool // a reader runs; it takes the queue when done
+}
+
+// headRead is one socket's request; its results are set before done is
+// closed.
+type headRead struct {
+	key    userKey
+	maxSeq int64
+	unread int
+	err    error
+	done   chan struct{}
+}
+
+// read returns the user's latest seq and unread count. It gives up when
+// ctx ends (a halt or the History timeout); the batch goes on without it.
+func (r *headReads) read(ctx context.Context, key userKey) (int64, int, error) {
+	req := &headRead{key: key, done: make(chan struct{})}
+	r.mu.Lock()
+	r.queue = append(r.queue, req)
+	start := !r.reading
+	r.reading = true
+	r.mu.Unlock()
+	if start {
+		go r.readQueued()
+	}
+	select {
+	case <-req.done:
+		return req.maxSeq, req.unread, req.err
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+}
+
+func (r *headReads) readQueued() {
+	for {
+		r.mu.Lock()
+		batch := r.queue
+		r.queue = nil
+		if len(batch) == 0 {
+			r.reading = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		r.readBatch(batch)
+	}
+}
+
+// readBatch reads a batch, one call per tenant (every read is scoped by
+// tenant). A call serves several sockets, so none of their contexts may
+// cancel it: it has a HistoryTimeout of its own, and a socket that gives
+// up meanwhile only stops waiting for it.
+func (r *headReads) readBatch(batch []*headRead) {
+	for len(batch) > 0 {
+		tenant := batch[0].key.tenant
+		var group, rest []*headRead
+		for _, req := range batch {
+			if req.key.tenant == tenant {
+				group = append(group, req)
+			} else {
+				rest = append(rest, req)
+			}
+		}
+		batch = rest
+		users := make([]domain.UserID, len(group))
+		for i, req := range group {
+			users[i] = req.key.user
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+		maxSeqs, unread, err := r.src.InboxHeads(ctx, tenant, users)
+		cancel()
+		for i, req := range group {
+			if err != nil {
+				req.err = err
+			} else {
+				req.maxSeq, req.unread = maxSeqs[i], unread[i]
+			}
+			close(req.done)
+		}
+	}
+}
