@@ -169,7 +169,7 @@ func (f *fakeHistory) unreadLocked(k userKey) int {
 
 // InboxHeads reads each user's figures under one lock, as the store reads
 // them from one snapshot.
-func (f *fakeHistory) InboxHeads(_ context.Context, tenant domain.TenantID, users []domain.UserID) ([]int64, []int, error) {
+func (f *fakeHistory) InboxHeads(_ context.Context, tenants []domain.TenantID, users []domain.UserID) ([]int64, []int, error) {
 	f.heads.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -178,7 +178,7 @@ func (f *fakeHistory) InboxHeads(_ context.Context, tenant domain.TenantID, user
 	}
 	maxSeqs, unread := make([]int64, len(users)), make([]int, len(users))
 	for i, u := range users {
-		k := userKey{tenant, u}
+		k := userKey{tenants[i], u}
 		maxSeqs[i], unread[i] = int64(len(f.inbox[k])), f.unreadLocked(k)
 	}
 	return maxSeqs, unread, nil

@@ -67,36 +67,23 @@ func (r *headReads) readQueued() {
 	}
 }
 
-// readBatch reads a batch, one call per tenant (every read is scoped by
-// tenant). A call serves several sockets, so none of their contexts may
-// cancel it: it has a HistoryTimeout of its own, and a socket that gives
-// up meanwhile only stops waiting for it.
+// readBatch reads a batch in one call. The call serves several sockets,
+// so none of their contexts may cancel it: it has a HistoryTimeout of its
+// own, and a socket that gives up meanwhile only stops waiting for it.
 func (r *headReads) readBatch(batch []*headRead) {
-	for len(batch) > 0 {
-		tenant := batch[0].key.tenant
-		var group, rest []*headRead
-		for _, req := range batch {
-			if req.key.tenant == tenant {
-				group = append(group, req)
-			} else {
-				rest = append(rest, req)
-			}
+	tenants, users := make([]domain.TenantID, len(batch)), make([]domain.UserID, len(batch))
+	for i, req := range batch {
+		tenants[i], users[i] = req.key.tenant, req.key.user
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	maxSeqs, unread, err := r.src.InboxHeads(ctx, tenants, users)
+	cancel()
+	for i, req := range batch {
+		if err != nil {
+			req.err = err
+		} else {
+			req.maxSeq, req.unread = maxSeqs[i], unread[i]
 		}
-		batch = rest
-		users := make([]domain.UserID, len(group))
-		for i, req := range group {
-			users[i] = req.key.user
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-		maxSeqs, unread, err := r.src.InboxHeads(ctx, tenant, users)
-		cancel()
-		for i, req := range group {
-			if err != nil {
-				req.err = err
-			} else {
-				req.maxSeq, req.unread = maxSeqs[i], unread[i]
-			}
-			close(req.done)
-		}
+		close(req.done)
 	}
 }

@@ -116,7 +116,7 @@ func (g *gatedHistory) UnreadCount(ctx context.Context, tenant domain.TenantID, 
 
 // InboxHeads is gated like the others and, since it answers the count,
 // counted with UnreadCount.
-func (g *gatedHistory) InboxHeads(ctx context.Context, tenant domain.TenantID, users []domain.UserID) ([]int64, []int, error) {
+func (g *gatedHistory) InboxHeads(ctx context.Context, tenants []domain.TenantID, users []domain.UserID) ([]int64, []int, error) {
 	g.mu.Lock()
 	g.countCalls++
 	g.mu.Unlock()
@@ -124,7 +124,7 @@ func (g *gatedHistory) InboxHeads(ctx context.Context, tenant domain.TenantID, u
 	if err := g.enter(ctx); err != nil {
 		return nil, nil, err
 	}
-	return g.fakeHistory.InboxHeads(ctx, tenant, users)
+	return g.fakeHistory.InboxHeads(ctx, tenants, users)
 }
 
 func newGatedHub(t *testing.T, cfg Config) (*Hub, *gatedHistory) {

@@ -17,7 +17,7 @@ import (
 func requireInboxHead(t *testing.T, s *sqlstore.Store, tenant domain.TenantID, user domain.UserID, wantSeq int64, wantUnread int) {
 	t.Helper()
 	ctx := ctxFor(t)
-	seqs, unread, err := s.InboxHeads(ctx, tenant, []domain.UserID{user})
+	seqs, unread, err := s.InboxHeads(ctx, []domain.TenantID{tenant}, []domain.UserID{user})
 	require.NoError(t, err)
 	require.Equal(t, []int64{wantSeq}, seqs, "max seq of %s/%s", tenant, user)
 	require.Equal(t, []int{wantUnread}, unread, "unread count of %s/%s", tenant, user)
@@ -52,24 +52,22 @@ var hubconnTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		requireInboxHead(t, s, tenantB, userA, 7, 7)
 		requireInboxHead(t, s, tenantA, userB, 2, 2)
 
-		// Several users at once, aligned with the request: a user twice,
-		// one unknown, one known only in the other tenant, hostile ids.
-		users := []domain.UserID{userB, "nobody", userA, userB}
+		// Several users of both tenants at once, aligned with the request:
+		// a user twice, one unknown, one id known in both tenants, hostile
+		// ids.
+		tenants := []domain.TenantID{tenantA, tenantA, tenantA, tenantB, tenantA, tenantB}
+		users := []domain.UserID{userB, "nobody", userA, userA, userB, userB}
+		wantSeqs, wantUnread := []int64{2, 0, 5, 7, 2, 0}, []int{2, 0, 1, 7, 2, 0}
 		for _, h := range hostile {
-			users = append(users, domain.UserID(h))
-		}
-		seqs, unread, err := s.InboxHeads(ctx, tenantA, users)
-		require.NoError(t, err)
-		wantSeqs, wantUnread := []int64{2, 0, 5, 2}, []int{2, 0, 1, 2}
-		for range hostile {
+			tenants, users = append(tenants, domain.TenantID(h)), append(users, domain.UserID(h))
 			wantSeqs, wantUnread = append(wantSeqs, 0), append(wantUnread, 0)
 		}
+		seqs, unread, err := s.InboxHeads(ctx, tenants, users)
+		require.NoError(t, err)
 		require.Equal(t, wantSeqs, seqs)
 		require.Equal(t, wantUnread, unread)
-		seqs, unread, err = s.InboxHeads(ctx, tenantB, []domain.UserID{userB, userA})
-		require.NoError(t, err)
-		require.Equal(t, []int64{0, 7}, seqs, "tenant-b sees only its own")
-		require.Equal(t, []int{0, 7}, unread)
+		_, _, err = s.InboxHeads(ctx, tenants[:1], users)
+		require.Error(t, err, "tenants and users must pair up")
 
 		// More users than one statement takes.
 		many := make([]domain.UserID, 1001)
@@ -77,11 +75,15 @@ var hubconnTests = map[string]func(t *testing.T, s *sqlstore.Store){
 			many[i] = domain.UserID(fmt.Sprintf("m%04d", i))
 		}
 		many[1000] = userA
-		seqs, unread, err = s.InboxHeads(ctx, tenantA, many)
+		manyTenants := make([]domain.TenantID, len(many))
+		for i := range manyTenants {
+			manyTenants[i] = tenantA
+		}
+		seqs, unread, err = s.InboxHeads(ctx, manyTenants, many)
 		require.NoError(t, err)
 		require.Len(t, seqs, len(many))
 		require.Equal(t, []any{int64(0), 0, int64(5), 1}, []any{seqs[0], unread[0], seqs[1000], unread[1000]})
-		seqs, unread, err = s.InboxHeads(ctx, tenantA, nil)
+		seqs, unread, err = s.InboxHeads(ctx, nil, nil)
 		require.NoError(t, err)
 		require.Empty(t, seqs)
 		require.Empty(t, unread)
