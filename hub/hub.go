@@ -89,7 +89,7 @@ func New(cfg Config, history History) (*Hub, error) {
 		h.shards[i].users = make(map[userKey][]*conn)
 	}
 	if src, ok := history.(InboxHeadsReader); ok {
-		h.heads = &headReads{src: src, timeout: cfg.HistoryTimeout}
+		h.heads = newHeadReads(src, cfg.HistoryTimeout)
 	}
 	return h, nil
 }

@@ -57,12 +57,6 @@ func TestCatchUpWithoutSinceStartsAtTheLatestSeq(t *testing.T) {
 	}
 }
 
-func (r *headReads) queued() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.queue)
-}
-
 // Sockets that start while a catch-up read is in the database share the
 // next one, whatever their tenants, and each gets its own user's figures: the same
 // user id in two tenants and two tabs of one user included.
@@ -102,7 +96,7 @@ func TestCatchUpReadsOfSocketsStartingTogetherAreBatched(t *testing.T) {
 		sockets[i].tr = newFakeTransport()
 		attach(t, h, sockets[i].id, sockets[i].tr)
 	}
-	require.Eventually(t, func() bool { return h.heads.queued() == len(sockets) }, wait, time.Millisecond)
+	require.Eventually(t, func() bool { return h.heads.batches.Queued() == len(sockets) }, wait, time.Millisecond)
 	gh.openGate()
 
 	f := first.next(t)

@@ -2,10 +2,10 @@ package hub
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/hub/gather"
 )
 
 // headReads gathers the catch-up reads of sockets opened without since
@@ -16,10 +16,13 @@ import (
 type headReads struct {
 	src     InboxHeadsReader
 	timeout time.Duration // of one call
+	batches *gather.Batcher[*headRead]
+}
 
-	mu      sync.Mutex
-	queue   []*headRead
-	reading bool // a reader runs; it takes the queue when done
+func newHeadReads(src InboxHeadsReader, timeout time.Duration) *headReads {
+	r := &headReads{src: src, timeout: timeout}
+	r.batches = gather.New(r.readBatch)
+	return r
 }
 
 // headRead is one socket's request; its results are set before done is
@@ -36,34 +39,12 @@ type headRead struct {
 // ctx ends (a halt or the History timeout); the batch goes on without it.
 func (r *headReads) read(ctx context.Context, key userKey) (int64, int, error) {
 	req := &headRead{key: key, done: make(chan struct{})}
-	r.mu.Lock()
-	r.queue = append(r.queue, req)
-	start := !r.reading
-	r.reading = true
-	r.mu.Unlock()
-	if start {
-		go r.readQueued()
-	}
+	r.batches.Add(req)
 	select {
 	case <-req.done:
 		return req.maxSeq, req.unread, req.err
 	case <-ctx.Done():
 		return 0, 0, ctx.Err()
-	}
-}
-
-func (r *headReads) readQueued() {
-	for {
-		r.mu.Lock()
-		batch := r.queue
-		r.queue = nil
-		if len(batch) == 0 {
-			r.reading = false
-			r.mu.Unlock()
-			return
-		}
-		r.mu.Unlock()
-		r.readBatch(batch)
 	}
 }
 

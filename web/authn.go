@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/hub/gather"
 	"github.com/notifyhub/notifyhub/web/auth"
 )
 
@@ -155,9 +156,7 @@ type userSync struct {
 	order *list.List // front = most recently used; values are *userEntry
 	byKey map[userKey]*list.Element
 
-	qmu     sync.Mutex
-	queue   []*userWrite // waiting for the next batch
-	writing bool         // a batch writer runs; it takes the queue when done
+	writes *gather.Batcher[*userWrite]
 }
 
 type userKey struct {
@@ -189,7 +188,9 @@ type userBatchStore interface {
 const userWriteTimeout = 10 * time.Second
 
 func newUserSync(store UserStore, max int) *userSync {
-	return &userSync{store: store, max: max, order: list.New(), byKey: make(map[userKey]*list.Element)}
+	u := &userSync{store: store, max: max, order: list.New(), byKey: make(map[userKey]*list.Element)}
+	u.writes = gather.New(u.write)
+	return u
 }
 
 // fingerprint covers the stored fields; perms as a set, so a token that
@@ -218,35 +219,12 @@ func (u *userSync) sync(ctx context.Context, c auth.Claims) error {
 		user.Perms = []string{}
 	}
 	w := &userWrite{user: user, key: key, sum: sum, done: make(chan error, 1)}
-	u.qmu.Lock()
-	u.queue = append(u.queue, w)
-	start := !u.writing
-	u.writing = true
-	u.qmu.Unlock()
-	if start {
-		go u.writeQueued()
-	}
+	u.writes.Add(w)
 	select {
 	case err := <-w.done:
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("record user %s/%s: %w", user.TenantID, user.ID, ctx.Err())
-	}
-}
-
-// writeQueued writes the queue a batch at a time until it is empty.
-func (u *userSync) writeQueued() {
-	for {
-		u.qmu.Lock()
-		batch := u.queue
-		u.queue = nil
-		if len(batch) == 0 {
-			u.writing = false
-			u.qmu.Unlock()
-			return
-		}
-		u.qmu.Unlock()
-		u.write(batch)
 	}
 }
 

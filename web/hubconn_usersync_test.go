@@ -53,12 +53,6 @@ func (b *batchUsers) UpsertUsers(_ context.Context, users []domain.User) error {
 	return nil
 }
 
-func (u *userSync) queued() int {
-	u.qmu.Lock()
-	defer u.qmu.Unlock()
-	return len(u.queue)
-}
-
 // While one write is in the store, the first requests of other users queue
 // up and are written in one batch; a batch that fails is written again
 // user by user, so only the request at fault fails and is not cached.
@@ -70,11 +64,8 @@ func TestUserSyncBatchesConcurrentFirstRequests(t *testing.T) {
 
 	slow := make(chan error, 1)
 	go func() { slow <- u.sync(ctx, claimsFor("slow", "S")) }()
-	require.Eventually(t, func() bool {
-		u.qmu.Lock()
-		defer u.qmu.Unlock()
-		return u.writing && len(u.queue) == 0
-	}, 10*time.Second, time.Millisecond, "the first write did not start")
+	require.Eventually(t, func() bool { return u.writes.Running() && u.writes.Queued() == 0 }, 10*time.Second, time.Millisecond,
+		"the first write did not start")
 
 	users := []string{"bad"}
 	for i := range 20 {
@@ -85,7 +76,7 @@ func TestUserSyncBatchesConcurrentFirstRequests(t *testing.T) {
 		errs[i] = make(chan error, 1)
 		go func() { errs[i] <- u.sync(ctx, claimsFor(id, id)) }()
 	}
-	require.Eventually(t, func() bool { return u.queued() == len(users) }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return u.writes.Queued() == len(users) }, 10*time.Second, time.Millisecond)
 	close(store.release)
 	require.NoError(t, <-slow)
 	for i, id := range users {
@@ -126,11 +117,7 @@ func TestUserSyncRequestGivesUpAloneWhenItsContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.sync(ctx, claimsFor("slow", "S")) }()
-	require.Eventually(t, func() bool {
-		u.qmu.Lock()
-		defer u.qmu.Unlock()
-		return u.writing
-	}, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return u.writes.Running() }, 10*time.Second, time.Millisecond)
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
 	close(store.release)
