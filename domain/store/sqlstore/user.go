@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -105,6 +106,11 @@ func (s *Store) UpsertUsers(ctx context.Context, users []domain.User) error {
 		at[userRowKey{u.TenantID, u.ID}] = len(rows)
 		rows = append(rows, u)
 	}
+	// Rows are locked in key order, so that batches of two nodes that
+	// share users cannot deadlock.
+	slices.SortFunc(rows, func(a, b domain.User) int {
+		return cmp.Or(cmp.Compare(a.TenantID, b.TenantID), cmp.Compare(a.ID, b.ID))
+	})
 	for chunk := range slices.Chunk(rows, maxUsersPerUpsert) {
 		if err := s.upsertUsers(ctx, chunk); err != nil {
 			return err
