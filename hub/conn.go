@@ -237,16 +237,27 @@ func (c *conn) catchUp(since int64, hasSince bool) error {
 		if err := c.refill(); err != nil {
 			return err
 		}
-	} else {
-		var maxSeq int64
-		err := c.history("max seq", func(hctx context.Context) (err error) {
-			maxSeq, err = c.h.history.MaxSeq(hctx, c.key.tenant, c.key.user)
+		return c.sendCount()
+	}
+	if c.h.heads != nil {
+		// Both figures in one read, shared with the sockets starting
+		// meanwhile: a connection storm is mostly these.
+		var unread int
+		err := c.history("inbox head", func(hctx context.Context) (err error) {
+			c.lastSeq, unread, err = c.h.heads.read(hctx, c.key)
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		c.lastSeq = maxSeq
+		return c.writeCount(unread)
+	}
+	err := c.history("max seq", func(hctx context.Context) (err error) {
+		c.lastSeq, err = c.h.history.MaxSeq(hctx, c.key.tenant, c.key.user)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	return c.sendCount()
 }
@@ -595,6 +606,10 @@ func (c *conn) sendCount() error {
 	if err != nil {
 		return err
 	}
+	return c.writeCount(n)
+}
+
+func (c *conn) writeCount(n int) error {
 	c.out = append(c.out, encodeCount(n))
 	return c.flush()
 }

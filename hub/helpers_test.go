@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,8 @@ type fakeHistory struct {
 	onAfter func(k userKey, after int64)
 	// fail, when set, is returned by every read.
 	fail error
+	// Calls of the catch-up reads without since.
+	heads, maxSeqs, counts atomic.Int64
 }
 
 func newFakeHistory() *fakeHistory {
@@ -135,6 +138,7 @@ func (f *fakeHistory) NotificationsAfter(ctx context.Context, tenant domain.Tena
 }
 
 func (f *fakeHistory) MaxSeq(_ context.Context, tenant domain.TenantID, user domain.UserID) (int64, error) {
+	f.maxSeqs.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
@@ -144,18 +148,40 @@ func (f *fakeHistory) MaxSeq(_ context.Context, tenant domain.TenantID, user dom
 }
 
 func (f *fakeHistory) UnreadCount(_ context.Context, tenant domain.TenantID, user domain.UserID) (int, error) {
+	f.counts.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
 		return 0, f.fail
 	}
+	return f.unreadLocked(userKey{tenant, user}), nil
+}
+
+func (f *fakeHistory) unreadLocked(k userKey) int {
 	unread := 0
-	for _, n := range f.inbox[userKey{tenant, user}] {
+	for _, n := range f.inbox[k] {
 		if n.ReadAt == nil {
 			unread++
 		}
 	}
-	return unread, nil
+	return unread
+}
+
+// InboxHeads reads each user's figures under one lock, as the store reads
+// them from one snapshot.
+func (f *fakeHistory) InboxHeads(_ context.Context, tenants []domain.TenantID, users []domain.UserID) ([]int64, []int, error) {
+	f.heads.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return nil, nil, f.fail
+	}
+	maxSeqs, unread := make([]int64, len(users)), make([]int, len(users))
+	for i, u := range users {
+		k := userKey{tenants[i], u}
+		maxSeqs[i], unread[i] = int64(len(f.inbox[k])), f.unreadLocked(k)
+	}
+	return maxSeqs, unread, nil
 }
 
 // env is a hub behind a real HTTP server. The test handler stands in for
@@ -172,9 +198,15 @@ type env struct {
 
 func setup(t *testing.T, cfg Config) *env {
 	t.Helper()
+	return setupHistory(t, cfg, func(f *fakeHistory) History { return f })
+}
+
+// setupHistory is setup with the History the hub gets built from the fake.
+func setupHistory(t *testing.T, cfg Config, history func(*fakeHistory) History) *env {
+	t.Helper()
 	e := &env{t: t, hist: newFakeHistory(), reg: prometheus.NewRegistry(), serveErrs: make(chan error, 100)}
 	cfg.Registerer = e.reg
-	h, err := New(cfg, e.hist)
+	h, err := New(cfg, history(e.hist))
 	require.NoError(t, err)
 	e.hub = h
 	e.srv = httptest.NewServer(http.HandlerFunc(e.handle))

@@ -25,3 +25,15 @@ type History interface {
 	// UnreadCount counts the user's unread notifications.
 	UnreadCount(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int, error)
 }
+
+// InboxHeadsReader is what a History may add to answer the catch-up of
+// sockets opened without since together: one read for every such socket
+// starting at the same time, instead of a MaxSeq and an UnreadCount each
+// (*sqlstore.Store has it). Its figures must be those MaxSeq and
+// UnreadCount would give, each user's read from one snapshot.
+type InboxHeadsReader interface {
+	// InboxHeads returns the latest seq (0 when none) and the unread count
+	// of user users[i] of tenant tenants[i] at index i; a user may be
+	// given twice.
+	InboxHeads(ctx context.Context, tenants []domain.TenantID, users []domain.UserID) (maxSeqs []int64, unread []int, err error)
+}

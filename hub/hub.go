@@ -57,6 +57,10 @@ type Hub struct {
 
 	pingOnce sync.Once
 	stopPing chan struct{}
+
+	// heads, when History has InboxHeads, batches the catch-up reads of
+	// sockets opened without since.
+	heads *headReads
 }
 
 // New returns a Hub reading catch-up history from history.
@@ -83,6 +87,9 @@ func New(cfg Config, history History) (*Hub, error) {
 	}
 	for i := range h.shards {
 		h.shards[i].users = make(map[userKey][]*conn)
+	}
+	if src, ok := history.(InboxHeadsReader); ok {
+		h.heads = newHeadReads(src, cfg.HistoryTimeout)
 	}
 	return h, nil
 }

@@ -114,6 +114,19 @@ func (g *gatedHistory) UnreadCount(ctx context.Context, tenant domain.TenantID, 
 	return g.fakeHistory.UnreadCount(ctx, tenant, user)
 }
 
+// InboxHeads is gated like the others and, since it answers the count,
+// counted with UnreadCount.
+func (g *gatedHistory) InboxHeads(ctx context.Context, tenants []domain.TenantID, users []domain.UserID) ([]int64, []int, error) {
+	g.mu.Lock()
+	g.countCalls++
+	g.mu.Unlock()
+	defer g.exit()
+	if err := g.enter(ctx); err != nil {
+		return nil, nil, err
+	}
+	return g.fakeHistory.InboxHeads(ctx, tenants, users)
+}
+
 func newGatedHub(t *testing.T, cfg Config) (*Hub, *gatedHistory) {
 	t.Helper()
 	gh := newGatedHistory()

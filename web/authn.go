@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/hub/gather"
 	"github.com/notifyhub/notifyhub/web/auth"
 )
 
@@ -143,12 +144,19 @@ func (s *server) clearSession(w http.ResponseWriter) {
 // inserts them and a request whose claims differ from the last recorded
 // ones updates them. A bounded LRU of claim fingerprints per (tenant, user)
 // keeps the common case (same claims again) free of database writes.
+//
+// The writes that remain come in storms (every user's first request after
+// a start, or a crowd logging in): concurrent ones are gathered, and while
+// one batch is in the database the next one gathers, so a storm costs a
+// statement and a commit per batch rather than per user.
 type userSync struct {
 	store UserStore
 	mu    sync.Mutex
 	max   int
 	order *list.List // front = most recently used; values are *userEntry
 	byKey map[userKey]*list.Element
+
+	writes *gather.Batcher[*userWrite]
 }
 
 type userKey struct {
@@ -161,8 +169,28 @@ type userEntry struct {
 	sum [sha256.Size]byte
 }
 
+// userWrite is one request's user waiting to be written.
+type userWrite struct {
+	user domain.User
+	key  userKey
+	sum  [sha256.Size]byte
+	done chan error // buffered: the writer never waits for the request
+}
+
+// userBatchStore is a UserStore that writes several users in one
+// statement (*sqlstore.Store is one). Other stores get one call per user.
+type userBatchStore interface {
+	UpsertUsers(ctx context.Context, users []domain.User) error
+}
+
+// userWriteTimeout bounds one batch: it serves many requests, so none of
+// their contexts may cancel it.
+const userWriteTimeout = 10 * time.Second
+
 func newUserSync(store UserStore, max int) *userSync {
-	return &userSync{store: store, max: max, order: list.New(), byKey: make(map[userKey]*list.Element)}
+	u := &userSync{store: store, max: max, order: list.New(), byKey: make(map[userKey]*list.Element)}
+	u.writes = gather.New(u.write)
+	return u
 }
 
 // fingerprint covers the stored fields; perms as a set, so a token that
@@ -190,11 +218,45 @@ func (u *userSync) sync(ctx context.Context, c auth.Claims) error {
 	if user.Perms == nil {
 		user.Perms = []string{}
 	}
-	if err := u.store.UpsertUser(ctx, user); err != nil {
-		return fmt.Errorf("record user %s/%s: %w", user.TenantID, user.ID, err)
+	w := &userWrite{user: user, key: key, sum: sum, done: make(chan error, 1)}
+	u.writes.Add(w)
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("record user %s/%s: %w", user.TenantID, user.ID, ctx.Err())
 	}
-	u.remember(key, sum)
-	return nil
+}
+
+// write records a batch and answers each of its requests. A statement fails
+// as a whole, so a failed batch is written again user by user: only the
+// user at fault sees the error.
+func (u *userSync) write(batch []*userWrite) {
+	ctx, cancel := context.WithTimeout(context.Background(), userWriteTimeout)
+	defer cancel()
+	if bs, ok := u.store.(userBatchStore); ok && len(batch) > 1 {
+		users := make([]domain.User, len(batch))
+		for i, w := range batch {
+			users[i] = w.user
+		}
+		if bs.UpsertUsers(ctx, users) == nil {
+			// In order: for a user queued twice the store kept the last
+			// claims, and so does the cache.
+			for _, w := range batch {
+				u.remember(w.key, w.sum)
+				w.done <- nil
+			}
+			return
+		}
+	}
+	for _, w := range batch {
+		if err := u.store.UpsertUser(ctx, w.user); err != nil {
+			w.done <- fmt.Errorf("record user %s/%s: %w", w.user.TenantID, w.user.ID, err)
+			continue
+		}
+		u.remember(w.key, w.sum)
+		w.done <- nil
+	}
 }
 
 func (u *userSync) known(key userKey, sum [sha256.Size]byte) bool {

@@ -99,10 +99,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		MaxIdleConns: cfg.Senders + 16, MaxIdleConnsPerHost: cfg.Senders + 16, DisableCompression: true,
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}}
-	g.wsHTTP = &http.Client{Transport: &http.Transport{
-		DisableKeepAlives: true, DisableCompression: true,
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-	}}
+	g.wsHTTP = &http.Client{Transport: &upgradeTransport{dialer: net.Dialer{Timeout: 5 * time.Second}}}
 	defer g.closeAll()
 	if err := g.waitReady(ctx); err != nil {
 		return rep, err

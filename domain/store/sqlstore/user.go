@@ -1,12 +1,14 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/notifyhub/notifyhub/domain"
 )
@@ -72,26 +74,102 @@ func (s *Store) ensureTenant(ctx context.Context, id domain.TenantID) error {
 // UpsertUser creates the user (and the tenant if missing), or updates name,
 // email and perms when they differ. Perms are stored as a sorted set.
 func (s *Store) UpsertUser(ctx context.Context, u domain.User) error {
-	if err := requireUser(u.TenantID, u.ID); err != nil {
-		return fmt.Errorf("upsert user: %w", err)
+	return s.UpsertUsers(ctx, []domain.User{u})
+}
+
+// maxUsersPerUpsert keeps one statement's parameters (7 a user) far below
+// every dialect's limit.
+const maxUsersPerUpsert = 500
+
+// UpsertUsers is UpsertUser for several users: one statement per 500 users.
+// A user given twice keeps the values given last.
+//
+// Every user's first request after a start comes here (the web layer's
+// cache skips it afterwards, and gathers concurrent first requests into one
+// call), so a reconnect storm is a burst of these. Outside a transaction
+// the user statement is tried alone first: one round trip and one commit.
+// Only when a tenant row is missing (the foreign key refuses the statement,
+// and nothing was written) or the statement lost a race does it run again,
+// with the tenants', in a transaction.
+func (s *Store) UpsertUsers(ctx context.Context, users []domain.User) error {
+	rows := make([]domain.User, 0, len(users))
+	at := map[userRowKey]int{}
+	for _, u := range users {
+		if err := requireUser(u.TenantID, u.ID); err != nil {
+			return fmt.Errorf("upsert user: %w", err)
+		}
+		// One statement may not touch a row twice (PostgreSQL refuses it).
+		if i, ok := at[userRowKey{u.TenantID, u.ID}]; ok {
+			rows[i] = u
+			continue
+		}
+		at[userRowKey{u.TenantID, u.ID}] = len(rows)
+		rows = append(rows, u)
 	}
-	perms := encPerms(u.Perms)
-	at := encTime(now())
-	return s.InTx(ctx, func(ctx context.Context) error {
-		if err := s.ensureTenant(ctx, u.TenantID); err != nil {
+	// Rows are locked in key order, so that batches of two nodes that
+	// share users cannot deadlock.
+	slices.SortFunc(rows, func(a, b domain.User) int {
+		return cmp.Or(cmp.Compare(a.TenantID, b.TenantID), cmp.Compare(a.ID, b.ID))
+	})
+	for chunk := range slices.Chunk(rows, maxUsersPerUpsert) {
+		if err := s.upsertUsers(ctx, chunk); err != nil {
 			return err
 		}
-		_, err := s.exec(ctx, `INSERT INTO users (tenant_id, id, name, email, perms, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (tenant_id, id) DO UPDATE SET
-				name = excluded.name, email = excluded.email, perms = excluded.perms, updated_at = excluded.updated_at
-			WHERE users.name <> excluded.name OR users.email <> excluded.email OR users.perms <> excluded.perms`,
-			u.TenantID, u.ID, u.Name, u.Email, perms, at, at)
-		if err != nil {
+	}
+	return nil
+}
+
+type userRowKey struct {
+	tenant domain.TenantID
+	user   domain.UserID
+}
+
+func (s *Store) upsertUsers(ctx context.Context, users []domain.User) error {
+	if !s.inTx(ctx) {
+		err := s.upsertUserRows(ctx, users)
+		if err == nil {
+			return nil
+		}
+		if k := s.kind(err); k != KindForeignKeyViolation && k != KindRetryable {
+			return s.wrap("upsert user", err)
+		}
+	}
+	return s.InTx(ctx, func(ctx context.Context) error {
+		var tenants []domain.TenantID
+		for _, u := range users {
+			if !slices.Contains(tenants, u.TenantID) {
+				tenants = append(tenants, u.TenantID)
+			}
+		}
+		for _, t := range tenants {
+			if err := s.ensureTenant(ctx, t); err != nil {
+				return err
+			}
+		}
+		if err := s.upsertUserRows(ctx, users); err != nil {
 			return s.wrap("upsert user", err)
 		}
 		return nil
 	})
+}
+
+func (s *Store) upsertUserRows(ctx context.Context, users []domain.User) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO users (tenant_id, id, name, email, perms, created_at, updated_at) VALUES `)
+	args := make([]any, 0, 7*len(users))
+	at := encTime(now())
+	for i, u := range users {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, u.TenantID, u.ID, u.Name, u.Email, encPerms(u.Perms), at, at)
+	}
+	q.WriteString(` ON CONFLICT (tenant_id, id) DO UPDATE SET
+		name = excluded.name, email = excluded.email, perms = excluded.perms, updated_at = excluded.updated_at
+		WHERE users.name <> excluded.name OR users.email <> excluded.email OR users.perms <> excluded.perms`)
+	_, err := s.exec(ctx, q.String(), args...)
+	return err
 }
 
 // GetUser returns one user of the tenant; domain.ErrNotFound when unknown.

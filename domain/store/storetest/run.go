@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"Report", reportTests},
 		{"Valuation", valuationTests},
 		{"Import", importTests},
+		{"Hubconn", hubconnTests},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {

@@ -1,0 +1,70 @@
+package hub
+
+import (
+	"context"
+	"time"
+
+	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/hub/gather"
+)
+
+// headReads gathers the catch-up reads of sockets opened without since
+// (the bulk of a connection storm) into one InboxHeads call: while one
+// batch is in the database the next one gathers. Each socket still holds
+// its History slot while it waits, so the node-wide limit bounds a batch
+// and the database sees no more than before.
+type headReads struct {
+	src     InboxHeadsReader
+	timeout time.Duration // of one call
+	batches *gather.Batcher[*headRead]
+}
+
+func newHeadReads(src InboxHeadsReader, timeout time.Duration) *headReads {
+	r := &headReads{src: src, timeout: timeout}
+	r.batches = gather.New(r.readBatch)
+	return r
+}
+
+// headRead is one socket's request; its results are set before done is
+// closed.
+type headRead struct {
+	key    userKey
+	maxSeq int64
+	unread int
+	err    error
+	done   chan struct{}
+}
+
+// read returns the user's latest seq and unread count. It gives up when
+// ctx ends (a halt or the History timeout); the batch goes on without it.
+func (r *headReads) read(ctx context.Context, key userKey) (int64, int, error) {
+	req := &headRead{key: key, done: make(chan struct{})}
+	r.batches.Add(req)
+	select {
+	case <-req.done:
+		return req.maxSeq, req.unread, req.err
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+}
+
+// readBatch reads a batch in one call. The call serves several sockets,
+// so none of their contexts may cancel it: it has a HistoryTimeout of its
+// own, and a socket that gives up meanwhile only stops waiting for it.
+func (r *headReads) readBatch(batch []*headRead) {
+	tenants, users := make([]domain.TenantID, len(batch)), make([]domain.UserID, len(batch))
+	for i, req := range batch {
+		tenants[i], users[i] = req.key.tenant, req.key.user
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	maxSeqs, unread, err := r.src.InboxHeads(ctx, tenants, users)
+	cancel()
+	for i, req := range batch {
+		if err != nil {
+			req.err = err
+		} else {
+			req.maxSeq, req.unread = maxSeqs[i], unread[i]
+		}
+		close(req.done)
+	}
+}
