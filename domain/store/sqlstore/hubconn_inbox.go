@@ -16,10 +16,10 @@ const maxUsersPerInboxHeads = 500
 // needs, for several users in one round trip: the latest notification seq
 // (0 when none) and the unread count of user users[i] of tenant
 // tenants[i], at index i (a user may be given twice). It replaces a MaxSeq
-// and an UnreadCount per user. Each figure is a correlated subquery scoped
-// by the row's own tenant and user, so that each keeps its index (the
-// inbox index's last entry, the unread partial index), and all are read
-// from one snapshot.
+// and an UnreadCount per user. Both figures live on the user's row
+// (notification_seq is advanced by every insert, unread_count adjusted by
+// every change of read state, in their transactions), so this reads one
+// row per user, from one snapshot; an unknown user reads 0 and 0.
 func (s *Store) InboxHeads(ctx context.Context, tenants []domain.TenantID, users []domain.UserID) (maxSeqs []int64, unread []int, err error) {
 	if len(tenants) != len(users) {
 		return nil, nil, fmt.Errorf("inbox heads: %d tenants for %d users", len(tenants), len(users))
@@ -45,37 +45,41 @@ func (s *Store) inboxHeads(ctx context.Context, tenants []domain.TenantID, users
 		q.WriteString("(?, ?)")
 		args = append(args, tenants[i], u)
 	}
-	q.WriteString(`) SELECT u.tenant_id, u.user_id,
-		(SELECT COALESCE(MAX(n.seq), 0) FROM notifications n WHERE n.tenant_id = u.tenant_id AND n.user_id = u.user_id),
-		(SELECT COUNT(*) FROM notifications n WHERE n.tenant_id = u.tenant_id AND n.user_id = u.user_id AND n.read_at IS NULL)
-		FROM u`)
+	q.WriteString(`) SELECT u.tenant_id, u.user_id, COALESCE(x.notification_seq, 0), COALESCE(x.unread_count, 0)
+		FROM u LEFT JOIN users x ON x.tenant_id = u.tenant_id AND x.id = u.user_id`)
 	rows, err := s.query(ctx, q.String(), args...)
 	if err != nil {
 		return s.wrap("inbox heads", err)
 	}
 	defer rows.Close()
+	// Rows come in no promised order: place each by its key (a key given
+	// twice gets a row each).
+	type key struct {
+		tenant domain.TenantID
+		user   domain.UserID
+	}
+	at := make(map[key][]int, len(users))
+	for i, u := range users {
+		k := key{tenants[i], u}
+		at[k] = append(at[k], i)
+	}
 	seen := make([]bool, len(users))
 	for rows.Next() {
 		var (
-			tenant domain.TenantID
-			user   domain.UserID
-			seq    int64
-			count  int
-			placed bool
+			k     key
+			seq   int64
+			count int
 		)
-		if err := rows.Scan(&tenant, &user, &seq, &count); err != nil {
+		if err := rows.Scan(&k.tenant, &k.user, &seq, &count); err != nil {
 			return s.wrap("inbox heads", err)
 		}
-		// Rows come in no promised order: place each by its key.
-		for i, u := range users {
-			if u == user && tenants[i] == tenant && !seen[i] {
-				maxSeqs[i], unread[i], seen[i], placed = seq, count, true, true
-				break
-			}
+		idx := at[k]
+		if len(idx) == 0 {
+			return fmt.Errorf("inbox heads: a row for %s/%s, not asked for", k.tenant, k.user)
 		}
-		if !placed {
-			return fmt.Errorf("inbox heads: a row for %s/%s, not asked for", tenant, user)
-		}
+		i := idx[0]
+		at[k] = idx[1:]
+		maxSeqs[i], unread[i], seen[i] = seq, count, true
 	}
 	if err := rows.Err(); err != nil {
 		return s.wrap("inbox heads", err)

@@ -433,8 +433,13 @@ func (s *Store) NotificationsAfter(ctx context.Context, tenant domain.TenantID, 
 // MaxSeq is the user's latest notification seq, 0 when they have none.
 func (s *Store) MaxSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int64, error) {
 	var seq int64
-	err := s.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM notifications WHERE tenant_id = ? AND user_id = ?`,
+	// The counter on the user's row is advanced by every insert in its
+	// transaction, so it is the latest seq without reading the inbox.
+	err := s.queryRow(ctx, `SELECT notification_seq FROM users WHERE tenant_id = ? AND id = ?`,
 		tenant, user).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, s.wrap("max seq", err)
 	}
