@@ -30,7 +30,8 @@ import (
 
 // BenchmarkWorkerPing measures the job-throughput figure: one
 // worker (this process) running no-op jobs (queue.ping) that were queued
-// beforehand, with retries, reclaim, extension and failed-job handling in
+// beforehand on the default queue (the worker serves high, default, low),
+// with retries, reclaim, extension and failed-job handling in
 // place as in production. Each op is a whole drain of
 // NOTIFYHUB_BENCH_JOBS jobs (default 20,000); it reports jobs/s and the
 // CPU-seconds per 100,000 jobs of this process and, on Redis, of
@@ -44,20 +45,23 @@ func BenchmarkWorkerPing(b *testing.B) {
 		require.NoError(b, err, "NOTIFYHUB_BENCH_JOBS")
 		count = n
 	}
-	for _, conc := range []int{1, 4} {
-		b.Run(fmt.Sprintf("sqlite+dbqueue/concurrency=%d", conc), func(b *testing.B) {
-			s := storetest.OpenSQLite(b)
-			benchDrain(b, s, dbqueue.New(s.DB(), s.Dialect(), dbqueue.Options{}), 0, count, conc)
-		})
-		b.Run(fmt.Sprintf("postgres+redis/concurrency=%d", conc), func(b *testing.B) {
-			s := storetest.OpenPostgres(b)
-			client, prefix := streamtest.OpenRedis(b)
-			benchDrain(b, s, redisstream.New(client, redisstream.Options{Prefix: prefix}), redisPID(b, client), count, conc)
-		})
+	for _, lag := range []time.Duration{0, 2 * time.Millisecond} {
+		for _, conc := range []int{1, 4} {
+			name := fmt.Sprintf("concurrency=%d/priority-lag=%s", conc, lag)
+			b.Run("sqlite+dbqueue/"+name, func(b *testing.B) {
+				s := storetest.OpenSQLite(b)
+				benchDrain(b, s, dbqueue.New(s.DB(), s.Dialect(), dbqueue.Options{}), 0, count, conc, lag)
+			})
+			b.Run("postgres+redis/"+name, func(b *testing.B) {
+				s := storetest.OpenPostgres(b)
+				client, prefix := streamtest.OpenRedis(b)
+				benchDrain(b, s, redisstream.New(client, redisstream.Options{Prefix: prefix}), redisPID(b, client), count, conc, lag)
+			})
+		}
 	}
 }
 
-func benchDrain(b *testing.B, s *sqlstore.Store, st stream.Stream, serverPID, count, conc int) {
+func benchDrain(b *testing.B, s *sqlstore.Store, st stream.Stream, serverPID, count, conc int, lag time.Duration) {
 	reg, err := jobs.NewRegistry(jobs.Ping())
 	require.NoError(b, err)
 	ctx := context.Background()
@@ -69,7 +73,7 @@ func benchDrain(b *testing.B, s *sqlstore.Store, st stream.Stream, serverPID, co
 			require.NoError(b, st.Publish(ctx, runner.QueueTopic(runner.QueueDefault), bodies[i:min(i+1000, len(bodies))]...))
 		}
 		w, err := runner.NewQueueWorker(runner.QueueConfig{
-			Concurrency: conc, MaxJobs: count, Sleep: time.Millisecond,
+			Concurrency: conc, MaxJobs: count, Sleep: time.Millisecond, PriorityLag: lag,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		}, st, s, reg)
 		require.NoError(b, err)
