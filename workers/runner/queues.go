@@ -313,9 +313,9 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 			// Higher-priority jobs read in the middle of the last batch.
 			msgs, queue, carry = carry, carryQueue, nil
 		} else {
-			var reclaimed bool
+			var again bool
 			var err error
-			msgs, queue, reclaimed, err = w.next(ctx, consumer, reclaimNow, want)
+			msgs, queue, again, err = w.next(ctx, consumer, reclaimNow, want)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -328,8 +328,7 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 				continue
 			}
 			backoff = 100 * time.Millisecond
-			// Keep reclaiming while rounds find abandoned jobs.
-			reclaimNow = reclaimed
+			reclaimNow = again
 		}
 		if len(msgs) == 0 {
 			if !sleep(ctx, w.cfg.Sleep) {
@@ -397,14 +396,16 @@ func batchSize(perJob time.Duration) int {
 
 // next takes up to limit entries from the first queue that has some: when
 // reclaiming, abandoned entries of a queue come before that queue's new
-// ones. reclaimed reports whether reclaiming found anything.
-func (w *QueueWorker) next(ctx context.Context, consumer string, reclaim bool, limit int) (msgs []stream.Message, queue string, reclaimed bool, err error) {
-	for _, q := range w.cfg.Queues {
+// ones. again reports whether the next round should reclaim too: this one
+// found something to reclaim, or it stopped at new jobs of a queue before
+// reclaiming the lower ones (which may hold jobs a batch handed back).
+func (w *QueueWorker) next(ctx context.Context, consumer string, reclaim bool, limit int) (msgs []stream.Message, queue string, again bool, err error) {
+	for i, q := range w.cfg.Queues {
 		topic := QueueTopic(q)
 		if reclaim {
 			msgs, err := w.stream.Reclaim(ctx, topic, QueueGroup, consumer, w.reclaimAfter, limit)
 			if err != nil {
-				return nil, "", false, err
+				return nil, "", true, err
 			}
 			if len(msgs) > 0 {
 				w.log.InfoContext(ctx, "took over jobs left by a worker or released", slog.String("queue", q), slog.Int("count", len(msgs)), slog.Int("deliveries", msgs[0].Deliveries))
@@ -413,10 +414,10 @@ func (w *QueueWorker) next(ctx context.Context, consumer string, reclaim bool, l
 		}
 		msgs, err := w.stream.Read(ctx, topic, QueueGroup, consumer, limit, 0)
 		if err != nil {
-			return nil, "", false, err
+			return nil, "", reclaim, err
 		}
 		if len(msgs) > 0 {
-			return msgs, q, false, nil
+			return msgs, q, reclaim && i < len(w.cfg.Queues)-1, nil
 		}
 	}
 	return nil, "", false, nil
