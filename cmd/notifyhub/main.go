@@ -5,7 +5,7 @@
 //	notifyhub serve [--demo] [--roles=http,hub,relay,worker,scheduler]
 //	notifyhub worker [--queue=high,default,low --tries=3 --timeout=60s --backoff=1s,10s
 //	                  --sleep=3s --priority-lag=0 --max-jobs=N --max-time=1h --concurrency=N --reclaim-after=5m]
-//	notifyhub queue failed|retry ID...|retry all|forget ID|flush|prune --older-than D|restart
+//	notifyhub queue failed|retry ID...|retry all|forget ID|flush|prune --older-than D|restart|ping [--wait]
 //	notifyhub import FILE --type products --tenant T [--mapping JSON | --mapping-file F] [--user U]
 //	notifyhub migrate
 //	notifyhub token --tenant T --user U [--perms a,b] [--name N] [--email E] [--ttl 1h]
