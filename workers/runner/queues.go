@@ -346,8 +346,12 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 		checked := start
 		ran := 0
 		for _, m := range msgs {
+			if ctx.Err() != nil {
+				// Stopping: start nothing new; released below.
+				break
+			}
 			if ran > 0 {
-				if ctx.Err() != nil || w.now().Sub(start) >= batchTime {
+				if w.now().Sub(start) >= batchTime {
 					// Not started: released below, and taken back next
 					// round unless a higher queue has work.
 					reclaimNow = true
