@@ -4,8 +4,8 @@
 //
 //	notifyhub serve [--demo] [--roles=http,hub,relay,worker,scheduler]
 //	notifyhub worker [--queue=high,default,low --tries=3 --timeout=60s --backoff=1s,10s
-//	                  --sleep=3s --max-jobs=N --max-time=1h --concurrency=N --reclaim-after=5m]
-//	notifyhub queue failed|retry ID...|retry all|forget ID|flush|prune --older-than D|restart
+//	                  --sleep=3s --priority-lag=0 --max-jobs=N --max-time=1h --concurrency=N --reclaim-after=5m]
+//	notifyhub queue failed|retry ID...|retry all|forget ID|flush|prune --older-than D|restart|ping [--wait]
 //	notifyhub import FILE --type products --tenant T [--mapping JSON | --mapping-file F] [--user U]
 //	notifyhub migrate
 //	notifyhub token --tenant T --user U [--perms a,b] [--name N] [--email E] [--ttl 1h]
@@ -127,6 +127,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	queues := fs.String("queue", strings.Join(runner.DefaultQueues, ","), "job queues to serve, highest priority first")
 	checkImport := importFlags(fs, &cfg)
 	fs.DurationVar(&cfg.Queues.Sleep, "sleep", 3*time.Second, "pause when every queue is empty")
+	fs.DurationVar(&cfg.Queues.PriorityLag, "priority-lag", 0, "how long a job on a higher queue may wait behind quick jobs of a lower one (e.g. 2ms: more jobs per second); 0: strict, job by job")
 	if name == "worker" {
 		fs.IntVar(&cfg.Queues.MaxJobs, "max-jobs", 0, "exit (status 0) after running this many jobs; 0: no limit")
 		fs.DurationVar(&cfg.Queues.MaxTime, "max-time", 0, "exit (status 0) after running this long; 0: no limit")

@@ -28,14 +28,20 @@ Failed jobs of every tenant (the REST API shows an admin their own tenant's):
         delete failed jobs older than --older-than, and listener idempotency markers
         and published outbox events older than --events-older-than (at least 24h)
 Workers:
+  ping [--queue default] [--count 1] [--wait] [--wait-timeout 30s]
+                                                   queue no-op jobs (queue.ping); with --wait, report
+                                                   once the relay published them and the queue's
+                                                   workers got past them (health check)
   restart                                          every "notifyhub worker" finishes its current
                                                    job and exits (status 0), for its supervisor
                                                    to start it again
 
-Flags come before arguments. Database flags as for the other commands (--database-url ...).`
+Flags come before arguments. Database flags as for the other commands (--database-url ...);
+ping --wait also reads the queue (--redis-url, or the database queue without it).`
 
 // queue runs `notifyhub queue ...`. It needs only the database: retries
-// go through the outbox, restart through a settings row.
+// and pings go through the outbox, restart through a settings row (ping
+// --wait also reads the stream).
 func queue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stderr, queueUsage)
@@ -53,7 +59,10 @@ func queue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	limit := 0
 	var before *string
 	var olderThan, eventsOlderThan *time.Duration
+	var ping pingFlags
 	switch sub {
+	case "ping":
+		ping.register(fs)
 	case "failed":
 		fs.IntVar(&limit, "limit", jobs.DefaultPage, "how many to list (1 to 200)")
 		before = fs.String("before", "", "list the jobs that failed before this one (the next page)")
@@ -76,6 +85,8 @@ func queue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("queue forget: one id at a time")
 	case sub != "retry" && sub != "forget" && len(rest) > 0:
 		return fmt.Errorf("queue %s: unexpected arguments %q", sub, rest)
+	case sub == "ping" && ping.check() != nil:
+		return ping.check()
 	case sub == "prune" && *olderThan <= 0:
 		return errors.New("queue prune: --older-than is required, e.g. --older-than 168h")
 	}
@@ -142,6 +153,8 @@ func queue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "pruned %d failed job(s) older than %s, %d processed-event marker(s) and %d published event(s) older than %s\n",
 			rep.FailedJobs, *olderThan, rep.ProcessedEvents, rep.Events, *eventsOlderThan)
+	case "ping":
+		return ping.run(ctx, cfg, store, stdout)
 	case "restart":
 		if err := jobs.RequestRestart(ctx, store, time.Now()); err != nil {
 			return err

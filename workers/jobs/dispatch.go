@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/workers/runner"
 )
 
 // MaxPayloadBytes bounds a job's payload: jobs carry ids and parameters,
@@ -42,9 +43,21 @@ func NewDispatcher(outbox Outbox, reg *Registry, now func() time.Time) *Dispatch
 // at least once after that (see the package doc). payload is JSON-encoded
 // as given (a json.RawMessage is kept as is).
 func (d *Dispatcher) Dispatch(ctx context.Context, tenant domain.TenantID, job string, payload any) (string, error) {
+	return d.DispatchTo(ctx, tenant, job, "", payload)
+}
+
+// DispatchTo is Dispatch on the given queue instead of the type's own
+// ("" = the type's own): `notifyhub queue ping --queue` checks any queue.
+func (d *Dispatcher) DispatchTo(ctx context.Context, tenant domain.TenantID, job, queue string, payload any) (string, error) {
 	t, ok := d.reg.Lookup(job)
 	if !ok {
 		return "", fmt.Errorf("dispatch: unknown job %q", job)
+	}
+	if queue != "" {
+		if err := runner.CheckQueue(queue); err != nil {
+			return "", fmt.Errorf("dispatch %s: %w", job, err)
+		}
+		t.Queue = queue
 	}
 	if !domain.ValidExternalID(string(tenant)) {
 		return "", fmt.Errorf("dispatch %s: %w", job, domain.Invalid("tenant", "must be a tenant id"))

@@ -125,11 +125,20 @@ func newCore(s stream.Stream, store Store, log *slog.Logger, now func() time.Tim
 		extendEvery: (reclaimAfter - longest) / 2, obs: obs}
 }
 
+// ackDelay bounds how long a finished entry waits for its acknowledgement
+// while the batch goes on: acknowledgements of a batch go in one round trip
+// (XACK of many ids, one statement), but never wait behind an attempt that
+// starts later than this, so a slow attempt cannot hold them until another
+// consumer takes them over and runs them again.
+const ackDelay = 10 * time.Millisecond
+
 // batch is what a consumer took in one Read or Reclaim and has not
 // finished. While the consumer works through it, batch extends the whole
 // of it before it could go stale, so no other consumer takes over an entry
 // that is only waiting its turn; when the consumer stops, batch releases
-// what was not finished.
+// what was not finished. Entries finished (succeeded or recorded as failed
+// jobs) are acknowledged together: before an attempt that starts ackDelay
+// after the first of them finished, and when the batch ends (flush).
 type batch struct {
 	c        *core
 	topic    string
@@ -138,6 +147,8 @@ type batch struct {
 	ids      []string // unfinished entries still held, in order
 	extended time.Time
 	log      *slog.Logger
+	acks     []string  // finished entries not acknowledged yet
+	ackSince time.Time // when the first of acks finished
 }
 
 func (c *core) newBatch(topic, group, consumer string, msgs []stream.Message, log *slog.Logger) *batch {
@@ -150,7 +161,11 @@ func (c *core) newBatch(topic, group, consumer string, msgs []stream.Message, lo
 
 // holds reports whether the consumer still holds id, extending the batch
 // first when it is due. timeout is the limit of the attempt about to start.
+// Acknowledgements waiting longer than ackDelay go first.
 func (b *batch) holds(ctx context.Context, id string, timeout time.Duration) bool {
+	if len(b.acks) > 0 && b.c.now().Sub(b.ackSince) >= ackDelay {
+		b.flush(ctx)
+	}
 	if b.c.now().Sub(b.extended) >= b.c.extendEvery {
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		held, err := b.c.stream.Extend(ectx, b.topic, b.group, b.consumer, b.ids...)
@@ -160,16 +175,55 @@ func (b *batch) holds(ctx context.Context, id string, timeout time.Duration) boo
 			// Cannot tell. Only start an attempt that surely ends before
 			// anyone may take the entry over; else leave it pending.
 			stale := b.c.now().Sub(b.extended)
-			return stale+timeout < b.c.reclaimAfter && slices.Contains(b.ids, id)
+			return stale+timeout < b.c.reclaimAfter && b.has(id)
 		}
 		b.ids, b.extended = held, b.c.now()
 	}
-	return slices.Contains(b.ids, id)
+	return b.has(id)
+}
+
+// has reports whether id is among the unfinished entries. Entries run in
+// order, so it is nearly always the first.
+func (b *batch) has(id string) bool {
+	return (len(b.ids) > 0 && b.ids[0] == id) || slices.Contains(b.ids, id)
 }
 
 // finished drops id from the batch (acknowledged or recorded as failed).
 func (b *batch) finished(id string) {
+	if len(b.ids) > 0 && b.ids[0] == id {
+		b.ids = b.ids[1:]
+		return
+	}
 	b.ids = slices.DeleteFunc(b.ids, func(x string) bool { return x == id })
+}
+
+// ack marks id finished and queues its acknowledgement.
+func (b *batch) ack(id string) {
+	b.finished(id)
+	if len(b.acks) == 0 {
+		b.ackSince = b.c.now()
+	}
+	b.acks = append(b.acks, id)
+}
+
+// flush acknowledges the finished entries in one call, even during
+// shutdown: the work is done.
+func (b *batch) flush(ctx context.Context) {
+	if len(b.acks) == 0 {
+		return
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := b.c.stream.Ack(actx, b.topic, b.group, b.acks...); err != nil {
+		b.log.WarnContext(ctx, "ack failed; the entries will be redelivered", slog.Int("count", len(b.acks)), slog.Any("error", err))
+	}
+	b.acks = b.acks[:0]
+}
+
+// end acknowledges what the batch finished and releases what it did not.
+func (b *batch) end(ctx context.Context) {
+	b.flush(ctx)
+	b.release(ctx)
 }
 
 // release hands back what the batch did not finish, for another consumer
@@ -215,7 +269,7 @@ func (c *core) process(ctx context.Context, m stream.Message, b *batch, t *Task,
 		last := try == tries || domain.Permanent(err)
 		c.obs.attempt(t, err, err != nil && !last, took)
 		if err == nil {
-			c.ack(ctx, m, b, log)
+			b.ack(m.ID)
 			return
 		}
 		log.WarnContext(ctx, "attempt failed", slog.Int("try", try), slog.Int("tries", tries), slog.Any("error", err))
@@ -278,15 +332,7 @@ func (c *core) fail(ctx context.Context, m stream.Message, b *batch, t *Task, at
 			log.WarnContext(ctx, "failure hook failed", slog.Any("error", err))
 		}
 	}
-	c.ack(ctx, m, b, log)
-}
-
-func (c *core) ack(ctx context.Context, m stream.Message, b *batch, log *slog.Logger) {
-	b.finished(m.ID)
-	// Acknowledge even during shutdown: the work is done.
-	if err := c.stream.Ack(context.WithoutCancel(ctx), b.topic, b.group, m.ID); err != nil {
-		log.WarnContext(ctx, "ack failed; the entry will be redelivered", slog.Any("error", err))
-	}
+	b.ack(m.ID)
 }
 
 // trim drops the entries of topics every group has acknowledged, every

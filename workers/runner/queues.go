@@ -79,6 +79,13 @@ type QueueConfig struct {
 	// (--tries, --timeout, --backoff given on the command line).
 	Override Policy
 	Sleep    time.Duration // pause when every queue is empty; default 3s
+	// PriorityLag is how long a job queued on a higher queue may wait
+	// behind the rest of a batch taken from a lower one. 0 (the default)
+	// keeps priority strict job by job: before each job of a batch from a
+	// lower queue, the consumer looks at the higher ones (one read each).
+	// A positive lag looks at most that often, which saves those reads
+	// when lower queues are busy with quick jobs.
+	PriorityLag time.Duration
 	// MaxJobs stops the worker once it has run this many jobs; MaxTime
 	// once it has run this long. Either way it finishes the jobs in hand
 	// and Run returns a *Stopped, for a supervisor to start it afresh.
@@ -246,8 +253,22 @@ func (w *QueueWorker) Run(ctx context.Context) error {
 	return nil
 }
 
-// consume is one consumer: it takes one job at a time from the highest
-// non-empty queue.
+// Batches: a consumer takes several jobs of one queue in one read when
+// they are quick, so that no-op and short jobs do not cost a round trip (or
+// a database transaction) each to read and another to acknowledge. The
+// batch is sized so that it runs for about batchTime at the speed jobs
+// have run so far, at most maxBatch; a slow job brings it back to one.
+// Priority stays strict (see QueueConfig.PriorityLag): before each job of
+// a batch from a lower queue, the consumer reads the higher queues, and a
+// job found there runs next. Jobs of a batch not started (a higher job
+// came, batchTime passed, or shutdown) are released and taken back through
+// the next round's reclaim, after any higher-priority job.
+const (
+	batchTime = 50 * time.Millisecond
+	maxBatch  = 256
+)
+
+// consume is one consumer: it takes jobs from the highest non-empty queue.
 func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc, consumer string) {
 	log := w.log.With(slog.String("consumer", consumer))
 	for !w.ensureGroups(ctx, log) {
@@ -261,6 +282,15 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 	// The first round reclaims: jobs released or left by a worker that
 	// stopped are taken at once, not after the first tick.
 	reclaimNow := true
+	var perJob time.Duration // moving average of a job's run time
+	var carry []stream.Message
+	var carryQueue string
+	defer func() {
+		// Read for the next round that did not come: hand them back.
+		if len(carry) > 0 {
+			w.newBatch(QueueTopic(carryQueue), QueueGroup, consumer, carry, log).release(ctx)
+		}
+	}()
 	for ctx.Err() == nil {
 		if !reclaimNow {
 			select {
@@ -269,69 +299,154 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 			default:
 			}
 		}
-		if w.cfg.MaxJobs > 0 && w.started.Load() >= int64(w.cfg.MaxJobs) {
-			return // the consumer finishing the last job stops the worker
-		}
-		m, queue, reclaimed, err := w.next(ctx, consumer, reclaimNow)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
+		want := batchSize(perJob)
+		if w.cfg.MaxJobs > 0 {
+			left := int64(w.cfg.MaxJobs) - w.started.Load()
+			if left <= 0 {
+				return // the consumer finishing the last job stops the worker
 			}
-			log.WarnContext(ctx, "queue read failed, will retry", slog.Duration("in", backoff), slog.Any("error", err))
-			if !sleep(ctx, backoff) {
-				return
-			}
-			backoff = min(backoff*2, 5*time.Second)
-			continue
+			want = int(min(int64(want), left))
 		}
-		backoff = 100 * time.Millisecond
-		// Keep reclaiming while rounds find abandoned jobs.
-		reclaimNow = reclaimed
-		if m == nil {
+		var msgs []stream.Message
+		var queue string
+		if len(carry) > 0 {
+			// Higher-priority jobs read in the middle of the last batch.
+			msgs, queue, carry = carry, carryQueue, nil
+		} else {
+			var again bool
+			var err error
+			msgs, queue, again, err = w.next(ctx, consumer, reclaimNow, want)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				log.WarnContext(ctx, "queue read failed, will retry", slog.Duration("in", backoff), slog.Any("error", err))
+				if !sleep(ctx, backoff) {
+					return
+				}
+				backoff = min(backoff*2, 5*time.Second)
+				continue
+			}
+			backoff = 100 * time.Millisecond
+			reclaimNow = again
+		}
+		if len(msgs) == 0 {
 			if !sleep(ctx, w.cfg.Sleep) {
 				return
 			}
 			continue
 		}
-		topic := QueueTopic(queue)
-		b := w.newBatch(topic, QueueGroup, consumer, []stream.Message{*m}, log)
-		if w.cfg.MaxJobs > 0 && w.started.Add(1) > int64(w.cfg.MaxJobs) {
-			b.release(ctx) // another consumer took the last one first
-			return
+		b := w.newBatch(QueueTopic(queue), QueueGroup, consumer, msgs, log)
+		if w.cfg.MaxJobs > 0 {
+			// Other consumers may have taken the last jobs first.
+			over := w.started.Add(int64(len(msgs))) - int64(w.cfg.MaxJobs)
+			msgs = msgs[:len(msgs)-int(min(max(over, 0), int64(len(msgs))))]
 		}
-		w.run(ctx, queue, *m, b, log)
-		b.release(ctx)
-		if n := w.done.Add(1); w.cfg.MaxJobs > 0 && n >= int64(w.cfg.MaxJobs) {
-			stop(&Stopped{Reason: fmt.Sprintf("ran --max-jobs=%d jobs", w.cfg.MaxJobs)})
+		start := w.now()
+		checked := start
+		ran := 0
+		for _, m := range msgs {
+			if ctx.Err() != nil {
+				// Stopping: start nothing new; released below.
+				break
+			}
+			if ran > 0 {
+				if w.now().Sub(start) >= batchTime {
+					// Not started: released below, and taken back next
+					// round unless a higher queue has work.
+					reclaimNow = true
+					break
+				}
+				if w.now().Sub(checked) >= w.cfg.PriorityLag {
+					checked = w.now()
+					if carry, carryQueue = w.higher(ctx, consumer, queue, batchSize(perJob)); len(carry) > 0 {
+						reclaimNow = true
+						break
+					}
+				}
+			}
+			w.run(ctx, queue, m, b, log)
+			ran++
+			if n := w.done.Add(1); w.cfg.MaxJobs > 0 && n >= int64(w.cfg.MaxJobs) {
+				stop(&Stopped{Reason: fmt.Sprintf("ran --max-jobs=%d jobs", w.cfg.MaxJobs)})
+			}
+		}
+		if w.cfg.MaxJobs > 0 && ran < len(msgs) {
+			w.started.Add(int64(ran - len(msgs))) // handed back, not run
+		}
+		b.end(ctx)
+		if ran > 0 {
+			took := w.now().Sub(start) / time.Duration(ran)
+			if perJob == 0 {
+				perJob = took
+			} else {
+				perJob = (perJob*3 + took) / 4
+			}
+		}
+		if w.cfg.MaxJobs > 0 && w.started.Load() >= int64(w.cfg.MaxJobs) {
+			return
 		}
 	}
 }
 
-// next takes one entry from the first queue that has one: when reclaiming,
-// an abandoned entry of a queue comes before that queue's new ones.
-// reclaimed reports whether reclaiming found anything.
-func (w *QueueWorker) next(ctx context.Context, consumer string, reclaim bool) (m *stream.Message, queue string, reclaimed bool, err error) {
-	for _, q := range w.cfg.Queues {
+// batchSize is how many jobs to take at once when a job takes perJob
+// (0: not known yet, so one).
+func batchSize(perJob time.Duration) int {
+	if perJob <= 0 {
+		return 1
+	}
+	return int(min(max(int64(batchTime/perJob), 1), maxBatch))
+}
+
+// next takes up to limit entries from the first queue that has some: when
+// reclaiming, abandoned entries of a queue come before that queue's new
+// ones. again reports whether the next round should reclaim too: this one
+// found something to reclaim, or it stopped at new jobs of a queue before
+// reclaiming the lower ones (which may hold jobs a batch handed back).
+func (w *QueueWorker) next(ctx context.Context, consumer string, reclaim bool, limit int) (msgs []stream.Message, queue string, again bool, err error) {
+	for i, q := range w.cfg.Queues {
 		topic := QueueTopic(q)
 		if reclaim {
-			msgs, err := w.stream.Reclaim(ctx, topic, QueueGroup, consumer, w.reclaimAfter, 1)
+			msgs, err := w.stream.Reclaim(ctx, topic, QueueGroup, consumer, w.reclaimAfter, limit)
 			if err != nil {
-				return nil, "", false, err
+				return nil, "", true, err
 			}
 			if len(msgs) > 0 {
-				w.log.InfoContext(ctx, "took over a job left by another worker", slog.String("queue", q), slog.Int("deliveries", msgs[0].Deliveries))
-				return &msgs[0], q, true, nil
+				w.log.InfoContext(ctx, "took over jobs left by a worker or released", slog.String("queue", q), slog.Int("count", len(msgs)), slog.Int("deliveries", msgs[0].Deliveries))
+				return msgs, q, true, nil
 			}
 		}
-		msgs, err := w.stream.Read(ctx, topic, QueueGroup, consumer, 1, 0)
+		msgs, err := w.stream.Read(ctx, topic, QueueGroup, consumer, limit, 0)
 		if err != nil {
-			return nil, "", false, err
+			return nil, "", reclaim, err
 		}
 		if len(msgs) > 0 {
-			return &msgs[0], q, false, nil
+			return msgs, q, reclaim && i < len(w.cfg.Queues)-1, nil
 		}
 	}
 	return nil, "", false, nil
+}
+
+// higher reads up to limit new jobs from the first queue above queue that
+// has some. A failed read is only logged: the batch goes on, and the next
+// round reads every queue again.
+func (w *QueueWorker) higher(ctx context.Context, consumer, queue string, limit int) ([]stream.Message, string) {
+	for _, q := range w.cfg.Queues {
+		if q == queue {
+			return nil, ""
+		}
+		msgs, err := w.stream.Read(ctx, QueueTopic(q), QueueGroup, consumer, limit, 0)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.WarnContext(ctx, "queue read failed", slog.String("queue", q), slog.Any("error", err))
+			}
+			return nil, ""
+		}
+		if len(msgs) > 0 {
+			return msgs, q
+		}
+	}
+	return nil, ""
 }
 
 // run decodes one job and runs it with its policy.

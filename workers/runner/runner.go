@@ -218,7 +218,7 @@ func (r *Runner) consume(ctx context.Context, l Listener, consumer string) {
 			}
 			r.handle(ctx, l, m, b, log)
 		}
-		b.release(ctx)
+		b.end(ctx)
 	}
 }
 
@@ -244,7 +244,7 @@ func (r *Runner) handle(ctx context.Context, l Listener, m stream.Message, b *ba
 	}
 	ev := d.Event
 	if (d.OnlyListener != "" && d.OnlyListener != l.Name()) || !r.handles[l.Name()][ev.Type] {
-		r.ack(ctx, m, b, log)
+		b.ack(m.ID)
 		return
 	}
 	if d.OnlyListener != "" {

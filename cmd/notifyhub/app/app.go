@@ -527,6 +527,7 @@ func (a *App) jobTypes() []jobs.Type {
 		jobs.GenerateReports(a.Reports),
 		jobs.RecalculateInventoryValuation(a.Valuations),
 		jobs.ProcessBulkImport(a.Imports),
+		jobs.Ping(), // notifyhub queue ping
 	}
 }
 
