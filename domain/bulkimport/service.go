@@ -15,7 +15,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultMaxFileBytes = 1 << 30 // 1 GiB
-	DefaultBatchSize    = 500
+	DefaultBatchSize    = 2000
 	defaultPage         = 50
 	maxPage             = 200
 )
