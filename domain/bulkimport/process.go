@@ -192,7 +192,7 @@ func (r *source) seek(im Import) error {
 }
 
 // maxBatchBytes bounds the bytes of the rows one batch holds: rows keep
-// their record's text, and 500 rows of up to MaxRecordBytes each would
+// their record's text, and 2,000 rows of up to MaxRecordBytes each would
 // not be flat memory.
 const maxBatchBytes = 8 << 20
 
