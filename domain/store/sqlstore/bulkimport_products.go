@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/bulkimport"
 	"github.com/notifyhub/notifyhub/domain/product"
 )
 
@@ -138,4 +139,75 @@ func (s *Store) UpdateImportedProducts(ctx context.Context, tenant domain.Tenant
 		}
 	}
 	return nil
+}
+
+// claimImportKeysAtOnce is ClaimImportKeys on PostgreSQL in one
+// statement for any number of keys (arrays, not a marker per key): it
+// inserts the first row of each key and skips the keys already recorded;
+// only those, usually none, are then read for the row that has them.
+func (s *Store) claimImportKeysAtOnce(ctx context.Context, tenant domain.TenantID, importID string, keys []bulkimport.RowKey) (map[string]int64, error) {
+	first := make(map[string]int64, len(keys)) // in this call
+	names := make([]string, 0, len(keys))
+	nos := make([]int64, 0, len(keys))
+	for _, k := range keys {
+		if _, ok := first[k.Key]; !ok {
+			first[k.Key] = k.Row
+			names = append(names, k.Key)
+			nos = append(nos, k.Row)
+		}
+	}
+	rows, err := s.query(ctx, `INSERT INTO import_keys (tenant_id, import_id, natural_key, row_no)
+		SELECT ?, ?, k, r FROM unnest(?::text[], ?::bigint[]) AS u(k, r)
+		ON CONFLICT (tenant_id, import_id, natural_key) DO NOTHING RETURNING natural_key`, tenant, importID, names, nos)
+	if err != nil {
+		return nil, s.wrap("claim import keys", err)
+	}
+	claimed := make(map[string]bool, len(names))
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("claim import keys: scan: %w", err)
+		}
+		claimed[k] = true
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, s.wrap("claim import keys", err)
+	}
+	var earlier []string
+	for _, k := range names {
+		if !claimed[k] {
+			earlier = append(earlier, k)
+		}
+	}
+	if len(earlier) > 0 {
+		rows, err := s.query(ctx, `SELECT natural_key, row_no FROM import_keys
+			WHERE tenant_id = ? AND import_id = ? AND natural_key = ANY(?::text[])`, tenant, importID, earlier)
+		if err != nil {
+			return nil, s.wrap("claim import keys", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			var no int64
+			if err := rows.Scan(&k, &no); err != nil {
+				return nil, fmt.Errorf("claim import keys: scan: %w", err)
+			}
+			first[k] = no
+		}
+		if err := rows.Err(); err != nil {
+			return nil, s.wrap("claim import keys", err)
+		}
+	}
+	// As ClaimImportKeys: a key is returned only to the rows it is not
+	// the first row of.
+	out := map[string]int64{}
+	for _, k := range keys {
+		if f := first[k.Key]; f != k.Row {
+			out[k.Key] = f
+		}
+	}
+	return out, nil
 }
