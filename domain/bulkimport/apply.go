@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/crm"
@@ -31,8 +32,8 @@ var keyName = map[Type]string{Products: "sku", Customers: "email", Vendors: "nam
 
 // apply imports rows (in the transaction carried by ctx) and tallies them
 // into im. A row the domain refuses makes apply return the error: the
-// caller rolls the batch back and imports its rows one by one.
-func (s *Service) apply(ctx context.Context, im *Import, rows []row) error {
+// caller rolls the batch back and imports its rows one by one (oneByOne).
+func (s *Service) apply(ctx context.Context, im *Import, rows []row, oneByOne bool) error {
 	if im.Type != Inventory {
 		if err := s.claimKeys(ctx, im, rows); err != nil {
 			return err
@@ -41,7 +42,7 @@ func (s *Service) apply(ctx context.Context, im *Import, rows []row) error {
 	var err error
 	switch im.Type {
 	case Products:
-		err = s.applyProducts(ctx, im, rows)
+		err = s.applyProducts(ctx, im, rows, oneByOne)
 	case Customers:
 		err = s.applyCustomers(ctx, im, rows)
 	case Vendors:
@@ -116,9 +117,14 @@ func valid(rows []row, key func(row) string) []string {
 }
 
 // Upsert by SKU: an existing live product gets the row's name, price and
-// (when given) reorder level, through product.Update, which writes
-// ProductUpdated only for what changed; a new SKU is product.Create.
-func (s *Service) applyProducts(ctx context.Context, im *Import, rows []row) error {
+// (when given) reorder level, writing ProductUpdated only for what
+// changed; a new SKU is a new product with ProductCreated. A batch is
+// written at once (see productBatch); one by one, after a row of the
+// batch was refused, each row goes through product.Service itself.
+func (s *Service) applyProducts(ctx context.Context, im *Import, rows []row, oneByOne bool) error {
+	if !oneByOne {
+		return s.applyProductBatch(ctx, im, rows)
+	}
 	existing, err := s.catalog.ImportProductsBySKU(ctx, im.TenantID, valid(rows, func(r row) string { return r.sku }))
 	if err != nil {
 		return err
@@ -138,6 +144,116 @@ func (s *Service) applyProducts(ctx context.Context, im *Import, rows []row) err
 			return rowFailed(r, err)
 		}
 	}
+	return nil
+}
+
+// applyProductBatch writes a batch's products in a few statements: it
+// locks and reads the existing ones at once, then inserts the new ones
+// and updates the changed ones several per statement, and appends the
+// events together, in row order. What it writes is what product.Create
+// and product.Update write for the same rows (productBatch mirrors them;
+// TestProductBatchWritesWhatTheServiceWrites compares). A refusal (a SKU
+// taken meanwhile, a row the service would refuse) fails the batch as a
+// *rowError, so that commit imports it row by row.
+func (s *Service) applyProductBatch(ctx context.Context, im *Import, rows []row) error {
+	existing, err := s.catalog.LockImportProductsBySKU(ctx, im.TenantID, valid(rows, func(r row) string { return r.sku }))
+	if err != nil {
+		return err
+	}
+	b := productBatch{tenant: im.TenantID, user: im.actor().UserID, now: s.now(), events: make([]domain.Event, 0, len(rows))}
+	var first *row
+	for i := range rows {
+		r := &rows[i]
+		if r.fail != "" {
+			continue
+		}
+		if first == nil {
+			first = r
+		}
+		if p, ok := existing[r.sku]; ok {
+			err = b.update(p, *r)
+		} else {
+			err = b.create(*r)
+		}
+		if err != nil {
+			return rowFailed(*r, err)
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	err = s.catalog.InsertImportedProducts(ctx, b.created)
+	if err == nil {
+		err = s.catalog.UpdateImportedProducts(ctx, im.TenantID, b.updated)
+	}
+	if err == nil {
+		err = s.catalog.AppendEvents(ctx, b.events...)
+	}
+	if err != nil && refused(err) {
+		return rowFailed(*first, err)
+	}
+	return err
+}
+
+// productBatch collects the writes of a batch of product rows.
+type productBatch struct {
+	tenant           domain.TenantID
+	user             domain.UserID
+	now              time.Time
+	created, updated []product.Product
+	events           []domain.Event
+}
+
+// create is product.Create of the row.
+func (b *productBatch) create(r row) error {
+	if r.price == nil {
+		return domain.Invalid("price", "is required")
+	}
+	var reorder int64
+	if r.reorder != nil {
+		reorder = *r.reorder
+	}
+	p := product.Product{ID: domain.NewID(), TenantID: b.tenant, SKU: r.sku, Name: r.name, Price: *r.price,
+		ReorderLevel: reorder, CreatedAt: b.now, UpdatedAt: b.now}
+	ev, err := domain.NewEvent(b.tenant, b.user, b.now, product.ProductCreated{
+		ProductID: p.ID, SKU: p.SKU, Name: p.Name, Price: p.Price, ReorderLevel: p.ReorderLevel,
+	})
+	if err != nil {
+		return err
+	}
+	b.created = append(b.created, p)
+	b.events = append(b.events, ev)
+	return nil
+}
+
+// update is product.Update of p with the row's name, price and reorder
+// level: nothing when nothing changes.
+func (b *productBatch) update(p product.Product, r row) error {
+	changes := map[string]product.Change{}
+	if r.name != p.Name {
+		changes["name"] = product.Change{Old: p.Name, New: r.name}
+		p.Name = r.name
+	}
+	if r.price != nil && !r.price.Equal(p.Price) {
+		changes["price"] = product.Change{Old: p.Price, New: *r.price}
+		p.Price = *r.price
+	}
+	if r.reorder != nil && *r.reorder != p.ReorderLevel {
+		changes["reorder_level"] = product.Change{Old: p.ReorderLevel, New: *r.reorder}
+		p.ReorderLevel = *r.reorder
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	p.UpdatedAt = b.now
+	// The flag follows the new reorder level, as product.Update does.
+	p.LowStock = p.OnHand < p.ReorderLevel
+	ev, err := domain.NewEvent(b.tenant, b.user, b.now, product.ProductUpdated{ProductID: p.ID, SKU: p.SKU, Changes: changes})
+	if err != nil {
+		return err
+	}
+	b.updated = append(b.updated, p)
+	b.events = append(b.events, ev)
 	return nil
 }
 

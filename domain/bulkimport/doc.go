@@ -8,12 +8,20 @@
 // every imported row writes the same rows and events as the API would. It
 // does not own those rows: it reaches them through small interfaces.
 //
+// Products, the type imported by the million, differ in how, not in what:
+// a batch of them is written at once (the existing ones locked and read in
+// one go, new ones inserted and changed ones updated several per
+// statement, one ProductCreated or ProductUpdated per row appended
+// together), which is exactly what product.Create and product.Update
+// write for the same rows. A batch with a row the domain refuses goes row
+// by row through product.Service, as every type does.
+//
 // # Memory and resumption
 //
 // The upload is streamed to disk, never held in memory; the job reads it
 // with encoding/csv, one record at a time, each record bounded in size, so
 // memory stays flat whatever the file's size. Rows are applied in batches
-// (500 per transaction by default); each batch's writes and the import's
+// (2,000 per transaction by default); each batch's writes and the import's
 // progress (rows handled and the byte offset after the last one) commit
 // together. A job that runs again, after a crash, a timeout or a retry,
 // seeks to that offset and carries on: no row is applied twice.

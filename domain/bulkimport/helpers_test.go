@@ -67,9 +67,11 @@ type fixture struct {
 }
 
 type options struct {
-	batch int
-	max   int64
-	store bulkimport.Store // default the fixture's store
+	batch    int
+	max      int64
+	store    bulkimport.Store                                  // default the fixture's store
+	catalog  func(*sqlstore.Store) bulkimport.Catalog          // default the fixture's store
+	products func(*product.Service) bulkimport.ProductCommands // default f.products
 }
 
 func newFixture(t testing.TB, s *sqlstore.Store, o options) fixture {
@@ -85,9 +87,17 @@ func newFixture(t testing.TB, s *sqlstore.Store, o options) fixture {
 	if store == nil {
 		store = s
 	}
+	var catalog bulkimport.Catalog = s
+	if o.catalog != nil {
+		catalog = o.catalog(s)
+	}
+	var products bulkimport.ProductCommands = f.products
+	if o.products != nil {
+		products = o.products(f.products)
+	}
 	f.svc, err = bulkimport.NewService(bulkimport.Config{Files: files, MaxFileBytes: o.max, BatchSize: o.batch,
-		Logger: slog.New(slog.DiscardHandler)}, store, s,
-		bulkimport.Commands{Products: f.products, Customers: crm.NewService(s, nil),
+		Logger: slog.New(slog.DiscardHandler)}, store, catalog,
+		bulkimport.Commands{Products: products, Customers: crm.NewService(s, nil),
 			Vendors: procurement.NewService(s, f.stock, nil), Stock: f.stock},
 		f.notes, f.jobs)
 	require.NoError(t, err)

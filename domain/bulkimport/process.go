@@ -192,7 +192,7 @@ func (r *source) seek(im Import) error {
 }
 
 // maxBatchBytes bounds the bytes of the rows one batch holds: rows keep
-// their record's text, and 500 rows of up to MaxRecordBytes each would
+// their record's text, and 2,000 rows of up to MaxRecordBytes each would
 // not be flat memory.
 const maxBatchBytes = 8 << 20
 
@@ -271,7 +271,7 @@ func (s *Service) count(ctx context.Context, r *source, im Import) (Import, erro
 // and its rows are imported one by one, each refused row counted as
 // failed with the reason.
 func (s *Service) commit(ctx context.Context, im Import, rows []row) (Import, error) {
-	next, err := s.commitRows(ctx, im, rows)
+	next, err := s.commitRows(ctx, im, rows, false)
 	var re *rowError
 	if err == nil || !errors.As(err, &re) || ctx.Err() != nil {
 		return next, err
@@ -279,10 +279,10 @@ func (s *Service) commit(ctx context.Context, im Import, rows []row) (Import, er
 	s.log.DebugContext(ctx, "a row was refused: importing the batch row by row",
 		slog.String("import", im.ID), slog.Any("error", err))
 	for _, r := range rows {
-		next, err = s.commitRows(ctx, im, []row{r})
+		next, err = s.commitRows(ctx, im, []row{r}, true)
 		if errors.As(err, &re) && refused(re.err) && ctx.Err() == nil {
 			r.fail = describe(re.err)
-			next, err = s.commitRows(ctx, im, []row{r})
+			next, err = s.commitRows(ctx, im, []row{r}, true)
 		}
 		if err != nil {
 			return im, err
@@ -294,7 +294,7 @@ func (s *Service) commit(ctx context.Context, im Import, rows []row) (Import, er
 
 // commitRows is one transaction: lock the import, check it stands where
 // this run thinks, apply the rows, write the progress.
-func (s *Service) commitRows(ctx context.Context, im Import, rows []row) (Import, error) {
+func (s *Service) commitRows(ctx context.Context, im Import, rows []row, oneByOne bool) (Import, error) {
 	var out Import
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		cur, err := s.store.LockImport(ctx, im.TenantID, im.ID)
@@ -305,7 +305,7 @@ func (s *Service) commitRows(ctx context.Context, im Import, rows []row) (Import
 			return errStale
 		}
 		cur.Errors = slices.Clip(cur.Errors) // a retried transaction starts afresh
-		if err := s.apply(ctx, &cur, slices.Clone(rows)); err != nil {
+		if err := s.apply(ctx, &cur, slices.Clone(rows), oneByOne); err != nil {
 			return err
 		}
 		out = cur

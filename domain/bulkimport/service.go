@@ -15,7 +15,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultMaxFileBytes = 1 << 30 // 1 GiB
-	DefaultBatchSize    = 500
+	DefaultBatchSize    = 2000
 	defaultPage         = 50
 	maxPage             = 200
 )
@@ -26,7 +26,7 @@ type Config struct {
 	Files *Files
 	// MaxFileBytes bounds an uploaded file. Default 1 GiB.
 	MaxFileBytes int64
-	// BatchSize is how many rows one transaction imports. Default 500.
+	// BatchSize is how many rows one transaction imports. Default 2,000.
 	BatchSize int
 	Now       func() time.Time // default time.Now
 	Logger    *slog.Logger     // default slog.Default()

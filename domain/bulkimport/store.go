@@ -63,12 +63,25 @@ type StockRow struct {
 	MovementID string
 }
 
-// Catalog finds the rows an import upserts by their natural keys, and
-// updates customers and vendors (which have no update command of their
-// own). Lookups are scoped by tenant and return only the keys found.
+// Catalog finds the rows an import upserts by their natural keys, writes
+// a batch of products at once (see applyProducts), and updates customers
+// and vendors (which have no update command of their own). Lookups are
+// scoped by tenant and return only the keys found.
 type Catalog interface {
 	// ImportProductsBySKU: live products only.
 	ImportProductsBySKU(ctx context.Context, tenant domain.TenantID, skus []string) (map[string]product.Product, error)
+	// LockImportProductsBySKU is ImportProductsBySKU that locks the rows
+	// found until the transaction ends.
+	LockImportProductsBySKU(ctx context.Context, tenant domain.TenantID, skus []string) (map[string]product.Product, error)
+	// InsertImportedProducts stores new products (product.Store's
+	// InsertProduct, several at once): domain.ErrConflict when a SKU is
+	// taken.
+	InsertImportedProducts(ctx context.Context, ps []product.Product) error
+	// UpdateImportedProducts writes the name, price, reorder level,
+	// low-stock flag and updated_at of the tenant's live products.
+	UpdateImportedProducts(ctx context.Context, tenant domain.TenantID, ps []product.Product) error
+	// AppendEvents writes events to the outbox, in order.
+	AppendEvents(ctx context.Context, events ...domain.Event) error
 	// ImportCustomersByEmail: emails lower-cased, as stored.
 	ImportCustomersByEmail(ctx context.Context, tenant domain.TenantID, emails []string) (map[string]crm.Customer, error)
 	ImportVendorsByName(ctx context.Context, tenant domain.TenantID, names []string) (map[string]procurement.Vendor, error)
@@ -89,7 +102,8 @@ type Commands struct {
 	Stock     StockCommands
 }
 
-// ProductCommands creates and updates products (*product.Service).
+// ProductCommands creates and updates products (*product.Service): the
+// path of a batch that one refused row makes go row by row.
 type ProductCommands interface {
 	Create(ctx context.Context, actor domain.Actor, in product.CreateInput) (product.Product, error)
 	Update(ctx context.Context, actor domain.Actor, id string, in product.UpdateInput) (product.Product, error)

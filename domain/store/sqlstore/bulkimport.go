@@ -177,6 +177,9 @@ func (s *Store) ClaimImportKeys(ctx context.Context, tenant domain.TenantID, imp
 	if !ok {
 		return nil, fmt.Errorf("claim import keys %q: %w", importID, domain.ErrNotFound)
 	}
+	if s.d.Name() == "postgres" {
+		return s.claimImportKeysAtOnce(ctx, tenant, id, keys)
+	}
 	names := make([]string, len(keys))
 	for i, k := range keys {
 		names[i] = k.Key

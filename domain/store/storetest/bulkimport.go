@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifyhub/notifyhub/domain"
@@ -13,6 +14,7 @@ import (
 	"github.com/notifyhub/notifyhub/domain/crm"
 	"github.com/notifyhub/notifyhub/domain/inventory"
 	"github.com/notifyhub/notifyhub/domain/procurement"
+	"github.com/notifyhub/notifyhub/domain/product"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
 )
 
@@ -128,6 +130,60 @@ var importTests = map[string]func(t *testing.T, s *sqlstore.Store){
 			require.Equal(t, h, got.Mapping["name"])
 			require.Equal(t, h, got.Errors[0].Message)
 		}
+	},
+	"ImportedProducts": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		// More than one statement's worth, and another tenant with the
+		// same SKUs.
+		var ps, theirs []product.Product
+		for i := range 700 {
+			p := product.Product{ID: domain.NewID(), TenantID: tenantA, SKU: fmt.Sprintf("S-%d", i), Name: hostile[i%len(hostile)],
+				Price: decimal.RequireFromString("1.2345"), ReorderLevel: int64(i), CreatedAt: at(0), UpdatedAt: at(0)}
+			ps = append(ps, p)
+			p.ID, p.TenantID, p.Name = domain.NewID(), tenantB, "theirs"
+			theirs = append(theirs, p)
+		}
+		require.NoError(t, s.InsertImportedProducts(ctx, ps))
+		require.NoError(t, s.InsertImportedProducts(ctx, theirs))
+		err := s.InsertImportedProducts(ctx, []product.Product{{ID: domain.NewID(), TenantID: tenantA, SKU: "S-3", Name: "x", CreatedAt: at(0)}})
+		require.ErrorIs(t, err, domain.ErrConflict, "a live product has the SKU")
+
+		skus := []string{"S-0", "S-699", "missing"}
+		var found map[string]product.Product
+		require.NoError(t, s.InTx(ctx, func(ctx context.Context) error {
+			found, err = s.LockImportProductsBySKU(ctx, tenantA, skus)
+			return err
+		}))
+		require.Len(t, found, 2)
+		require.Equal(t, ps[699].ID, found["S-699"].ID)
+		require.Equal(t, ps[699].Name, found["S-699"].Name)
+		require.Equal(t, "1.2345", found["S-0"].Price.String())
+		_, err = s.LockImportProductsBySKU(ctx, tenantA, skus)
+		require.Error(t, err, "locks only inside a transaction")
+
+		for i := range ps {
+			ps[i].Name, ps[i].Price, ps[i].LowStock, ps[i].UpdatedAt = "renamed", decimal.RequireFromString("9"), i%2 == 0, at(time.Hour)
+		}
+		require.NoError(t, s.InTx(ctx, func(ctx context.Context) error { return s.UpdateImportedProducts(ctx, tenantA, ps) }))
+		got, err := s.ImportProductsBySKU(ctx, tenantA, []string{"S-0", "S-1", "S-699"})
+		require.NoError(t, err)
+		for _, sku := range []string{"S-0", "S-1", "S-699"} {
+			require.Equal(t, "renamed", got[sku].Name)
+			require.Equal(t, "9", got[sku].Price.String())
+			require.WithinDuration(t, at(time.Hour), got[sku].UpdatedAt, time.Microsecond)
+		}
+		require.True(t, got["S-0"].LowStock)
+		require.False(t, got["S-1"].LowStock)
+		other, err := s.ImportProductsBySKU(ctx, tenantB, []string{"S-0"})
+		require.NoError(t, err)
+		require.Equal(t, "theirs", other["S-0"].Name, "the other tenant's product with the SKU is untouched")
+
+		// Another tenant's product, or a deleted one, is not updated.
+		err = s.UpdateImportedProducts(ctx, tenantA, theirs[:1])
+		require.ErrorIs(t, err, domain.ErrNotFound)
+		require.NoError(t, s.DeleteProduct(ctx, tenantA, ps[5].ID))
+		err = s.InTx(ctx, func(ctx context.Context) error { return s.UpdateImportedProducts(ctx, tenantA, ps[4:6]) })
+		require.ErrorIs(t, err, domain.ErrNotFound)
 	},
 	"ClaimKeys": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
