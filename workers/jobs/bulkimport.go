@@ -18,7 +18,7 @@ type Importer interface {
 }
 
 // ProcessBulkImport is the job behind POST /api/v1/imports and
-// `notifyhub import`: it imports one CSV file, 500 rows per transaction,
+// `notifyhub import`: it imports one CSV file, 2,000 rows per transaction,
 // resuming where an earlier run stopped. A minute before its timeout it
 // queues itself again and returns, so a large file moves on in slices of
 // four minutes without using up its tries (and the job's policy, like
