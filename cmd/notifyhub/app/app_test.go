@@ -163,9 +163,28 @@ type notificationJSON struct {
 	CreatedAt string          `json:"created_at"`
 }
 
+// client reads its socket all the time, as a browser does: the WebSocket
+// library answers the server's pings only while a read is in progress, so
+// a client that read only when the test asked for a frame would miss its
+// pongs while the test worked elsewhere, and the server would close it.
 type client struct {
-	t    *testing.T
-	conn *websocket.Conn
+	t      *testing.T
+	conn   *websocket.Conn
+	frames chan []byte
+	done   chan struct{} // closed when the reader stops; err says why
+	err    error
+}
+
+func (c *client) readAll() {
+	defer close(c.done)
+	for {
+		_, b, err := c.conn.Read(context.Background())
+		if err != nil {
+			c.err = err
+			return
+		}
+		c.frames <- b
+	}
 }
 
 func dial(t *testing.T, a *app.App, tok, query string) *client {
@@ -179,17 +198,31 @@ func dial(t *testing.T, a *app.App, tok, query string) *client {
 	}
 	require.NoError(t, err)
 	c.SetReadLimit(1 << 20)
-	t.Cleanup(func() { c.CloseNow() })
-	return &client{t: t, conn: c}
+	cl := &client{t: t, conn: c, frames: make(chan []byte, 4096), done: make(chan struct{})}
+	go cl.readAll()
+	t.Cleanup(func() {
+		c.CloseNow()
+		<-cl.done
+	})
+	return cl
 }
 
 // next reads the next frame, failing the test if none comes in time.
 func (c *client) next() frame {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, b, err := c.conn.Read(ctx)
-	require.NoError(c.t, err)
+	var b []byte
+	select {
+	case b = <-c.frames:
+	case <-c.done:
+		select {
+		case b = <-c.frames: // read before the socket ended
+		default:
+			require.NoError(c.t, c.err, "the socket ended")
+			c.t.Fatal("the socket ended")
+		}
+	case <-time.After(20 * time.Second):
+		c.t.Fatal("no frame within 20s")
+	}
 	var f frame
 	require.NoError(c.t, json.Unmarshal(b, &f), string(b))
 	f.Raw = b
