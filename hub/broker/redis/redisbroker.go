@@ -137,7 +137,7 @@ func (b *Broker) Key() string { return b.key }
 
 // Publish appends u to the stream, trimming it to about MaxLen entries.
 func (b *Broker) Publish(ctx context.Context, u domain.InboxUpdate) error {
-	payload, err := encode(u)
+	values, err := entryValues(u)
 	if err != nil {
 		return fmt.Errorf("redis broker: publish: %w", err)
 	}
@@ -145,7 +145,7 @@ func (b *Broker) Publish(ctx context.Context, u domain.InboxUpdate) error {
 		Stream: b.key,
 		MaxLen: b.cfg.MaxLen,
 		Approx: true,
-		Values: []any{field, payload},
+		Values: values,
 	}).Err()
 	if err != nil {
 		b.errors.WithLabelValues("publish").Inc()
@@ -166,11 +166,11 @@ func (b *Broker) PublishBatch(ctx context.Context, us []domain.InboxUpdate) erro
 	for start := 0; start < len(us); start += publishPipeline {
 		pipe := b.client.Pipeline()
 		for _, u := range us[start:min(start+publishPipeline, len(us))] {
-			payload, err := encode(u)
+			values, err := entryValues(u)
 			if err != nil {
 				return fmt.Errorf("redis broker: publish: %w", err)
 			}
-			pipe.XAdd(ctx, &redis.XAddArgs{Stream: b.key, MaxLen: b.cfg.MaxLen, Approx: true, Values: []any{field, payload}})
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: b.key, MaxLen: b.cfg.MaxLen, Approx: true, Values: values})
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			b.errors.WithLabelValues("publish").Inc()
@@ -368,6 +368,15 @@ func (s *subscriber) wakeOnCancel(ctx context.Context, done <-chan struct{}) {
 		case <-t.C:
 		}
 	}
+}
+
+// entryValues is the field-value list of u's stream entry.
+func entryValues(u domain.InboxUpdate) ([]any, error) {
+	payload, err := encode(u)
+	if err != nil {
+		return nil, err
+	}
+	return []any{field, payload}, nil
 }
 
 func encode(u domain.InboxUpdate) ([]byte, error) {
