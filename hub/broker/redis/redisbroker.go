@@ -34,7 +34,7 @@ const (
 	// wakeEvery re-sends CLIENT UNBLOCK until Subscribe has returned: a
 	// cancellation can land just before the XREAD is sent.
 	wakeEvery = 50 * time.Millisecond
-	field     = "update"
+	fieldV1   = "update" // JSON; see fieldV2
 )
 
 // Config tunes a Broker.
@@ -372,29 +372,22 @@ func (s *subscriber) wakeOnCancel(ctx context.Context, done <-chan struct{}) {
 
 // entryValues is the field-value list of u's stream entry.
 func entryValues(u domain.InboxUpdate) ([]any, error) {
-	payload, err := encode(u)
-	if err != nil {
-		return nil, err
-	}
-	return []any{field, payload}, nil
-}
-
-func encode(u domain.InboxUpdate) ([]byte, error) {
 	if u.Seq == 0 && u.Notification != nil {
 		u.Seq = u.Notification.Seq
 	}
-	b, err := json.Marshal(u)
+	payload, err := appendUpdate(make([]byte, 0, 256), u)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s update: %w", u.Kind, err)
 	}
-	return b, nil
+	return []any{fieldV2, payload}, nil
 }
 
-func decode(m redis.XMessage) (domain.InboxUpdate, error) {
+// decodeV1 decodes the JSON form written by earlier versions.
+func decodeV1(m redis.XMessage) (domain.InboxUpdate, error) {
 	var u domain.InboxUpdate
-	raw, ok := m.Values[field].(string)
+	raw, ok := m.Values[fieldV1].(string)
 	if !ok {
-		return u, fmt.Errorf("entry %s: no %q field", m.ID, field)
+		return u, fmt.Errorf("entry %s: no %q or %q field", m.ID, fieldV2, fieldV1)
 	}
 	if err := json.Unmarshal([]byte(raw), &u); err != nil {
 		return u, fmt.Errorf("entry %s: %w", m.ID, err)
