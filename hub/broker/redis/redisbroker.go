@@ -34,7 +34,7 @@ const (
 	// wakeEvery re-sends CLIENT UNBLOCK until Subscribe has returned: a
 	// cancellation can land just before the XREAD is sent.
 	wakeEvery = 50 * time.Millisecond
-	field     = "update"
+	fieldV1   = "update" // JSON; see fieldV2
 )
 
 // Config tunes a Broker.
@@ -137,7 +137,7 @@ func (b *Broker) Key() string { return b.key }
 
 // Publish appends u to the stream, trimming it to about MaxLen entries.
 func (b *Broker) Publish(ctx context.Context, u domain.InboxUpdate) error {
-	payload, err := encode(u)
+	values, err := entryValues(u)
 	if err != nil {
 		return fmt.Errorf("redis broker: publish: %w", err)
 	}
@@ -145,7 +145,7 @@ func (b *Broker) Publish(ctx context.Context, u domain.InboxUpdate) error {
 		Stream: b.key,
 		MaxLen: b.cfg.MaxLen,
 		Approx: true,
-		Values: []any{field, payload},
+		Values: values,
 	}).Err()
 	if err != nil {
 		b.errors.WithLabelValues("publish").Inc()
@@ -166,11 +166,11 @@ func (b *Broker) PublishBatch(ctx context.Context, us []domain.InboxUpdate) erro
 	for start := 0; start < len(us); start += publishPipeline {
 		pipe := b.client.Pipeline()
 		for _, u := range us[start:min(start+publishPipeline, len(us))] {
-			payload, err := encode(u)
+			values, err := entryValues(u)
 			if err != nil {
 				return fmt.Errorf("redis broker: publish: %w", err)
 			}
-			pipe.XAdd(ctx, &redis.XAddArgs{Stream: b.key, MaxLen: b.cfg.MaxLen, Approx: true, Values: []any{field, payload}})
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: b.key, MaxLen: b.cfg.MaxLen, Approx: true, Values: values})
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			b.errors.WithLabelValues("publish").Inc()
@@ -370,22 +370,24 @@ func (s *subscriber) wakeOnCancel(ctx context.Context, done <-chan struct{}) {
 	}
 }
 
-func encode(u domain.InboxUpdate) ([]byte, error) {
+// entryValues is the field-value list of u's stream entry.
+func entryValues(u domain.InboxUpdate) ([]any, error) {
 	if u.Seq == 0 && u.Notification != nil {
 		u.Seq = u.Notification.Seq
 	}
-	b, err := json.Marshal(u)
+	payload, err := appendUpdate(make([]byte, 0, 256), u)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s update: %w", u.Kind, err)
 	}
-	return b, nil
+	return []any{fieldV2, payload}, nil
 }
 
-func decode(m redis.XMessage) (domain.InboxUpdate, error) {
+// decodeV1 decodes the JSON form written by earlier versions.
+func decodeV1(m redis.XMessage) (domain.InboxUpdate, error) {
 	var u domain.InboxUpdate
-	raw, ok := m.Values[field].(string)
+	raw, ok := m.Values[fieldV1].(string)
 	if !ok {
-		return u, fmt.Errorf("entry %s: no %q field", m.ID, field)
+		return u, fmt.Errorf("entry %s: no %q or %q field", m.ID, fieldV2, fieldV1)
 	}
 	if err := json.Unmarshal([]byte(raw), &u); err != nil {
 		return u, fmt.Errorf("entry %s: %w", m.ID, err)

@@ -326,4 +326,25 @@ func TestUndecodableEntryResyncs(t *testing.T) {
 	require.NoError(t, b.Publish(t.Context(), domain.InboxUpdate{Kind: domain.UpdateReadAll, TenantID: "t1", UserID: "after-garbage"}))
 	s.resynced(t)
 	s.nextUser(t, "after-garbage")
+	// A truncated binary entry: two bytes of kind "read_all", then nothing.
+	require.NoError(t, c.XAdd(t.Context(), &redis.XAddArgs{Stream: b.Key(), Values: []any{"u2", "\x08read_all"}}).Err())
+	require.NoError(t, b.Publish(t.Context(), domain.InboxUpdate{Kind: domain.UpdateReadAll, TenantID: "t1", UserID: "after-truncated"}))
+	s.resynced(t)
+	s.nextUser(t, "after-truncated")
+}
+
+// An entry written by an older node (JSON under "update") is delivered
+// like a new one during a rolling deploy.
+func TestJSONEntryFromOlderNodeDelivered(t *testing.T) {
+	t.Parallel()
+	c := newClient(t)
+	b := newBroker(t, c, redisbroker.Config{Prefix: uniquePrefix(t, c)})
+	s := subscribe(t, b)
+	s.live(t, b)
+	old := domain.InboxUpdate{Kind: domain.UpdateRead, TenantID: "t1", UserID: "from-old-node", IDs: []string{"n1"}, UnreadCount: 4,
+		CommittedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	payload, err := json.Marshal(old)
+	require.NoError(t, err)
+	require.NoError(t, c.XAdd(t.Context(), &redis.XAddArgs{Stream: b.Key(), Values: []any{"update", payload}}).Err())
+	require.Equal(t, old, s.nextUser(t, "from-old-node"))
 }
