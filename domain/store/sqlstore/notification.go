@@ -134,8 +134,9 @@ const (
 // tenant, in one transaction and a few statements whatever their number:
 // the users' sequences advance in one UPDATE per 500 users (rows locked in
 // id order first, so concurrent batches cannot deadlock), the rows go in
-// 500-row INSERTs. Each n.Seq is set; one user's notifications get
-// consecutive seqs in slice order.
+// 500-row INSERTs (on PostgreSQL one statement each, the values bound as
+// arrays: see bcast_pgarrays.go). Each n.Seq is set; one user's
+// notifications get consecutive seqs in slice order.
 func (s *Store) InsertNotifications(ctx context.Context, ns []*domain.Notification) error {
 	_, err := s.InsertNotificationsUnread(ctx, ns)
 	return err
