@@ -118,8 +118,9 @@ func prepareNotification(n *domain.Notification) ([]any, error) {
 		r := n.ReadAt.UTC().Truncate(time.Microsecond)
 		n.ReadAt = &r
 	}
-	return []any{id, n.TenantID, n.UserID, int64(0), n.Type, n.Severity, n.Title, n.Body, n.ActionURL, data,
-		encTimePtr(n.ReadAt), encTime(n.CreatedAt)}, nil
+	// Plain strings: the PostgreSQL batch gathers them into []string columns.
+	return []any{id, string(n.TenantID), string(n.UserID), int64(0), n.Type, string(n.Severity), n.Title, n.Body,
+		n.ActionURL, data, encTimePtr(n.ReadAt), encTime(n.CreatedAt)}, nil
 }
 
 // Batch sizes: users per statement, notification rows per INSERT (12 bind
@@ -133,8 +134,9 @@ const (
 // tenant, in one transaction and a few statements whatever their number:
 // the users' sequences advance in one UPDATE per 500 users (rows locked in
 // id order first, so concurrent batches cannot deadlock), the rows go in
-// 500-row INSERTs. Each n.Seq is set; one user's notifications get
-// consecutive seqs in slice order.
+// 500-row INSERTs (on PostgreSQL one statement each, the values bound as
+// arrays: see bcast_pgarrays.go). Each n.Seq is set; one user's
+// notifications get consecutive seqs in slice order.
 func (s *Store) InsertNotifications(ctx context.Context, ns []*domain.Notification) error {
 	_, err := s.InsertNotificationsUnread(ctx, ns)
 	return err
@@ -187,8 +189,7 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 			rows[i*notificationColCount+3] = next[n.UserID]
 			next[n.UserID]++
 		}
-		if err := s.insertRows(ctx, "insert notifications", `INSERT INTO notifications (`+notificationCols+`) VALUES `,
-			notificationColCount, notificationsPerInsert, rows); err != nil {
+		if err := s.insertNotificationRows(ctx, rows); err != nil {
 			return err
 		}
 		for i, n := range ns {
@@ -219,17 +220,16 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 		last[users[0]], unread[users[0]] = seq, n
 		return last, unread, nil
 	}
-	for start := 0; start < len(users); start += usersPerStatement {
-		chunk := users[start:min(start+usersPerStatement, len(users))]
-		if lock := s.d.LockRows(false); lock != "" {
+	perStatement := usersPerStatement
+	if s.pgArrays() {
+		perStatement = len(users)
+	}
+	for start := 0; start < len(users); start += perStatement {
+		chunk := users[start:min(start+perStatement, len(users))]
+		if q, args := s.lockUsersStatement(tenant, chunk); q != "" {
 			// Lock in id order: two batches sharing users then wait for
 			// each other instead of deadlocking.
-			args := make([]any, 0, len(chunk)+1)
-			args = append(args, tenant)
-			for _, u := range chunk {
-				args = append(args, u)
-			}
-			r, err := s.query(ctx, `SELECT id FROM users WHERE tenant_id = ? AND id IN (`+inList(len(chunk))+`) ORDER BY id`+lock, args...)
+			r, err := s.query(ctx, q, args...)
 			if err != nil {
 				return nil, nil, s.wrap("lock users", err)
 			}
@@ -237,16 +237,8 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 				return nil, nil, s.wrap("lock users", err)
 			}
 		}
-		args := make([]any, 0, 3*len(chunk)+1)
-		for _, u := range chunk {
-			args = append(args, u, counts[u].seqs, counts[u].unread)
-		}
-		args = append(args, tenant)
-		r, err := s.query(ctx, `UPDATE users SET notification_seq = users.notification_seq + v.column2,
-			unread_count = users.unread_count + v.column3
-			FROM (VALUES `+strings.Repeat("(?, CAST(? AS BIGINT), CAST(? AS BIGINT)), ", len(chunk)-1)+`(?, CAST(? AS BIGINT), CAST(? AS BIGINT))) AS v
-			WHERE users.tenant_id = ? AND users.id = v.column1
-			RETURNING users.id, users.notification_seq, users.unread_count`, args...)
+		q, args := s.addSeqsStatement(tenant, chunk, counts)
+		r, err := s.query(ctx, q, args...)
 		if err != nil {
 			return nil, nil, s.wrap("next notification seqs", err)
 		}
@@ -279,6 +271,64 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 		}
 	}
 	return last, unread, nil
+}
+
+// lockUsersStatement is the query locking the tenant's users (a sorted
+// chunk) in id order, or "" when the dialect has no row locks.
+func (s *Store) lockUsersStatement(tenant domain.TenantID, users []domain.UserID) (string, []any) {
+	if s.pgArrays() {
+		ids := make([]string, len(users))
+		for i, u := range users {
+			ids[i] = string(u)
+		}
+		return pgLockUsersQuery, []any{tenant, ids}
+	}
+	lock := s.d.LockRows(false)
+	if lock == "" {
+		return "", nil
+	}
+	args := make([]any, 0, len(users)+1)
+	args = append(args, tenant)
+	for _, u := range users {
+		args = append(args, u)
+	}
+	return `SELECT id FROM users WHERE tenant_id = ? AND id IN (` + inList(len(users)) + `) ORDER BY id` + lock, args
+}
+
+// addSeqsStatement is the UPDATE advancing the seqs and unread counts of
+// users (a chunk) by counts, returning id, last seq and unread count.
+func (s *Store) addSeqsStatement(tenant domain.TenantID, users []domain.UserID, counts map[domain.UserID]seqCounts) (string, []any) {
+	if s.pgArrays() {
+		return pgAddSeqsQuery, pgSeqArgs(tenant, users, counts)
+	}
+	args := make([]any, 0, 3*len(users)+1)
+	for _, u := range users {
+		args = append(args, u, counts[u].seqs, counts[u].unread)
+	}
+	args = append(args, tenant)
+	return `UPDATE users SET notification_seq = users.notification_seq + v.column2,
+		unread_count = users.unread_count + v.column3
+		FROM (VALUES ` + strings.Repeat("(?, CAST(? AS BIGINT), CAST(? AS BIGINT)), ", len(users)-1) + `(?, CAST(? AS BIGINT), CAST(? AS BIGINT))) AS v
+		WHERE users.tenant_id = ? AND users.id = v.column1
+		RETURNING users.id, users.notification_seq, users.unread_count`, args
+}
+
+// insertNotificationRows inserts rows (notificationColCount values each,
+// seqs set): one array-bound statement on PostgreSQL, 500-row INSERTs
+// elsewhere.
+func (s *Store) insertNotificationRows(ctx context.Context, rows []any) error {
+	if !s.pgArrays() {
+		return s.insertRows(ctx, "insert notifications", `INSERT INTO notifications (`+notificationCols+`) VALUES `,
+			notificationColCount, notificationsPerInsert, rows)
+	}
+	_, err := s.exec(ctx, pgInsertNotificationsQuery, pgNotificationArgs(rows)...)
+	if s.kind(err) == KindUniqueViolation {
+		return fmt.Errorf("insert notifications: id taken: %w", domain.ErrConflict)
+	}
+	if err != nil {
+		return s.wrap("insert notifications", err)
+	}
+	return nil
 }
 
 // addNotificationSeq advances the user's sequence by k and unread count by

@@ -146,6 +146,7 @@ var notificationTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		require.Equal(t, int64(1), seq, "a failed batch rolls back whole")
 		require.NoError(t, s.InsertNotifications(ctx, nil))
 	},
+	"BroadcastBatchStoresEveryValue": testBroadcastBatchStoresEveryValue,
 	"InsertBatchesConcurrentlyWithoutGapsOrDeadlock": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
 		users := []domain.UserID{"u1", "u2", "u3", "u4", "u5", "u6"}
