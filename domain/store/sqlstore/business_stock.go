@@ -26,13 +26,16 @@ func (s *Store) LockProductAt(ctx context.Context, tenant domain.TenantID, produ
 	if !ok {
 		return product.Product{}, inventory.Location{}, fmt.Errorf("lock product %q: %w", productID, domain.ErrNotFound)
 	}
-	locCond, locArg := `l.code = ?`, defaultLocationCode
+	locCond, args := `l.code = ?`, []any{defaultLocationCode}
 	if locationID != "" {
-		// An id that is no key matches no row: the caller's slow path
-		// reports it.
-		lid, _ := lookupID(locationID)
-		locCond, locArg = `l.id = ?`, lid
+		if lid, ok := lookupID(locationID); ok {
+			locCond, args = `l.id = ?`, []any{lid}
+		} else {
+			// Joins no location: the caller's slow path reports it.
+			locCond, args = `1 = 0`, nil
+		}
 	}
+	args = append(args, tenant, key)
 	q := `SELECT ` + productColsP + `, l.id, l.code, l.name FROM products p
 		LEFT JOIN locations l ON l.tenant_id = p.tenant_id AND ` + locCond + `
 		WHERE p.tenant_id = ? AND p.id = ? AND p.deleted_at IS NULL`
@@ -46,7 +49,7 @@ func (s *Store) LockProductAt(ctx context.Context, tenant domain.TenantID, produ
 		p               product.Product
 		lid, code, name sql.NullString
 	)
-	err := s.queryRow(ctx, q, locArg, tenant, key).Scan(&p.ID, &p.TenantID, &p.SKU, &p.Name, &p.Price,
+	err := s.queryRow(ctx, q, args...).Scan(&p.ID, &p.TenantID, &p.SKU, &p.Name, &p.Price,
 		&p.ReorderLevel, &p.OnHand, &p.LowStock, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}, &lid, &code, &name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return product.Product{}, inventory.Location{}, fmt.Errorf("lock product %s: %w", key, domain.ErrNotFound)
