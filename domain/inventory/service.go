@@ -74,25 +74,30 @@ func (s *Service) Record(ctx context.Context, actor domain.Actor, in RecordInput
 	}
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		// Locking the product serialises movements of one product, so the
-		// before/after totals below cannot interleave with another writer.
-		p, err := s.store.LockProduct(ctx, actor.TenantID, m.ProductID)
+		// totals below cannot interleave with another writer. The same
+		// statement reads the location: one round trip while locked.
+		p, loc, err := s.store.LockProductAt(ctx, actor.TenantID, m.ProductID, m.LocationID)
 		if err != nil {
 			if errors.Is(err, domain.ErrNotFound) {
 				return fmt.Errorf("product %s: %w", m.ProductID, domain.ErrNotFound)
 			}
 			return err
 		}
-		loc, err := s.location(ctx, actor.TenantID, m.LocationID)
-		if err != nil {
-			return err
+		if loc.ID == "" { // first use of the default location, or not the tenant's
+			if loc, err = s.location(ctx, actor.TenantID, m.LocationID); err != nil {
+				return err
+			}
 		}
 		m.LocationID = loc.ID
-		level, err := s.store.StockLevel(ctx, actor.TenantID, p.ID, loc.ID)
+		after, batched, applied, err := s.store.MoveStockLevel(ctx, actor.TenantID, p.ID, loc.ID, m.Quantity)
 		if err != nil {
 			return err
 		}
-		after := level + m.Quantity
-		if after < 0 {
+		if !applied {
+			level, err := s.store.StockLevel(ctx, actor.TenantID, p.ID, loc.ID)
+			if err != nil {
+				return err
+			}
 			return domain.Rule("insufficient_stock",
 				"%s has %d on hand at %s; cannot move out %d", p.SKU, level, loc.Code, -m.Quantity)
 		}
@@ -102,11 +107,10 @@ func (s *Service) Record(ctx context.Context, actor domain.Actor, in RecordInput
 		if err := s.store.InsertMovement(ctx, m); err != nil {
 			return err
 		}
-		if err := s.store.SetStockLevel(ctx, actor.TenantID, p.ID, loc.ID, after); err != nil {
-			return err
-		}
-		if err := s.updateBatches(ctx, p.ID, m); err != nil {
-			return err
+		if m.Quantity > 0 || batched {
+			if err := s.updateBatches(ctx, p.ID, m); err != nil {
+				return err
+			}
 		}
 		if err := s.store.SetProductStock(ctx, actor.TenantID, p.ID, total, total < p.ReorderLevel); err != nil {
 			return err

@@ -13,6 +13,15 @@ type Store interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 	AppendEvents(ctx context.Context, events ...domain.Event) error
 	LockProduct(ctx context.Context, tenant domain.TenantID, id string) (product.Product, error)
+	// LockProductAt is LockProduct that also reads the tenant's location
+	// locationID ("" = the default one) in the same round trip; the zero
+	// Location when the tenant has no such location (yet).
+	LockProductAt(ctx context.Context, tenant domain.TenantID, productID, locationID string) (product.Product, Location, error)
+	// MoveStockLevel adds delta to the on hand of one product at one
+	// location and returns the new on hand; applied is false (nothing
+	// changed) when that would go below zero. For delta < 0, batched says
+	// whether the product has batches holding stock there.
+	MoveStockLevel(ctx context.Context, tenant domain.TenantID, productID, locationID string, delta int64) (after int64, batched, applied bool, err error)
 	// DefaultLocation returns the tenant's "main" location, creating it on
 	// first use (concurrent callers get the same one).
 	DefaultLocation(ctx context.Context, tenant domain.TenantID) (Location, error)

@@ -26,6 +26,7 @@ func Run(t *testing.T, open Opener) {
 		{"Tx", txTests},
 		{"Product", productTests},
 		{"Inventory", inventoryTests},
+		{"BusinessStock", businessStockTests},
 		{"Event", eventTests},
 		{"Notification", notificationTests},
 		{"UnreadCounter", unreadCounterTests},
