@@ -55,7 +55,7 @@ type invoiceJSON struct {
 // eventually polls check until it holds, failing the test after 30 s.
 func eventually(t *testing.T, what string, check func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !check() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
