@@ -364,45 +364,6 @@ func (s *Store) addNotificationSeq(ctx context.Context, tenant domain.TenantID, 
 	return seq, n, nil
 }
 
-// UnreadCounts returns the unread count of each of users (0 for a user
-// without any, or without a row), in one query per 500 users. The counts
-// are users.unread_count, which every change of an inbox keeps exact in
-// its own transaction.
-func (s *Store) UnreadCounts(ctx context.Context, tenant domain.TenantID, users []domain.UserID) (map[domain.UserID]int, error) {
-	out := make(map[domain.UserID]int, len(users))
-	for start := 0; start < len(users); start += usersPerStatement {
-		chunk := users[start:min(start+usersPerStatement, len(users))]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, tenant)
-		for _, u := range chunk {
-			args = append(args, u)
-			out[u] = 0
-		}
-		r, err := s.query(ctx, `SELECT id, unread_count FROM users WHERE tenant_id = ? AND id IN (`+inList(len(chunk))+`)`, args...)
-		if err != nil {
-			return nil, s.wrap("unread counts", err)
-		}
-		for r.Next() {
-			var (
-				u domain.UserID
-				n int
-			)
-			if err := r.Scan(&u, &n); err != nil {
-				r.Close()
-				return nil, s.wrap("unread counts", err)
-			}
-			out[u] = n
-		}
-		if err := r.Close(); err != nil {
-			return nil, s.wrap("unread counts", err)
-		}
-		if err := r.Err(); err != nil {
-			return nil, s.wrap("unread counts", err)
-		}
-	}
-	return out, nil
-}
-
 // UnreadCount is the user's number of unread notifications (0 for a user
 // without a row).
 func (s *Store) UnreadCount(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int, error) {
