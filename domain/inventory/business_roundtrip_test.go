@@ -65,11 +65,6 @@ func (c *countingStore) StockLevel(ctx context.Context, tenant domain.TenantID, 
 	return c.Store.StockLevel(ctx, tenant, productID, locationID)
 }
 
-func (c *countingStore) SetStockLevel(ctx context.Context, tenant domain.TenantID, productID, locationID string, onHand int64) error {
-	c.count("SetStockLevel")
-	return c.Store.SetStockLevel(ctx, tenant, productID, locationID, onHand)
-}
-
 func (c *countingStore) MoveStockLevel(ctx context.Context, tenant domain.TenantID, productID, locationID string, delta int64) (int64, bool, bool, error) {
 	c.count("MoveStockLevel")
 	return c.Store.MoveStockLevel(ctx, tenant, productID, locationID, delta)

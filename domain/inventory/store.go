@@ -31,8 +31,6 @@ type Store interface {
 	InsertLocation(ctx context.Context, l Location) error
 	// StockLevel is the on hand of one product at one location (0 if none).
 	StockLevel(ctx context.Context, tenant domain.TenantID, productID, locationID string) (int64, error)
-	// SetStockLevel upserts the on hand of one product at one location.
-	SetStockLevel(ctx context.Context, tenant domain.TenantID, productID, locationID string, onHand int64) error
 	// SetProductStock writes the product's total on hand and low-stock flag.
 	SetProductStock(ctx context.Context, tenant domain.TenantID, productID string, onHand int64, lowStock bool) error
 	InsertMovement(ctx context.Context, m Movement) error

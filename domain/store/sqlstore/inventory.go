@@ -155,26 +155,6 @@ func (s *Store) StockLevel(ctx context.Context, tenant domain.TenantID, productI
 	return n, nil
 }
 
-// SetStockLevel upserts the on hand of one product at one location.
-// domain.ErrNotFound when the product or location is not the tenant's.
-func (s *Store) SetStockLevel(ctx context.Context, tenant domain.TenantID, productID, locationID string, onHand int64) error {
-	pid, ok1 := lookupID(productID)
-	lid, ok2 := lookupID(locationID)
-	if !ok1 || !ok2 {
-		return fmt.Errorf("set stock level: product %q at location %q: %w", productID, locationID, domain.ErrNotFound)
-	}
-	if onHand < 0 {
-		return fmt.Errorf("set stock level: %w", domain.Invalid("on_hand", "must not be negative"))
-	}
-	_, err := s.exec(ctx, `INSERT INTO stock_levels (tenant_id, product_id, location_id, on_hand, updated_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (tenant_id, product_id, location_id) DO UPDATE SET on_hand = excluded.on_hand, updated_at = excluded.updated_at`,
-		tenant, pid, lid, onHand, encTime(now()))
-	if err != nil {
-		return s.wrap("set stock level", err)
-	}
-	return nil
-}
-
 // InsertMovement appends a ledger entry. domain.ErrNotFound when its product
 // or location is not the tenant's; domain.ErrConflict on a reused id.
 func (s *Store) InsertMovement(ctx context.Context, m inventory.Movement) error {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -101,8 +102,15 @@ var inventoryTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		require.NoError(t, err)
 		require.Zero(t, n, "nothing recorded yet")
 
-		require.NoError(t, s.SetStockLevel(ctx, tenantA, p.ID, l.ID, 10))
-		require.NoError(t, s.SetStockLevel(ctx, tenantA, p.ID, l.ID, 4))
+		move := func(tenant domain.TenantID, pid, lid string, delta int64) error {
+			_, _, applied, err := s.MoveStockLevel(ctx, tenant, pid, lid, delta)
+			if err == nil && !applied {
+				return errors.New("not applied")
+			}
+			return err
+		}
+		require.NoError(t, move(tenantA, p.ID, l.ID, 10))
+		require.NoError(t, move(tenantA, p.ID, l.ID, -6))
 		n, err = s.StockLevel(ctx, tenantA, p.ID, l.ID)
 		require.NoError(t, err)
 		require.Equal(t, int64(4), n)
@@ -117,11 +125,11 @@ var inventoryTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		// Rows may only point at the same tenant's product and location.
 		pB := insertProduct(t, s, tenantB, "SKU-1")
 		lB := insertLocation(t, s, tenantB, "wh")
-		requireNotFound(t, s.SetStockLevel(ctx, tenantB, p.ID, lB.ID, 1), "tenant B using A's product")
-		requireNotFound(t, s.SetStockLevel(ctx, tenantB, pB.ID, l.ID, 1), "tenant B using A's location")
-		requireNotFound(t, s.SetStockLevel(ctx, tenantA, domain.NewID(), l.ID, 1), "missing product")
-		requireNotFound(t, s.SetStockLevel(ctx, tenantA, "bad", l.ID, 1))
-		requireInvalid(t, s.SetStockLevel(ctx, tenantA, p.ID, l.ID, -1))
+		require.Error(t, move(tenantB, p.ID, lB.ID, 1), "tenant B using A's product")
+		require.Error(t, move(tenantB, pB.ID, l.ID, 1), "tenant B using A's location")
+		require.Error(t, move(tenantA, domain.NewID(), l.ID, 1), "missing product")
+		require.Error(t, move(tenantA, "bad", l.ID, 1))
+		require.Error(t, move(tenantA, p.ID, l.ID, -5), "never below zero")
 		n, err = s.StockLevel(ctx, tenantA, p.ID, l.ID)
 		require.NoError(t, err)
 		require.Equal(t, int64(4), n)
