@@ -60,7 +60,13 @@ type Config struct {
 	// Route picks the topic and body of each event; nil publishes every
 	// event on Topic as its JSON. workers/jobs.Route sends dispatched jobs
 	// to their queue's topic.
-	Route      func(ev domain.Event) (topic string, body []byte, err error)
+	Route func(ev domain.Event) (topic string, body []byte, err error)
+	// Fanout, when set, replaces Topic for the entries Route puts there
+	// with the topics it returns, each getting the same body; none means
+	// the event is only marked published (nobody consumes it from the
+	// stream; the outbox keeps it). runner.Routes.Fanout sends each event
+	// to the topic of every listener that handles its type.
+	Fanout     func(ev domain.Event, body []byte) []string
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: metrics are not registered
 	Now        func() time.Time
@@ -224,22 +230,28 @@ func (r *Relay) publishBatchUnlocked(ctx context.Context) (int, error) {
 }
 
 // publish appends the events to their topics, each topic's in outbox
-// order, then marks them published. If a later topic fails, the earlier
+// order, then marks them published (also those Fanout sent nowhere). If a later topic fails, the earlier
 // ones go out again with the retry: consumers are idempotent.
 func (r *Relay) publish(ctx context.Context, events []domain.Event) error {
 	var topics []string
 	bodies := map[string][][]byte{}
 	ids := make([]string, len(events))
 	for i, ev := range events {
+		ids[i] = ev.ID
 		topic, b, err := r.route(ev)
 		if err != nil {
 			return err
 		}
-		if _, ok := bodies[topic]; !ok {
-			topics = append(topics, topic)
+		targets := []string{topic}
+		if topic == r.cfg.Topic && r.cfg.Fanout != nil {
+			targets = r.cfg.Fanout(ev, b)
 		}
-		bodies[topic] = append(bodies[topic], b)
-		ids[i] = ev.ID
+		for _, topic := range targets {
+			if _, ok := bodies[topic]; !ok {
+				topics = append(topics, topic)
+			}
+			bodies[topic] = append(bodies[topic], b)
+		}
 	}
 	for _, topic := range topics {
 		if err := r.pub.Publish(ctx, topic, bodies[topic]...); err != nil {

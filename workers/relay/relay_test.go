@@ -415,3 +415,109 @@ func TestRouteSendsEventsToTheirTopics(t *testing.T) {
 		})
 	}
 }
+
+// drainTopic reads everything a fresh group finds on topic and returns the
+// event ids in stream order.
+func drainTopic(t *testing.T, s stream.Stream, topic string) []string {
+	t.Helper()
+	ctx := context.Background()
+	group := "g-" + domain.NewID()
+	require.NoError(t, s.EnsureGroup(ctx, topic, group))
+	var ids []string
+	for {
+		msgs, err := s.Read(ctx, topic, group, "c", 500, 20*time.Millisecond)
+		require.NoError(t, err)
+		if len(msgs) == 0 {
+			return ids
+		}
+		for _, m := range msgs {
+			var ev domain.Event
+			require.NoError(t, json.Unmarshal(m.Body, &ev))
+			ids = append(ids, ev.ID)
+		}
+	}
+}
+
+// tickFanout sends Tick n to no topic when n%3 == 0, to "a" when 1, to "a"
+// and "b" when 2.
+func tickFanout(ev domain.Event, _ []byte) []string {
+	var p tick
+	if json.Unmarshal(ev.Payload, &p) != nil {
+		return []string{"events"}
+	}
+	return [][]string{nil, {"a"}, {"a", "b"}}[p.N%3]
+}
+
+func TestFanoutSendsEachEventToItsTopics(t *testing.T) {
+	t.Parallel()
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := open(t)
+			ctx := context.Background()
+			var ids []string
+			for n := range 6 {
+				ev, err := appendEvent(ctx, b.store, "acme", n)
+				require.NoError(t, err)
+				ids = append(ids, ev.ID)
+			}
+			r, err := relay.New(relay.Config{Fanout: tickFanout, PublishOutsideTx: name == "sqlite+dbqueue"}, b.store, b.stream)
+			require.NoError(t, err)
+			n, err := r.Flush(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 6, n)
+			require.Equal(t, []string{ids[1], ids[2], ids[4], ids[5]}, drainTopic(t, b.stream, "a"))
+			require.Equal(t, []string{ids[2], ids[5]}, drainTopic(t, b.stream, "b"))
+			require.Empty(t, drainTopic(t, b.stream, "events"), "Fanout replaces the event topic")
+			n, err = r.Flush(ctx)
+			require.NoError(t, err)
+			require.Zero(t, n, "every event was marked published, also those sent nowhere")
+
+			// Entries Route puts on another topic are not fanned out.
+			_, err = appendEvent(ctx, b.store, "acme", 1)
+			require.NoError(t, err)
+			other, err := relay.New(relay.Config{Fanout: tickFanout, PublishOutsideTx: name == "sqlite+dbqueue",
+				Route: func(ev domain.Event) (string, []byte, error) {
+					body, err := json.Marshal(ev)
+					return "jobs", body, err
+				}}, b.store, b.stream)
+			require.NoError(t, err)
+			n, err = other.Flush(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			require.Len(t, drainTopic(t, b.stream, "jobs"), 1)
+		})
+	}
+}
+
+// TestRedisComingBackEmptyIsRepublishedToTheFannedOutTopics: what the
+// stream lost goes out again to the same topics.
+func TestRedisComingBackEmptyIsRepublishedToTheFannedOutTopics(t *testing.T) {
+	t.Parallel()
+	b := backends()["postgres+redis"](t)
+	ctx := context.Background()
+	r, err := relay.New(relay.Config{Fanout: tickFanout}, b.store, b.stream)
+	require.NoError(t, err)
+	_, err = r.CheckStream(ctx)
+	require.NoError(t, err)
+	var ids []string
+	for n := range 3 {
+		ev, err := appendEvent(ctx, b.store, "t-lost", n)
+		require.NoError(t, err)
+		ids = append(ids, ev.ID)
+	}
+	_, err = r.Flush(ctx)
+	require.NoError(t, err)
+	require.Equal(t, ids[1:], drainTopic(t, b.stream, "a"))
+
+	keys, err := b.redis.Keys(ctx, b.prefix+"*").Result()
+	require.NoError(t, err)
+	require.NoError(t, b.redis.Del(ctx, keys...).Err())
+	n, err := r.CheckStream(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n)
+	_, err = r.Flush(ctx)
+	require.NoError(t, err)
+	require.Equal(t, ids[1:], drainTopic(t, b.stream, "a"))
+	require.Equal(t, ids[2:], drainTopic(t, b.stream, "b"))
+}

@@ -1,6 +1,8 @@
 // Package runner runs work from the stream: listeners as consumer groups of
 // the event stream (one group per listener, so each listener sees every
-// event once, at least once on redelivery), and background jobs from
+// event it handles once, at least once on redelivery; Routes lets the relay
+// put each event only on the topics of the listeners that handle it, so a
+// group never reads what it would ignore), and background jobs from
 // queues in strict priority order (QueueWorker, one group shared by every
 // worker, so each job runs once). Both share one machinery: a timeout on
 // each attempt (cancelled through its ctx), retries with backoff, holding

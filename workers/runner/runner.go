@@ -33,9 +33,9 @@ type Store interface {
 
 // Config of a Runner. Zero values take the defaults noted.
 type Config struct {
-	Topic       string          // stream topic; default "events"
+	Topic       string          // shared event topic, and prefix of each listener's (ListenerTopic); default "events"
 	Consumer    string          // unique per process; default host-pid
-	Concurrency int             // consumers per listener; default 1
+	Concurrency int             // consumers per listener on its own topic; default 1
 	Tries       int             // attempts per delivery; default 3
 	Backoff     []time.Duration // delay before try 2, 3, ...; the last repeats; default 1s, 10s
 	Timeout     time.Duration   // per attempt; default 60s
@@ -153,23 +153,35 @@ func New(cfg Config, s stream.Stream, store Store, listeners ...Listener) (*Runn
 // Run consumes until ctx is done, then lets in-flight attempts finish
 // (each within its timeout) and returns. Entries it did not finish stay
 // unacknowledged for another consumer to take over.
+//
+// Each listener's group reads its own topic (ListenerTopic), where a relay
+// with Routes.Fanout puts only the events it handles, with Concurrency
+// consumers. One more consumer per listener reads the shared topic, where
+// events go when the relay does not route them (no Fanout configured, or
+// a relay of an older version during a rolling upgrade) and retries of
+// listeners the relay does not know: nothing published there is left
+// behind, and while it stays empty its blocked read costs nothing.
 func (r *Runner) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	topics := []string{r.cfg.Topic}
 	for _, l := range r.listeners {
+		own := ListenerTopic(r.cfg.Topic, l.Name())
+		topics = append(topics, own)
 		for i := range r.cfg.Concurrency {
 			consumer := fmt.Sprintf("%s-%d", r.cfg.Consumer, i)
-			wg.Go(func() { r.consume(ctx, l, consumer) })
+			wg.Go(func() { r.consume(ctx, l, own, consumer) })
 		}
+		wg.Go(func() { r.consume(ctx, l, r.cfg.Topic, r.cfg.Consumer+"-shared") })
 	}
-	wg.Go(func() { r.trim(ctx, r.cfg.TrimEvery, r.cfg.Topic) })
+	wg.Go(func() { r.trim(ctx, r.cfg.TrimEvery, topics...) })
 	wg.Wait()
 	return nil
 }
 
-// consume is one consumer of one listener's group.
-func (r *Runner) consume(ctx context.Context, l Listener, consumer string) {
-	log := r.cfg.Logger.With(slog.String("listener", l.Name()), slog.String("consumer", consumer))
-	for !r.ensureGroup(ctx, l, log) {
+// consume is one consumer of one listener's group on topic.
+func (r *Runner) consume(ctx context.Context, l Listener, topic, consumer string) {
+	log := r.cfg.Logger.With(slog.String("listener", l.Name()), slog.String("topic", topic), slog.String("consumer", consumer))
+	for !r.ensureGroup(ctx, l, topic, log) {
 		if !sleep(ctx, time.Second) {
 			return
 		}
@@ -191,12 +203,12 @@ func (r *Runner) consume(ctx context.Context, l Listener, consumer string) {
 		var msgs []stream.Message
 		var err error
 		if reclaimNow {
-			msgs, err = r.stream.Reclaim(ctx, r.cfg.Topic, l.Name(), consumer, r.cfg.ReclaimAfter, r.cfg.BatchSize)
+			msgs, err = r.stream.Reclaim(ctx, topic, l.Name(), consumer, r.cfg.ReclaimAfter, r.cfg.BatchSize)
 			if len(msgs) > 0 {
 				log.InfoContext(ctx, "took over entries left by another consumer", slog.Int("count", len(msgs)))
 			}
 		} else {
-			msgs, err = r.stream.Read(ctx, r.cfg.Topic, l.Name(), consumer, r.cfg.BatchSize, r.cfg.ReadBlock)
+			msgs, err = r.stream.Read(ctx, topic, l.Name(), consumer, r.cfg.BatchSize, r.cfg.ReadBlock)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -211,7 +223,7 @@ func (r *Runner) consume(ctx context.Context, l Listener, consumer string) {
 		}
 		reclaimNow = false
 		backoff = 100 * time.Millisecond
-		b := r.newBatch(r.cfg.Topic, l.Name(), consumer, msgs, log)
+		b := r.newBatch(topic, l.Name(), consumer, msgs, log)
 		for _, m := range msgs {
 			if ctx.Err() != nil {
 				break // not started: released below
@@ -222,8 +234,8 @@ func (r *Runner) consume(ctx context.Context, l Listener, consumer string) {
 	}
 }
 
-func (r *Runner) ensureGroup(ctx context.Context, l Listener, log *slog.Logger) bool {
-	if err := r.stream.EnsureGroup(ctx, r.cfg.Topic, l.Name()); err != nil {
+func (r *Runner) ensureGroup(ctx context.Context, l Listener, topic string, log *slog.Logger) bool {
+	if err := r.stream.EnsureGroup(ctx, topic, l.Name()); err != nil {
 		if ctx.Err() == nil {
 			log.WarnContext(ctx, "create consumer group failed, will retry", slog.Any("error", err))
 		}

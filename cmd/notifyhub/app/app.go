@@ -381,6 +381,14 @@ func (a *App) build(ctx context.Context) (err error) {
 		// Dispatched jobs go to their queue's topic, listener retries to
 		// the one listener.
 		rc.Route = jobs.Route(cmp.Or(cfg.Worker.Topic, "events"))
+		// Each event goes only to the topics of the listeners that
+		// handle it: no listener group reads, decodes and acknowledges
+		// events it would ignore.
+		routes, err := runner.NewRoutes(cfg.Worker.Topic, a.listeners()...)
+		if err != nil {
+			return err
+		}
+		rc.Fanout = routes.Fanout
 		if a.relay, err = relay.New(rc, a.store, a.stream); err != nil {
 			return err
 		}
@@ -465,9 +473,10 @@ func (a *App) openTransport(ctx context.Context) error {
 // BLOCK), and so does the hub's notification reader, so those come on top
 // of go-redis's default of 10 per CPU for everything else. With the default
 // alone, ten listeners at --concurrency=2 would already starve the
-// pool: reads and pings time out and /readyz fails.
+// pool: reads and pings time out and /readyz fails. Each listener has
+// concurrency consumers on its own topic and one on the shared topic.
 func redisPoolSize(listeners, concurrency int) int {
-	return 10*runtime.GOMAXPROCS(0) + listeners*max(concurrency, 1) + 1
+	return 10*runtime.GOMAXPROCS(0) + listeners*(max(concurrency, 1)+1) + 1
 }
 
 // openMail builds the SMTP mailer when one is configured. It connects to
