@@ -80,6 +80,11 @@ func (c *countingStore) InsertMovement(ctx context.Context, m inventory.Movement
 	return c.Store.InsertMovement(ctx, m)
 }
 
+func (c *countingStore) WriteMovement(ctx context.Context, m inventory.Movement, onHand int64, lowStock bool, events ...domain.Event) error {
+	c.count("WriteMovement")
+	return c.Store.WriteMovement(ctx, m, onHand, lowStock, events...)
+}
+
 func (c *countingStore) AddToBatch(ctx context.Context, b inventory.Batch) error {
 	c.count("AddToBatch")
 	return c.Store.AddToBatch(ctx, b)
@@ -113,14 +118,14 @@ func TestRecordRoundTrips(t *testing.T) {
 			return cs.take()
 		}
 
-		require.Equal(t, []string{"LockProductAt", "DefaultLocation", "MoveStockLevel", "InsertMovement", "SetProductStock", "AppendEvents"},
+		require.Equal(t, []string{"LockProductAt", "DefaultLocation", "MoveStockLevel", "WriteMovement"},
 			record(inventory.RecordInput{Quantity: 20}), "first use creates the default location")
-		require.Equal(t, []string{"LockProductAt", "MoveStockLevel", "InsertMovement", "SetProductStock", "AppendEvents"},
+		require.Equal(t, []string{"LockProductAt", "MoveStockLevel", "WriteMovement"},
 			record(inventory.RecordInput{Quantity: -15}), "out, crossing the reorder level, no batches")
 
-		require.Equal(t, []string{"LockProductAt", "MoveStockLevel", "InsertMovement", "AddToBatch", "SetProductStock", "AppendEvents"},
+		require.Equal(t, []string{"LockProductAt", "MoveStockLevel", "AddToBatch", "WriteMovement"},
 			record(inventory.RecordInput{Quantity: 4, BatchNumber: "B1", ExpiryDate: "2027-01-01"}))
-		require.Equal(t, []string{"LockProductAt", "MoveStockLevel", "InsertMovement", "StockBatches", "SetBatchQuantity", "SetProductStock", "AppendEvents"},
+		require.Equal(t, []string{"LockProductAt", "MoveStockLevel", "StockBatches", "SetBatchQuantity", "WriteMovement"},
 			record(inventory.RecordInput{Quantity: -3}), "a batch holds stock: read and consume it first")
 		batches, err := f.inventory.ListBatches(ctx, acme.TenantID, p.ID)
 		require.NoError(t, err)

@@ -104,16 +104,10 @@ func (s *Service) Record(ctx context.Context, actor domain.Actor, in RecordInput
 		m.OnHandAfter = after
 		total := p.OnHand + m.Quantity
 		crossed := p.OnHand >= p.ReorderLevel && total < p.ReorderLevel
-		if err := s.store.InsertMovement(ctx, m); err != nil {
-			return err
-		}
 		if m.Quantity > 0 || batched {
 			if err := s.updateBatches(ctx, p.ID, m); err != nil {
 				return err
 			}
-		}
-		if err := s.store.SetProductStock(ctx, actor.TenantID, p.ID, total, total < p.ReorderLevel); err != nil {
-			return err
 		}
 		recorded := StockMovementRecorded{
 			MovementID: m.ID, ProductID: p.ID, SKU: p.SKU, LocationID: loc.ID,
@@ -123,15 +117,21 @@ func (s *Service) Record(ctx context.Context, actor domain.Actor, in RecordInput
 		if m.ExpiryDate != nil {
 			recorded.ExpiryDate = m.ExpiryDate.Format(dateLayout)
 		}
-		events := []domain.EventPayload{recorded}
+		payloads := []domain.EventPayload{recorded}
 		if crossed {
-			events = append(events, LowStockDetected{
+			payloads = append(payloads, LowStockDetected{
 				ProductID: p.ID, SKU: p.SKU, Name: p.Name, OnHand: total,
 				ReorderLevel: p.ReorderLevel, LocationID: loc.ID,
 				LocationCode: loc.Code, LocationName: loc.Name, MovementID: m.ID,
 			})
 		}
-		return s.appendEvents(ctx, actor, m.CreatedAt, events...)
+		events, err := newEvents(actor, m.CreatedAt, payloads...)
+		if err != nil {
+			return err
+		}
+		// The ledger entry, the product's totals and the events in one
+		// call: one round trip on PostgreSQL while the product is locked.
+		return s.store.WriteMovement(ctx, m, total, total < p.ReorderLevel, events...)
 	})
 	if err != nil {
 		return Movement{}, fmt.Errorf("record stock movement: %w", err)
@@ -186,16 +186,16 @@ func (s *Service) ListBatches(ctx context.Context, tenant domain.TenantID, produ
 	return batches, nil
 }
 
-func (s *Service) appendEvents(ctx context.Context, actor domain.Actor, at time.Time, payloads ...domain.EventPayload) error {
+func newEvents(actor domain.Actor, at time.Time, payloads ...domain.EventPayload) ([]domain.Event, error) {
 	events := make([]domain.Event, 0, len(payloads))
 	for _, p := range payloads {
 		ev, err := domain.NewEvent(actor.TenantID, actor.UserID, at, p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		events = append(events, ev)
 	}
-	return s.store.AppendEvents(ctx, events...)
+	return events, nil
 }
 
 func (s *Service) location(ctx context.Context, tenant domain.TenantID, id string) (Location, error) {

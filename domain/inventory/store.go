@@ -34,6 +34,10 @@ type Store interface {
 	// SetProductStock writes the product's total on hand and low-stock flag.
 	SetProductStock(ctx context.Context, tenant domain.TenantID, productID string, onHand int64, lowStock bool) error
 	InsertMovement(ctx context.Context, m Movement) error
+	// WriteMovement is InsertMovement, SetProductStock (of m's product)
+	// and AppendEvents together, in one round trip where the backend
+	// allows: what Record writes once the level has moved.
+	WriteMovement(ctx context.Context, m Movement, onHand int64, lowStock bool, events ...domain.Event) error
 	ListMovements(ctx context.Context, tenant domain.TenantID, f MovementFilter) ([]Movement, error)
 	// GetProduct returns a live product of the tenant (domain.ErrNotFound
 	// otherwise).

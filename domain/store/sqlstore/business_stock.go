@@ -100,3 +100,61 @@ func (s *Store) MoveStockLevel(ctx context.Context, tenant domain.TenantID, prod
 	}
 	return after, batched, true, nil
 }
+
+// WriteMovement writes what a recorded movement leaves behind once its
+// level has moved: the ledger entry (InsertMovement), the product's total
+// on hand and low-stock flag (SetProductStock) and its events
+// (AppendEvents), with the same checks and errors as those three. On
+// PostgreSQL it is one statement (data-modifying WITH), one round trip
+// instead of three while the product row is locked; SQLite, in process,
+// runs the three.
+func (s *Store) WriteMovement(ctx context.Context, m inventory.Movement, onHand int64, lowStock bool, events ...domain.Event) error {
+	if s.d.Name() != "postgres" || len(events) > eventsPerInsert {
+		return s.InTx(ctx, func(ctx context.Context) error {
+			if err := s.InsertMovement(ctx, m); err != nil {
+				return err
+			}
+			if err := s.SetProductStock(ctx, m.TenantID, m.ProductID, onHand, lowStock); err != nil {
+				return err
+			}
+			return s.AppendEvents(ctx, events...)
+		})
+	}
+	margs, err := movementArgs(m)
+	if err != nil {
+		return fmt.Errorf("write movement: %w", err)
+	}
+	if onHand < 0 {
+		return fmt.Errorf("write movement: %w", domain.Invalid("on_hand", "must not be negative"))
+	}
+	eargs, err := eventArgs(events)
+	if err != nil {
+		return fmt.Errorf("write movement: %w", err)
+	}
+	q := `WITH mv AS (` + insertMovement + `)`
+	if len(events) > 0 {
+		q += `, ev AS (INSERT INTO events (` + eventCols + `) VALUES ` + valuesList(len(events), 8) + `)`
+	}
+	q += `, pr AS (UPDATE products SET on_hand = ?, low_stock = ? WHERE tenant_id = ? AND id = ? RETURNING 1)
+		SELECT count(*) FROM pr`
+	args := append(append(margs, eargs...), onHand, lowStock, m.TenantID, margs[2])
+	return s.InTx(ctx, func(ctx context.Context) error {
+		var updated int
+		err := s.queryRow(ctx, q, args...).Scan(&updated)
+		if s.kind(err) == KindUniqueViolation {
+			return fmt.Errorf("write movement %s: duplicate movement or event id: %w", margs[1], domain.ErrConflict)
+		}
+		if err != nil {
+			return s.wrap("write movement", err)
+		}
+		if updated == 0 {
+			// Nothing of the statement stays: the caller's transaction
+			// fails with it.
+			return fmt.Errorf("write movement: product %s: %w", margs[2], domain.ErrNotFound)
+		}
+		if len(events) > 0 {
+			s.txFrom(ctx).events.Store(true)
+		}
+		return nil
+	})
+}

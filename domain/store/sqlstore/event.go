@@ -52,24 +52,9 @@ func (s *Store) AppendEvents(ctx context.Context, events ...domain.Event) error 
 	if len(events) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(events)*8)
-	for i, e := range events {
-		id, err := newRowID("id", e.ID)
-		if err != nil {
-			return fmt.Errorf("append events: event %d: %w", i, err)
-		}
-		if err := requireTenant(e.TenantID); err != nil {
-			return fmt.Errorf("append events: event %s: %w", id, err)
-		}
-		if e.Type == "" {
-			return fmt.Errorf("append events: event %s: %w", id, domain.Invalid("type", "required"))
-		}
-		payload, err := encJSON("payload", e.Payload, "{}")
-		if err != nil {
-			return fmt.Errorf("append events: event %s: %w", id, err)
-		}
-		args = append(args, id, e.TenantID, e.ActorID, e.Type, e.AggregateType, e.AggregateID,
-			encTimeOrNow(e.OccurredAt), payload)
+	args, err := eventArgs(events)
+	if err != nil {
+		return fmt.Errorf("append events: %w", err)
 	}
 	return s.InTx(ctx, func(ctx context.Context) error {
 		for start := 0; start < len(events); start += eventsPerInsert {
@@ -86,6 +71,31 @@ func (s *Store) AppendEvents(ctx context.Context, events ...domain.Event) error 
 		s.txFrom(ctx).events.Store(true)
 		return nil
 	})
+}
+
+// eventArgs are the arguments of an INSERT INTO events (eventCols) of the
+// events, 8 a row, checked.
+func eventArgs(events []domain.Event) ([]any, error) {
+	args := make([]any, 0, len(events)*8)
+	for i, e := range events {
+		id, err := newRowID("id", e.ID)
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", i, err)
+		}
+		if err := requireTenant(e.TenantID); err != nil {
+			return nil, fmt.Errorf("event %s: %w", id, err)
+		}
+		if e.Type == "" {
+			return nil, fmt.Errorf("event %s: %w", id, domain.Invalid("type", "required"))
+		}
+		payload, err := encJSON("payload", e.Payload, "{}")
+		if err != nil {
+			return nil, fmt.Errorf("event %s: %w", id, err)
+		}
+		args = append(args, id, e.TenantID, e.ActorID, e.Type, e.AggregateType, e.AggregateID,
+			encTimeOrNow(e.OccurredAt), payload)
+	}
+	return args, nil
 }
 
 // valuesList is "(?, ?), (?, ?)" for rows of cols markers.

@@ -158,33 +158,43 @@ func (s *Store) StockLevel(ctx context.Context, tenant domain.TenantID, productI
 // InsertMovement appends a ledger entry. domain.ErrNotFound when its product
 // or location is not the tenant's; domain.ErrConflict on a reused id.
 func (s *Store) InsertMovement(ctx context.Context, m inventory.Movement) error {
-	if err := requireTenant(m.TenantID); err != nil {
-		return fmt.Errorf("insert movement: %w", err)
-	}
-	id, err := newRowID("id", m.ID)
+	args, err := movementArgs(m)
 	if err != nil {
 		return fmt.Errorf("insert movement: %w", err)
 	}
-	pid, ok1 := lookupID(m.ProductID)
-	lid, ok2 := lookupID(m.LocationID)
-	if !ok1 || !ok2 {
-		return fmt.Errorf("insert movement: product %q at location %q: %w", m.ProductID, m.LocationID, domain.ErrNotFound)
-	}
-	cost, err := encMoneyPtr("unit_cost", m.UnitCost)
-	if err != nil {
-		return fmt.Errorf("insert movement: %w", err)
-	}
-	_, err = s.exec(ctx, `INSERT INTO stock_movements (tenant_id, id, product_id, location_id, quantity, unit_cost,
-		batch_number, expiry_date, reason, actor_id, on_hand_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.TenantID, id, pid, lid, m.Quantity, cost, m.BatchNumber, encDate(m.ExpiryDate), m.Reason, m.ActorID,
-		m.OnHandAfter, encTimeOrNow(m.CreatedAt))
+	_, err = s.exec(ctx, insertMovement, args...)
 	if s.kind(err) == KindUniqueViolation {
-		return fmt.Errorf("insert movement %s: %w", id, domain.ErrConflict)
+		return fmt.Errorf("insert movement %s: %w", args[1], domain.ErrConflict)
 	}
 	if err != nil {
 		return s.wrap("insert movement", err)
 	}
 	return nil
+}
+
+const insertMovement = `INSERT INTO stock_movements (tenant_id, id, product_id, location_id, quantity, unit_cost,
+		batch_number, expiry_date, reason, actor_id, on_hand_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// movementArgs are the arguments of insertMovement, checked.
+func movementArgs(m inventory.Movement) ([]any, error) {
+	if err := requireTenant(m.TenantID); err != nil {
+		return nil, err
+	}
+	id, err := newRowID("id", m.ID)
+	if err != nil {
+		return nil, err
+	}
+	pid, ok1 := lookupID(m.ProductID)
+	lid, ok2 := lookupID(m.LocationID)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("product %q at location %q: %w", m.ProductID, m.LocationID, domain.ErrNotFound)
+	}
+	cost, err := encMoneyPtr("unit_cost", m.UnitCost)
+	if err != nil {
+		return nil, err
+	}
+	return []any{m.TenantID, id, pid, lid, m.Quantity, cost, m.BatchNumber, encDate(m.ExpiryDate), m.Reason, m.ActorID,
+		m.OnHandAfter, encTimeOrNow(m.CreatedAt)}, nil
 }
 
 // ListMovements pages through the tenant's movements newest first (by

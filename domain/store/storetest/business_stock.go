@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -161,5 +163,83 @@ var businessStockTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		level, err := s.StockLevel(ctx, tenantA, p.ID, wh.ID)
 		require.NoError(t, err)
 		require.EqualValues(t, 1, level)
+	},
+	"WriteMovement": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		p := insertProduct(t, s, tenantA, "WM-1")
+		wh := insertLocation(t, s, tenantA, "wh-1")
+		_, _, _, err := s.MoveStockLevel(ctx, tenantA, p.ID, wh.ID, 9)
+		require.NoError(t, err)
+		move := func() inventory.Movement {
+			return inventory.Movement{ID: domain.NewID(), TenantID: tenantA, ProductID: p.ID, LocationID: wh.ID,
+				Quantity: 9, Reason: "in", ActorID: userA, OnHandAfter: 9, CreatedAt: at(0)}
+		}
+		m := move()
+		evs := []domain.Event{newEvent(t, tenantA, "StockMovementRecorded", 0), newEvent(t, tenantA, "LowStockDetected", time.Second)}
+		signalled(s) // drop a pending signal
+		require.NoError(t, s.WriteMovement(ctx, m, 3, true, evs...))
+		require.True(t, signalled(s), "appending events signals the relay")
+		got, err := s.GetProduct(ctx, tenantA, p.ID)
+		require.NoError(t, err)
+		require.EqualValues(t, 3, got.OnHand)
+		require.True(t, got.LowStock)
+		moves, err := s.ListMovements(ctx, tenantA, inventory.MovementFilter{ProductID: p.ID, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, moves, 1)
+		require.Equal(t, m.ID, moves[0].ID)
+		require.EqualValues(t, 9, moves[0].OnHandAfter)
+		logged, err := s.ListEvents(ctx, tenantA, "", "", 10)
+		require.NoError(t, err)
+		require.Equal(t, eventIDs(evs), eventIDs(logged))
+		require.JSONEq(t, string(evs[1].Payload), string(logged[1].Payload))
+
+		// Without events: only the ledger and the product.
+		require.NoError(t, s.WriteMovement(ctx, move(), 12, false))
+		got, err = s.GetProduct(ctx, tenantA, p.ID)
+		require.NoError(t, err)
+		require.EqualValues(t, 12, got.OnHand)
+		require.False(t, got.LowStock)
+
+		// Any failure leaves nothing behind: a reused movement id, a
+		// reused event id, a product of another tenant.
+		count := func() (int, int) {
+			moves, err := s.ListMovements(ctx, tenantA, inventory.MovementFilter{ProductID: p.ID, Limit: 10})
+			require.NoError(t, err)
+			logged, err := s.ListEvents(ctx, tenantA, "", "", 10)
+			require.NoError(t, err)
+			return len(moves), len(logged)
+		}
+		err = s.WriteMovement(ctx, m, 1, true, newEvent(t, tenantA, "StockMovementRecorded", 0))
+		require.ErrorIs(t, err, domain.ErrConflict)
+		err = s.WriteMovement(ctx, move(), 1, true, evs[0])
+		require.ErrorIs(t, err, domain.ErrConflict)
+		foreign := move()
+		foreign.TenantID = tenantB
+		err = s.WriteMovement(ctx, foreign, 1, true, newEvent(t, tenantB, "StockMovementRecorded", 0))
+		require.Error(t, err, "tenant B cannot write a movement of A's product")
+		nm, ne := count()
+		require.Equal(t, 2, nm)
+		require.Equal(t, 2, ne)
+		got, err = s.GetProduct(ctx, tenantA, p.ID)
+		require.NoError(t, err)
+		require.EqualValues(t, 12, got.OnHand, "the failed writes changed nothing")
+		logged, err = s.ListEvents(ctx, tenantB, "", "", 10)
+		require.NoError(t, err)
+		require.Empty(t, logged)
+
+		// Inside a caller's transaction it rolls back with it.
+		err = s.InTx(ctx, func(ctx context.Context) error {
+			if err := s.WriteMovement(ctx, move(), 0, true, newEvent(t, tenantA, "StockMovementRecorded", 0)); err != nil {
+				return err
+			}
+			return errors.New("caller fails")
+		})
+		require.ErrorContains(t, err, "caller fails")
+		nm, ne = count()
+		require.Equal(t, 2, nm)
+		require.Equal(t, 2, ne)
+
+		err = s.WriteMovement(ctx, move(), -1, false)
+		requireInvalid(t, err)
 	},
 }
