@@ -819,10 +819,24 @@ func (s meteredStore) AppendEvents(ctx context.Context, events ...domain.Event) 
 	if err := s.Store.AppendEvents(ctx, events...); err != nil {
 		return err
 	}
+	s.count(ctx, events)
+	return nil
+}
+
+// WriteMovement appends events too (inventory's hot path, in one
+// statement with the movement).
+func (s meteredStore) WriteMovement(ctx context.Context, m inventory.Movement, onHand int64, lowStock bool, events ...domain.Event) error {
+	if err := s.Store.WriteMovement(ctx, m, onHand, lowStock, events...); err != nil {
+		return err
+	}
+	s.count(ctx, events)
+	return nil
+}
+
+func (s meteredStore) count(ctx context.Context, events []domain.Event) {
 	s.Store.AfterCommit(ctx, func() {
 		for _, e := range events {
 			s.appended.WithLabelValues(e.Type).Inc()
 		}
 	})
-	return nil
 }
