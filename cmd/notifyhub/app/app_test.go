@@ -322,6 +322,11 @@ func TestLowStockReachesTheRightSockets(t *testing.T) {
 				require.Equal(t, "marker", got.Title, "%s/%s received someone else's notification", who.tenant, who.user)
 			}
 
+			// Every event the movements appended is counted, also those
+			// written with the movement in one statement.
+			require.Equal(t, 2, metricValue(a, `notifyhub_events_appended_total{type="LowStockDetected"}`))
+			require.Equal(t, 5, metricValue(a, `notifyhub_events_appended_total{type="StockMovementRecorded"}`))
+
 			// The inbox agrees: bob has exactly the two alerts.
 			var page struct {
 				Data        []notificationJSON `json:"data"`

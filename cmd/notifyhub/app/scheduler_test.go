@@ -104,6 +104,28 @@ func waitForRuns(t *testing.T, a *app.App, n int) {
 	require.Eventually(t, func() bool { return schedulerRuns(a) >= first+n }, 30*time.Second, 50*time.Millisecond)
 }
 
+// metricValue reads one series (name with its labels) from a's /metrics;
+// -1 when it is not there.
+func metricValue(a *app.App, series string) int {
+	res, err := http.Get(a.URL() + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				return int(f)
+			}
+		}
+	}
+	return -1
+}
+
 // schedulerRuns reads the successful runs of the stock-expiry detector
 // from a's /metrics; -1 when it cannot. It runs inside Eventually, on
 // another goroutine, so it does not use require.
