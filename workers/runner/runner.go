@@ -160,7 +160,9 @@ func New(cfg Config, s stream.Stream, store Store, listeners ...Listener) (*Runn
 // events go when the relay does not route them (no Fanout configured, or
 // a relay of an older version during a rolling upgrade) and retries of
 // listeners the relay does not know: nothing published there is left
-// behind, and while it stays empty its blocked read costs nothing.
+// behind. It does not block on it: while it finds nothing it looks again
+// every ReadBlock (one cheap read, no connection held), and while it finds
+// entries it reads on at once.
 func (r *Runner) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	topics := []string{r.cfg.Topic}
@@ -169,17 +171,19 @@ func (r *Runner) Run(ctx context.Context) error {
 		topics = append(topics, own)
 		for i := range r.cfg.Concurrency {
 			consumer := fmt.Sprintf("%s-%d", r.cfg.Consumer, i)
-			wg.Go(func() { r.consume(ctx, l, own, consumer) })
+			wg.Go(func() { r.consume(ctx, l, own, consumer, r.cfg.ReadBlock) })
 		}
-		wg.Go(func() { r.consume(ctx, l, r.cfg.Topic, r.cfg.Consumer+"-shared") })
+		wg.Go(func() { r.consume(ctx, l, r.cfg.Topic, r.cfg.Consumer+"-shared", 0) })
 	}
 	wg.Go(func() { r.trim(ctx, r.cfg.TrimEvery, topics...) })
 	wg.Wait()
 	return nil
 }
 
-// consume is one consumer of one listener's group on topic.
-func (r *Runner) consume(ctx context.Context, l Listener, topic, consumer string) {
+// consume is one consumer of one listener's group on topic. Reads block up
+// to block; with block 0 they do not, and an empty read waits ReadBlock
+// before the next.
+func (r *Runner) consume(ctx context.Context, l Listener, topic, consumer string, block time.Duration) {
 	log := r.cfg.Logger.With(slog.String("listener", l.Name()), slog.String("topic", topic), slog.String("consumer", consumer))
 	for !r.ensureGroup(ctx, l, topic, log) {
 		if !sleep(ctx, time.Second) {
@@ -208,7 +212,7 @@ func (r *Runner) consume(ctx context.Context, l Listener, topic, consumer string
 				log.InfoContext(ctx, "took over entries left by another consumer", slog.Int("count", len(msgs)))
 			}
 		} else {
-			msgs, err = r.stream.Read(ctx, topic, l.Name(), consumer, r.cfg.BatchSize, r.cfg.ReadBlock)
+			msgs, err = r.stream.Read(ctx, topic, l.Name(), consumer, r.cfg.BatchSize, block)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -223,6 +227,9 @@ func (r *Runner) consume(ctx context.Context, l Listener, topic, consumer string
 		}
 		reclaimNow = false
 		backoff = 100 * time.Millisecond
+		if len(msgs) == 0 && block <= 0 && !sleep(ctx, r.cfg.ReadBlock) {
+			return
+		}
 		b := r.newBatch(topic, l.Name(), consumer, msgs, log)
 		for _, m := range msgs {
 			if ctx.Err() != nil {

@@ -473,10 +473,9 @@ func (a *App) openTransport(ctx context.Context) error {
 // BLOCK), and so does the hub's notification reader, so those come on top
 // of go-redis's default of 10 per CPU for everything else. With the default
 // alone, ten listeners at --concurrency=2 would already starve the
-// pool: reads and pings time out and /readyz fails. Each listener has
-// concurrency consumers on its own topic and one on the shared topic.
+// pool: reads and pings time out and /readyz fails.
 func redisPoolSize(listeners, concurrency int) int {
-	return 10*runtime.GOMAXPROCS(0) + listeners*(max(concurrency, 1)+1) + 1
+	return 10*runtime.GOMAXPROCS(0) + listeners*max(concurrency, 1) + 1
 }
 
 // openMail builds the SMTP mailer when one is configured. It connects to
