@@ -230,8 +230,9 @@ func (r *Relay) publishBatchUnlocked(ctx context.Context) (int, error) {
 }
 
 // publish appends the events to their topics, each topic's in outbox
-// order, then marks them published (also those Fanout sent nowhere). If a later topic fails, the earlier
-// ones go out again with the retry: consumers are idempotent.
+// order, then marks them published (also those Fanout sent nowhere). If a
+// later topic fails, the earlier ones go out again with the retry:
+// consumers are idempotent.
 func (r *Relay) publish(ctx context.Context, events []domain.Event) error {
 	var topics []string
 	bodies := map[string][][]byte{}

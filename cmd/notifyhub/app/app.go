@@ -384,8 +384,8 @@ func (a *App) build(ctx context.Context) (err error) {
 		// Each event goes only to the topics of the listeners that
 		// handle it: no listener group reads, decodes and acknowledges
 		// events it would ignore.
-		routes, err := runner.NewRoutes(cfg.Worker.Topic, a.listeners()...)
-		if err != nil {
+		var routes *runner.Routes
+		if routes, err = runner.NewRoutes(cfg.Worker.Topic, a.listeners()...); err != nil {
 			return err
 		}
 		rc.Fanout = routes.Fanout
