@@ -70,13 +70,3 @@ func (r *Routes) Fanout(ev domain.Event, body []byte) []string {
 	}
 	return []string{r.topic}
 }
-
-// Topics returns every listener topic of these routes, sorted.
-func (r *Routes) Topics() []string {
-	out := make([]string, 0, len(r.byName))
-	for _, lt := range r.byName {
-		out = append(out, lt)
-	}
-	slices.Sort(out)
-	return out
-}
