@@ -21,6 +21,10 @@ type Store interface {
 	// oldest first, skipping rows another relay holds. Call inside InTx.
 	ClaimUnpublished(ctx context.Context, limit int) ([]domain.Event, error)
 	MarkPublished(ctx context.Context, ids []string, at time.Time) error
+	// ClaimAndMarkPublished is ClaimUnpublished and MarkPublished in one
+	// round trip; the mark holds only if the transaction commits. Call
+	// inside InTx.
+	ClaimAndMarkPublished(ctx context.Context, limit int, at time.Time) ([]domain.Event, error)
 	OldestUnpublished(ctx context.Context) (time.Time, bool, error)
 	// EventSignal fires (coalesced) when new events may be in the outbox.
 	EventSignal() <-chan struct{}
@@ -192,7 +196,9 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		if err := r.store.HoldSetting(ctx, r.epochKey()); err != nil {
 			return err
 		}
-		events, err := r.store.ClaimUnpublished(ctx, r.cfg.BatchSize)
+		// Claimed and marked at once: if the publish fails, the rollback
+		// unmarks them.
+		events, err := r.store.ClaimAndMarkPublished(ctx, r.cfg.BatchSize, r.cfg.Now().UTC())
 		if err != nil || len(events) == 0 {
 			return err
 		}
@@ -225,20 +231,29 @@ func (r *Relay) publishBatchUnlocked(ctx context.Context) (int, error) {
 	if err := r.publish(ctx, events); err != nil {
 		return 0, err
 	}
+	if err := r.store.MarkPublished(ctx, ids(events), r.cfg.Now().UTC()); err != nil {
+		return 0, err
+	}
 	r.metrics.published.Add(float64(len(events)))
 	return len(events), nil
 }
 
+func ids(events []domain.Event) []string {
+	out := make([]string, len(events))
+	for i, ev := range events {
+		out[i] = ev.ID
+	}
+	return out
+}
+
 // publish appends the events to their topics, each topic's in outbox
-// order, then marks them published (also those Fanout sent nowhere). If a
-// later topic fails, the earlier ones go out again with the retry:
+// order (Fanout may send one nowhere). The caller marks them published.
+// If a later topic fails, the earlier ones go out again with the retry:
 // consumers are idempotent.
 func (r *Relay) publish(ctx context.Context, events []domain.Event) error {
 	var topics []string
 	bodies := map[string][][]byte{}
-	ids := make([]string, len(events))
-	for i, ev := range events {
-		ids[i] = ev.ID
+	for _, ev := range events {
 		topic, b, err := r.route(ev)
 		if err != nil {
 			return err
@@ -259,7 +274,7 @@ func (r *Relay) publish(ctx context.Context, events []domain.Event) error {
 			return fmt.Errorf("publish %d events to %q: %w", len(bodies[topic]), topic, err)
 		}
 	}
-	return r.store.MarkPublished(ctx, ids, r.cfg.Now().UTC())
+	return nil
 }
 
 func (r *Relay) route(ev domain.Event) (string, []byte, error) {

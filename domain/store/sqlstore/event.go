@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,6 +128,53 @@ func (s *Store) ClaimUnpublished(ctx context.Context, limit int) ([]domain.Event
 		return nil, s.wrap("claim unpublished events", err)
 	}
 	return collectEvents("claim unpublished events", rows)
+}
+
+// ClaimAndMarkPublished is ClaimUnpublished and MarkPublished (at) in one
+// statement: it must run inside InTx, and what it returns is marked
+// published only if that transaction commits. A relay that claims, then
+// publishes, then commits saves the separate mark's round trip; if the
+// publish fails, the rollback leaves the events unpublished. Oldest
+// (outbox position) first, like ClaimUnpublished.
+func (s *Store) ClaimAndMarkPublished(ctx context.Context, limit int, at time.Time) ([]domain.Event, error) {
+	if !s.inTx(ctx) {
+		return nil, errors.New("claim and mark events published: must run inside InTx")
+	}
+	rows, err := s.query(ctx, `UPDATE events SET published_at = ? WHERE pos IN (
+		SELECT pos FROM events WHERE published_at IS NULL ORDER BY pos LIMIT ?`+s.d.LockRows(true)+`)
+		RETURNING pos, `+eventCols, encTimeOrNow(at), clamp(limit, 100, 1000))
+	if err != nil {
+		return nil, s.wrap("claim and mark events published", err)
+	}
+	defer rows.Close()
+	type claimed struct {
+		pos int64
+		ev  domain.Event
+	}
+	var got []claimed
+	for rows.Next() {
+		var (
+			c       claimed
+			payload []byte
+		)
+		err := rows.Scan(&c.pos, &c.ev.ID, &c.ev.TenantID, &c.ev.ActorID, &c.ev.Type, &c.ev.AggregateType,
+			&c.ev.AggregateID, timeCol{&c.ev.OccurredAt}, &payload)
+		if err != nil {
+			return nil, fmt.Errorf("claim and mark events published: scan: %w", err)
+		}
+		c.ev.Payload = payload
+		got = append(got, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("claim and mark events published", err)
+	}
+	// RETURNING follows no order.
+	slices.SortFunc(got, func(a, b claimed) int { return cmp.Compare(a.pos, b.pos) })
+	out := make([]domain.Event, len(got))
+	for i, c := range got {
+		out[i] = c.ev
+	}
+	return out, nil
 }
 
 func collectEvents(op string, rows *sql.Rows) ([]domain.Event, error) {

@@ -194,6 +194,94 @@ var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		require.NoError(t, s.MarkPublished(ctx, append(eventIDs(events), domain.NewID(), "bad"), time.Now()))
 		require.NoError(t, s.MarkPublished(ctx, nil, time.Now()))
 	},
+	"ClaimAndMarkInOneStatement": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		var events []domain.Event
+		for i := range 5 {
+			events = append(events, newEvent(t, tenantA, "E", time.Duration(i)*time.Second))
+		}
+		events[2].TenantID = tenantB
+		require.NoError(t, s.AppendEvents(ctx, events...))
+		_, err := s.ClaimAndMarkPublished(ctx, 10, time.Now())
+		require.Error(t, err, "outside a transaction it would lock nothing")
+
+		claimMarked := func(limit int) []domain.Event {
+			t.Helper()
+			var got []domain.Event
+			require.NoError(t, s.InTx(ctx, func(ctx context.Context) error {
+				var err error
+				got, err = s.ClaimAndMarkPublished(ctx, limit, time.Now())
+				return err
+			}))
+			return got
+		}
+		// A relay whose publish fails rolls back: nothing stays marked.
+		err = s.InTx(ctx, func(ctx context.Context) error {
+			got, err := s.ClaimAndMarkPublished(ctx, 10, time.Now())
+			require.NoError(t, err)
+			require.Equal(t, eventIDs(events), eventIDs(got))
+			return errBoom
+		})
+		require.ErrorIs(t, err, errBoom)
+		oldest, ok, err := s.OldestUnpublished(ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, stored(events[0].OccurredAt), oldest)
+
+		got := claimMarked(3)
+		require.Equal(t, eventIDs(events[:3]), eventIDs(got), "oldest first")
+		require.Equal(t, string(events[0].Payload), string(got[0].Payload))
+		require.Equal(t, events[2].TenantID, got[2].TenantID)
+		require.Equal(t, stored(events[1].OccurredAt), got[1].OccurredAt)
+		require.Equal(t, eventIDs(events[3:]), eventIDs(claimMarked(10)))
+		require.Empty(t, claimMarked(10), "marked events are not claimed again")
+		require.Empty(t, claim(t, s, 10))
+		_, ok, err = s.OldestUnpublished(ctx)
+		require.NoError(t, err)
+		require.False(t, ok)
+
+		// Concurrent claimers take each event once.
+		var more []domain.Event
+		for i := range 40 {
+			more = append(more, newEvent(t, tenantA, "E", time.Duration(i)*time.Millisecond))
+		}
+		require.NoError(t, s.AppendEvents(ctx, more...))
+		var (
+			mu   sync.Mutex
+			seen = map[string]int{}
+			wg   sync.WaitGroup
+			errs = make([]error, 3)
+		)
+		for c := range 3 {
+			wg.Go(func() {
+				for {
+					var got []domain.Event
+					err := s.InTx(ctx, func(ctx context.Context) error {
+						var err error
+						got, err = s.ClaimAndMarkPublished(ctx, 6, time.Now())
+						return err
+					})
+					if err != nil || len(got) == 0 {
+						errs[c] = err
+						return
+					}
+					mu.Lock()
+					for _, e := range got {
+						seen[e.ID]++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		require.Len(t, seen, len(more))
+		for id, n := range seen {
+			require.Equal(t, 1, n, "event %s claimed %d times", id, n)
+		}
+	},
 	"ClaimUnmarkedIsClaimedAgain": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
 		e := newEvent(t, tenantA, "E", 0)
