@@ -1,10 +1,14 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
 
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/notification"
@@ -235,4 +239,233 @@ func (s *Store) KnownUsers(ctx context.Context, tenant domain.TenantID, ids []do
 		}
 	}
 	return out, nil
+}
+
+// InsertDirect stores a group of direct sends in one atomic write: the
+// bulks (already completed) and the notifications, of any tenants. Each
+// n.Seq is set as InsertNotifications sets it (one user's notifications
+// get consecutive seqs in slice order) and the result is each recipient's
+// unread count once the write is in. Every recipient must be a known
+// user: an unknown one fails the whole write (nothing is stored), it does
+// not become a user.
+//
+// On PostgreSQL, outside a transaction, this is one statement in
+// autocommit (one round trip instead of begin, lock, update, two inserts
+// and commit); elsewhere the same writes run in one transaction.
+func (s *Store) InsertDirect(ctx context.Context, bs []notification.Bulk, ns []*domain.Notification) (map[notification.InboxKey]int, error) {
+	if !s.pgArrays() || s.inTx(ctx) {
+		return s.insertDirectTx(ctx, bs, ns)
+	}
+	bulkRows := make([]any, 0, len(bs)*bulkColCount)
+	for _, b := range bs {
+		row, err := bulkRow(b)
+		if err != nil {
+			return nil, fmt.Errorf("insert direct: %w", err)
+		}
+		bulkRows = append(bulkRows, row...)
+	}
+	rows := make([]any, 0, len(ns)*notificationColCount)
+	for i, n := range ns {
+		if n == nil {
+			return nil, fmt.Errorf("insert direct: notification %d is nil", i)
+		}
+		row, err := prepareNotification(n)
+		if err != nil {
+			return nil, fmt.Errorf("insert direct: notification %d: %w", i, err)
+		}
+		rows = append(rows, row...)
+	}
+	// back[i]: how many later notifications of ns go to the same user, so
+	// that the user's new last seq minus back[i] is ns[i]'s seq.
+	counts := map[notification.InboxKey]seqCounts{}
+	back := make([]int64, len(ns))
+	for i := len(ns) - 1; i >= 0; i-- {
+		k := notification.InboxKey{TenantID: ns[i].TenantID, UserID: ns[i].UserID}
+		c := counts[k]
+		back[i] = c.seqs
+		c.seqs++
+		c.unread += unreadDelta(ns[i])
+		counts[k] = c
+	}
+	keys := slices.SortedFunc(maps.Keys(counts), func(a, b notification.InboxKey) int {
+		return cmp.Or(cmp.Compare(a.TenantID, b.TenantID), cmp.Compare(a.UserID, b.UserID))
+	})
+	tenants, users := make([]string, len(keys)), make([]string, len(keys))
+	seqs, unread := make([]int64, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		tenants[i], users[i], seqs[i], unread[i] = string(k.TenantID), string(k.UserID), counts[k].seqs, counts[k].unread
+	}
+	args := []any{tenants, users, seqs, unread}
+	nargs := pgNotificationArgs(rows)
+	nargs[3] = back // the seq column carries back; the statement turns it into the seq
+	args = append(args, nargs...)
+	args = append(args, pgBulkArgs(bulkRows)...)
+	r, err := s.query(ctx, pgInsertDirectQuery, args...)
+	if err != nil {
+		return nil, s.directErr(err)
+	}
+	defer r.Close()
+	last := make(map[notification.InboxKey]int64, len(keys))
+	out := make(map[notification.InboxKey]int, len(keys))
+	for r.Next() {
+		var (
+			k   notification.InboxKey
+			seq int64
+			n   int
+		)
+		if err := r.Scan(&k.TenantID, &k.UserID, &seq, &n); err != nil {
+			return nil, s.wrap("insert direct", err)
+		}
+		last[k], out[k] = seq, n
+	}
+	if err := r.Err(); err != nil {
+		return nil, s.directErr(err)
+	}
+	if len(last) != len(keys) {
+		// Cannot happen once the statement succeeded (an unknown user
+		// fails it): a guard, not a path.
+		return nil, fmt.Errorf("insert direct: %d of %d recipients updated", len(last), len(keys))
+	}
+	for i, n := range ns {
+		n.Seq = last[notification.InboxKey{TenantID: n.TenantID, UserID: n.UserID}] - back[i]
+	}
+	return out, nil
+}
+
+// directErr turns an error of the direct write into the store's: a taken
+// id is domain.ErrConflict.
+func (s *Store) directErr(err error) error {
+	if s.kind(err) == KindUniqueViolation {
+		return fmt.Errorf("insert direct: id taken: %w", domain.ErrConflict)
+	}
+	return s.wrap("insert direct", err)
+}
+
+// insertDirectTx is InsertDirect as a transaction of the usual batch
+// writes (SQLite). Recipients must be known here too.
+func (s *Store) insertDirectTx(ctx context.Context, bs []notification.Bulk, ns []*domain.Notification) (map[notification.InboxKey]int, error) {
+	byTenant := map[domain.TenantID][]*domain.Notification{}
+	for _, n := range ns {
+		byTenant[n.TenantID] = append(byTenant[n.TenantID], n)
+	}
+	var out map[notification.InboxKey]int
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		out = make(map[notification.InboxKey]int)
+		if len(bs) > 0 {
+			if err := s.InsertBulks(ctx, bs); err != nil {
+				return err
+			}
+		}
+		for _, tenant := range slices.Sorted(maps.Keys(byTenant)) {
+			tns := byTenant[tenant]
+			ids := make([]domain.UserID, 0, len(tns))
+			for _, n := range tns {
+				ids = append(ids, n.UserID)
+			}
+			known, err := s.KnownUsers(ctx, tenant, slices.Compact(slices.Sorted(slices.Values(ids))))
+			if err != nil {
+				return err
+			}
+			for _, n := range tns {
+				if !known[n.UserID] {
+					return fmt.Errorf("insert direct: user %s/%s: %w", tenant, n.UserID, domain.ErrNotFound)
+				}
+			}
+			unread, err := s.InsertNotificationsUnread(ctx, tns)
+			if err != nil {
+				return err
+			}
+			for u, c := range unread {
+				out[notification.InboxKey{TenantID: tenant, UserID: u}] = c
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// pgInsertDirectQuery is InsertDirect's statement. The recipients' rows
+// are locked in (tenant, id) order first, as every batch locks them, so
+// that it cannot deadlock with another batch; the one-time count makes
+// the UPDATE wait for those locks before it touches any row. A recipient
+// without a row leaves its notifications' seq NULL, which fails the
+// statement as a whole. Arguments: the recipients (tenant, id, seqs,
+// unread), the notification columns (seq carrying how many later rows go
+// to the same user), then the 20 bulk columns.
+const pgInsertDirectQuery = `WITH v AS (
+		SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[]))
+		AS x(tenant_id, id, seqs, unread)
+	), lk AS MATERIALIZED (
+		SELECT u.id FROM users u JOIN v ON u.tenant_id = v.tenant_id AND u.id = v.id
+		ORDER BY u.tenant_id, u.id FOR UPDATE OF u
+	), upd AS (
+		UPDATE users u SET notification_seq = u.notification_seq + v.seqs, unread_count = u.unread_count + v.unread
+		FROM v WHERE u.tenant_id = v.tenant_id AND u.id = v.id AND (SELECT count(*) FROM lk) >= 0
+		RETURNING u.tenant_id, u.id, u.notification_seq, u.unread_count
+	), ins AS (
+		INSERT INTO notifications (` + notificationCols + `)
+		SELECT r.id, r.tenant_id, r.user_id, upd.notification_seq - r.back, r.type, r.severity, r.title, r.body,
+			r.action_url, CAST(r.data AS json), CAST(r.read_at AS timestamptz), CAST(r.created_at AS timestamptz)
+		FROM unnest(CAST(? AS uuid[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS text[]),
+			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+			CAST(? AS text[]), CAST(? AS text[]))
+		AS r(id, tenant_id, user_id, back, type, severity, title, body, action_url, data, read_at, created_at)
+		LEFT JOIN upd ON upd.tenant_id = r.tenant_id AND upd.id = r.user_id
+	), bk AS (
+		INSERT INTO bulk_notifications (` + bulkCols + `)
+		SELECT tenant_id, CAST(id AS uuid), requested_by, CAST(audience AS json), type, severity, title, body, action_url,
+			CAST(data AS json), status, total, sent, failed, CAST(errors AS json), resume_after, last_error,
+			CAST(created_at AS timestamptz), CAST(started_at AS timestamptz), CAST(completed_at AS timestamptz)
+		FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+			CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS text[]),
+			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]))
+		AS b(tenant_id, id, requested_by, audience, type, severity, title, body, action_url, data, status, total,
+			sent, failed, errors, resume_after, last_error, created_at, started_at, completed_at)
+	)
+	SELECT tenant_id, id, notification_seq, unread_count FROM upd`
+
+// pgBulkArgs turns bulk rows (bulkColCount values each, as bulkRow builds
+// them) into the column arrays of pgInsertDirectQuery: the counts as
+// bigint[], everything else as text[] (NULL for an unset time).
+func pgBulkArgs(rows []any) []any {
+	n := len(rows) / bulkColCount
+	cols := make([]any, bulkColCount)
+	for c := range bulkColCount {
+		if c >= 11 && c <= 13 { // total, sent, failed
+			col := make([]int64, n)
+			for i := range n {
+				col[i] = rows[i*bulkColCount+c].(int64)
+			}
+			cols[c] = col
+			continue
+		}
+		col := make([]*string, n)
+		for i := range n {
+			col[i] = textOrNull(rows[i*bulkColCount+c])
+		}
+		cols[c] = col
+	}
+	return cols
+}
+
+// textOrNull is v (a string or a type defined on one) as a text array
+// element; nil is NULL.
+func textOrNull(v any) *string {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return &v
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.String {
+		s := fmt.Sprint(v)
+		return &s
+	}
+	s := rv.String()
+	return &s
 }
