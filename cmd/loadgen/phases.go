@@ -161,7 +161,11 @@ func (g *gen) notify(ctx context.Context, r *PhaseResult, broadcast bool, rate f
 	if broadcast {
 		typ = "announcement"
 	}
-	r.SendLag = pace(ctx, msgRate, count, g.cfg.Duration, g.cfg.Senders, func(ctx context.Context, n int) bool {
+	senders := g.cfg.Senders
+	if !broadcast {
+		senders = g.cfg.personalSenders()
+	}
+	r.SendLag = pace(ctx, msgRate, count, g.cfg.Duration, senders, func(ctx context.Context, n int) bool {
 		tgt := targets[n%len(targets)]
 		l.target[n] = int32(tgt)
 		body := map[string]any{"type": typ, "severity": "info", "title": fmt.Sprintf("loadgen %s #%d", r.Name, n)}
