@@ -7,8 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/notification"
@@ -85,28 +86,41 @@ func (s *Store) insertRows(ctx context.Context, op, insert string, colCount, per
 
 // bulkRow validates b and returns its column values in bulkCols order.
 func bulkRow(b notification.Bulk) ([]any, error) {
-	id, err := newRowID("id", b.ID)
+	e, err := encodeBulk(b)
 	if err != nil {
 		return nil, err
 	}
+	return []any{b.TenantID, e.id, b.RequestedBy, e.audience, b.Type, b.Severity, b.Title, b.Body, b.ActionURL, e.data,
+		b.Status, b.Total, b.Sent, b.Failed, e.errList, b.ResumeAfter, b.LastError,
+		encTimeOrNow(b.CreatedAt), encTimePtr(b.StartedAt), encTimePtr(b.CompletedAt)}, nil
+}
+
+// encodedBulk are the columns of a bulk that are not its fields as they
+// are.
+type encodedBulk struct{ id, audience, data, errList string }
+
+// encodeBulk validates b and encodes its id, audience, data and errors.
+func encodeBulk(b notification.Bulk) (encodedBulk, error) {
+	id, err := newRowID("id", b.ID)
+	if err != nil {
+		return encodedBulk{}, err
+	}
 	if err := requireTenant(b.TenantID); err != nil {
-		return nil, err
+		return encodedBulk{}, err
 	}
 	audience, err := json.Marshal(b.Audience)
 	if err != nil {
-		return nil, fmt.Errorf("encode audience: %w", err)
+		return encodedBulk{}, fmt.Errorf("encode audience: %w", err)
 	}
 	data, err := encJSON("data", b.Data, "{}")
 	if err != nil {
-		return nil, err
+		return encodedBulk{}, err
 	}
 	errList, err := encJSONList(b.Errors)
 	if err != nil {
-		return nil, err
+		return encodedBulk{}, err
 	}
-	return []any{b.TenantID, id, b.RequestedBy, string(audience), b.Type, b.Severity, b.Title, b.Body, b.ActionURL, data,
-		b.Status, b.Total, b.Sent, b.Failed, errList, b.ResumeAfter, b.LastError,
-		encTimeOrNow(b.CreatedAt), encTimePtr(b.StartedAt), encTimePtr(b.CompletedAt)}, nil
+	return encodedBulk{id: id, audience: string(audience), data: data, errList: errList}, nil
 }
 
 // GetBulk returns one of the tenant's bulk sends; domain.ErrNotFound for a
@@ -256,30 +270,18 @@ func (s *Store) InsertDirect(ctx context.Context, bs []notification.Bulk, ns []*
 	if !s.pgArrays() || s.inTx(ctx) {
 		return s.insertDirectTx(ctx, bs, ns)
 	}
-	bulkRows := make([]any, 0, len(bs)*bulkColCount)
-	for _, b := range bs {
-		row, err := bulkRow(b)
-		if err != nil {
-			return nil, fmt.Errorf("insert direct: %w", err)
-		}
-		bulkRows = append(bulkRows, row...)
-	}
-	rows := make([]any, 0, len(ns)*notificationColCount)
-	for i, n := range ns {
-		if n == nil {
-			return nil, fmt.Errorf("insert direct: notification %d is nil", i)
-		}
-		row, err := prepareNotification(n)
-		if err != nil {
-			return nil, fmt.Errorf("insert direct: notification %d: %w", i, err)
-		}
-		rows = append(rows, row...)
+	bargs, err := bulkArrays(bs)
+	if err != nil {
+		return nil, fmt.Errorf("insert direct: %w", err)
 	}
 	// back[i]: how many later notifications of ns go to the same user, so
 	// that the user's new last seq minus back[i] is ns[i]'s seq.
 	counts := map[notification.InboxKey]seqCounts{}
 	back := make([]int64, len(ns))
 	for i := len(ns) - 1; i >= 0; i-- {
+		if ns[i] == nil {
+			return nil, fmt.Errorf("insert direct: notification %d is nil", i)
+		}
 		k := notification.InboxKey{TenantID: ns[i].TenantID, UserID: ns[i].UserID}
 		c := counts[k]
 		back[i] = c.seqs
@@ -290,16 +292,21 @@ func (s *Store) InsertDirect(ctx context.Context, bs []notification.Bulk, ns []*
 	keys := slices.SortedFunc(maps.Keys(counts), func(a, b notification.InboxKey) int {
 		return cmp.Or(cmp.Compare(a.TenantID, b.TenantID), cmp.Compare(a.UserID, b.UserID))
 	})
-	tenants, users := make([]string, len(keys)), make([]string, len(keys))
-	seqs, unread := make([]int64, len(keys)), make([]int64, len(keys))
-	for i, k := range keys {
-		tenants[i], users[i], seqs[i], unread[i] = string(k.TenantID), string(k.UserID), counts[k].seqs, counts[k].unread
+	var recipients [4]pgArray // tenant, id, seqs, unread
+	for _, k := range keys {
+		recipients[0].text(string(k.TenantID))
+		recipients[1].text(string(k.UserID))
+		recipients[2].int(counts[k].seqs)
+		recipients[3].int(counts[k].unread)
 	}
-	args := []any{tenants, users, seqs, unread}
-	nargs := pgNotificationArgs(rows)
-	nargs[3] = back // the seq column carries back; the statement turns it into the seq
+	nargs, err := notificationArrays(ns, back)
+	if err != nil {
+		return nil, fmt.Errorf("insert direct: %w", err)
+	}
+	args := make([]any, 0, 4+notificationColCount+bulkColCount)
+	args = append(args, arrayArgs(recipients[:])...)
 	args = append(args, nargs...)
-	args = append(args, pgBulkArgs(bulkRows)...)
+	args = append(args, bargs...)
 	r, err := s.query(ctx, pgInsertDirectQuery, args...)
 	if err != nil {
 		return nil, s.directErr(err)
@@ -330,6 +337,142 @@ func (s *Store) InsertDirect(ctx context.Context, bs []notification.Bulk, ns []*
 		n.Seq = last[notification.InboxKey{TenantID: n.TenantID, UserID: n.UserID}] - back[i]
 	}
 	return out, nil
+}
+
+// notificationArrays are the notification columns of
+// pgInsertDirectQuery, back in place of seq, each one array literal
+// (pgArray). An unset read_at is NULL.
+func notificationArrays(ns []*domain.Notification, back []int64) ([]any, error) {
+	var cols [notificationColCount]pgArray
+	for i, n := range ns {
+		if n == nil {
+			return nil, fmt.Errorf("notification %d is nil", i)
+		}
+		data, err := normaliseNotification(n)
+		if err != nil {
+			return nil, fmt.Errorf("notification %d: %w", i, err)
+		}
+		cols[0].text(n.ID)
+		cols[1].text(string(n.TenantID))
+		cols[2].text(string(n.UserID))
+		cols[3].int(back[i])
+		cols[4].text(n.Type)
+		cols[5].text(string(n.Severity))
+		cols[6].text(n.Title)
+		cols[7].text(n.Body)
+		cols[8].text(n.ActionURL)
+		cols[9].text(data)
+		cols[10].timeOrNull(n.ReadAt)
+		cols[11].time(n.CreatedAt)
+	}
+	return arrayArgs(cols[:]), nil
+}
+
+// bulkArrays are the bulk columns of pgInsertDirectQuery, in bulkCols
+// order, each one array literal; an unset started_at or completed_at is
+// NULL.
+func bulkArrays(bs []notification.Bulk) ([]any, error) {
+	var cols [bulkColCount]pgArray
+	for _, b := range bs {
+		e, err := encodeBulk(b)
+		if err != nil {
+			return nil, err
+		}
+		created := b.CreatedAt
+		if created.IsZero() { // as encTimeOrNow
+			created = now()
+		}
+		cols[0].text(string(b.TenantID))
+		cols[1].text(e.id)
+		cols[2].text(string(b.RequestedBy))
+		cols[3].text(e.audience)
+		cols[4].text(b.Type)
+		cols[5].text(string(b.Severity))
+		cols[6].text(b.Title)
+		cols[7].text(b.Body)
+		cols[8].text(b.ActionURL)
+		cols[9].text(e.data)
+		cols[10].text(string(b.Status))
+		cols[11].int(b.Total)
+		cols[12].int(b.Sent)
+		cols[13].int(b.Failed)
+		cols[14].text(e.errList)
+		cols[15].text(string(b.ResumeAfter))
+		cols[16].text(b.LastError)
+		cols[17].time(created)
+		cols[18].timeOrNull(b.StartedAt)
+		cols[19].timeOrNull(b.CompletedAt)
+	}
+	return arrayArgs(cols[:]), nil
+}
+
+// pgArray builds a PostgreSQL array literal ({"a","b",NULL}) element by
+// element, so that a whole column is one text parameter that PostgreSQL
+// casts to the column's array type: binding a []string instead boxes every
+// element (pgx encodes arrays through an interface per element), which was
+// most of a direct send's allocations.
+type pgArray struct {
+	b []byte
+	n int
+}
+
+func (a *pgArray) next() {
+	if a.n == 0 {
+		a.b = append(a.b, '{')
+	} else {
+		a.b = append(a.b, ',')
+	}
+	a.n++
+}
+
+// text appends s quoted: inside double quotes only " and \ are special.
+func (a *pgArray) text(s string) {
+	a.next()
+	a.b = append(a.b, '"')
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' {
+			a.b = append(a.b, '\\')
+		}
+		a.b = append(a.b, s[i])
+	}
+	a.b = append(a.b, '"')
+}
+
+func (a *pgArray) int(v int64) {
+	a.next()
+	a.b = strconv.AppendInt(a.b, v, 10)
+}
+
+// time appends t as encTime writes it (UTC, microseconds).
+func (a *pgArray) time(t time.Time) {
+	a.next()
+	a.b = append(a.b, '"')
+	a.b = t.UTC().AppendFormat(a.b, timeLayout)
+	a.b = append(a.b, '"')
+}
+
+func (a *pgArray) timeOrNull(t *time.Time) {
+	if t == nil {
+		a.next()
+		a.b = append(a.b, "NULL"...)
+		return
+	}
+	a.time(*t)
+}
+
+func (a *pgArray) String() string {
+	if a.n == 0 {
+		return "{}"
+	}
+	return string(append(a.b, '}'))
+}
+
+func arrayArgs(cols []pgArray) []any {
+	out := make([]any, len(cols))
+	for i := range cols {
+		out[i] = cols[i].String()
+	}
+	return out
 }
 
 // directErr turns an error of the direct write into the store's: a taken
@@ -408,64 +551,22 @@ const pgInsertDirectQuery = `WITH v AS (
 	), ins AS (
 		INSERT INTO notifications (` + notificationCols + `)
 		SELECT r.id, r.tenant_id, r.user_id, upd.notification_seq - r.back, r.type, r.severity, r.title, r.body,
-			r.action_url, CAST(r.data AS json), CAST(r.read_at AS timestamptz), CAST(r.created_at AS timestamptz)
+			r.action_url, CAST(r.data AS json), CAST(NULLIF(r.read_at, '') AS timestamptz), r.created_at
 		FROM unnest(CAST(? AS uuid[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS text[]),
 			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
-			CAST(? AS text[]), CAST(? AS text[]))
+			CAST(? AS text[]), CAST(? AS timestamptz[]))
 		AS r(id, tenant_id, user_id, back, type, severity, title, body, action_url, data, read_at, created_at)
 		LEFT JOIN upd ON upd.tenant_id = r.tenant_id AND upd.id = r.user_id
 	), bk AS (
 		INSERT INTO bulk_notifications (` + bulkCols + `)
 		SELECT tenant_id, CAST(id AS uuid), requested_by, CAST(audience AS json), type, severity, title, body, action_url,
 			CAST(data AS json), status, total, sent, failed, CAST(errors AS json), resume_after, last_error,
-			CAST(created_at AS timestamptz), CAST(started_at AS timestamptz), CAST(completed_at AS timestamptz)
+			created_at, CAST(NULLIF(started_at, '') AS timestamptz), CAST(NULLIF(completed_at, '') AS timestamptz)
 		FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
 			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
 			CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS text[]),
-			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]))
+			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS timestamptz[]), CAST(? AS text[]), CAST(? AS text[]))
 		AS b(tenant_id, id, requested_by, audience, type, severity, title, body, action_url, data, status, total,
 			sent, failed, errors, resume_after, last_error, created_at, started_at, completed_at)
 	)
 	SELECT tenant_id, id, notification_seq, unread_count FROM upd`
-
-// pgBulkArgs turns bulk rows (bulkColCount values each, as bulkRow builds
-// them) into the column arrays of pgInsertDirectQuery: the counts as
-// bigint[], everything else as text[] (NULL for an unset time).
-func pgBulkArgs(rows []any) []any {
-	n := len(rows) / bulkColCount
-	cols := make([]any, bulkColCount)
-	for c := range bulkColCount {
-		if c >= 11 && c <= 13 { // total, sent, failed
-			col := make([]int64, n)
-			for i := range n {
-				col[i] = rows[i*bulkColCount+c].(int64)
-			}
-			cols[c] = col
-			continue
-		}
-		col := make([]*string, n)
-		for i := range n {
-			col[i] = textOrNull(rows[i*bulkColCount+c])
-		}
-		cols[c] = col
-	}
-	return cols
-}
-
-// textOrNull is v (a string or a type defined on one) as a text array
-// element; nil is NULL.
-func textOrNull(v any) *string {
-	switch v := v.(type) {
-	case nil:
-		return nil
-	case string:
-		return &v
-	}
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.String {
-		s := fmt.Sprint(v)
-		return &s
-	}
-	s := rv.String()
-	return &s
-}
