@@ -116,9 +116,11 @@ func encodeBulk(b notification.Bulk) (encodedBulk, error) {
 	if err != nil {
 		return encodedBulk{}, err
 	}
-	errList, err := encJSONList(b.Errors)
-	if err != nil {
-		return encodedBulk{}, err
+	errList := "[]" // what encJSONList writes for none, without encoding/json
+	if len(b.Errors) > 0 {
+		if errList, err = encJSONList(b.Errors); err != nil {
+			return encodedBulk{}, err
+		}
 	}
 	return encodedBulk{id: id, audience: string(audience), data: data, errList: errList}, nil
 }
