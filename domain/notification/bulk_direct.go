@@ -12,15 +12,17 @@ import (
 	"github.com/notifyhub/notifyhub/domain"
 )
 
-// Direct sends. An audience up to InlineMax is sent in one transaction
-// that also writes its bulk record, already completed with its sent and
+// Direct sends. An audience up to InlineMax is sent in one atomic write
+// that also stores its bulk record, already completed with its sent and
 // failed counts: no job, no outbox row, no progress updates. Either that
-// transaction commits (GET bulk/{id} shows the result, every notification
-// is stored and then pushed) or the request falls back to the queued job.
+// write commits (GET bulk/{id} shows the result, every notification is
+// stored and then pushed) or the request falls back to the queued job;
+// should the write have landed with its answer lost, the fallback finds
+// the bulk id taken and answers with what was stored.
 //
-// Concurrent direct sends are committed in groups: one transaction, one
-// fsync and a few statements for many requests, each answered after the
-// commit. Each of two lanes runs one flusher at a time; what queues up
+// Concurrent direct sends are committed in groups: one write (on
+// PostgreSQL one statement, one round trip, one fsync) for many requests,
+// each answered after the commit. Each of two lanes runs one flusher at a time; what queues up
 // while it commits is its next group, so an idle server adds no wait.
 // Lanes overlap one group's round trips with another's. A request to one
 // user always takes that user's lane, so one user's personal
