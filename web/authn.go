@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,10 +30,18 @@ const (
 	fromQuery
 )
 
+// tokenCacheSize bounds the cache of verified tokens (a few hundred bytes
+// each): the API clients sending requests at the moment.
+const tokenCacheSize = 4096
+
 // authenticate finds and verifies the request's token: the Authorization
 // header first, then the session cookie, then (only where allowQuery) the
 // token query parameter. It then applies the CSRF check to cookie-borne
 // unsafe requests and records the user from the claims.
+//
+// The WebSocket upgrade (allowQuery) verifies its token without the cache
+// of verified tokens: it does so once per connection, where caching would
+// only hold memory per connection.
 func (s *server) authenticate(r *http.Request, allowQuery bool) (auth.Claims, credSource, error) {
 	var (
 		token string
@@ -51,7 +60,15 @@ func (s *server) authenticate(r *http.Request, allowQuery bool) (auth.Claims, cr
 	} else {
 		return auth.Claims{}, 0, fmt.Errorf("%w: no credentials", domain.ErrUnauthenticated)
 	}
-	claims, err := auth.Verify(s.cfg.Secret, token, s.cfg.Now())
+	var (
+		claims auth.Claims
+		err    error
+	)
+	if allowQuery {
+		claims, err = auth.Verify(s.cfg.Secret, token, s.cfg.Now())
+	} else {
+		claims, err = s.tokens.Verify(token, s.cfg.Now())
+	}
 	if err != nil {
 		return auth.Claims{}, src, err
 	}
@@ -199,13 +216,14 @@ func fingerprint(u domain.User) [sha256.Size]byte {
 	perms := slices.Clone(u.Perms)
 	slices.Sort(perms)
 	perms = slices.Compact(perms)
-	h := sha256.New()
+	var buf []byte
 	for _, part := range append([]string{u.Name, u.Email}, perms...) {
-		fmt.Fprintf(h, "%d:%s", len(part), part) // length-prefixed: no ambiguity
+		// Length-prefixed: no ambiguity.
+		buf = strconv.AppendInt(buf, int64(len(part)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, part...)
 	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return sum
+	return sha256.Sum256(buf)
 }
 
 func (u *userSync) sync(ctx context.Context, c auth.Claims) error {

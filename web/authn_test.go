@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -339,4 +340,35 @@ func TestSessionCookieFollowsSecureCookie(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An API token is verified once and then served from the cache, but only
+// while the verifier would still accept it: past its exp the same token
+// gets the JSON 401, on every backend.
+func TestCachedAPITokenHonoursExpiry(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(testing.TB) *sqlstore.Store) {
+		var clock atomic.Int64
+		start := time.Now()
+		clock.Store(start.UnixNano())
+		f := newFixture(t, open, func(c *web.Config, _ *web.Deps) {
+			c.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+		})
+		tok, err := auth.Issue(testSecret, domain.User{TenantID: "acme", ID: "alice", Perms: []string{domain.PermAdmin}}, time.Minute, start)
+		require.NoError(t, err)
+		for range 3 {
+			rec := f.call(t, http.MethodGet, "/api/v1/notifications/unread-count", tok, "")
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		}
+		clock.Store(start.Add(time.Minute).UnixNano())
+		rec := f.call(t, http.MethodGet, "/api/v1/notifications/unread-count", tok, "")
+		requireError(t, rec, http.StatusUnauthorized, "unauthenticated")
+		// Another user's token is not answered from alice's entry.
+		clock.Store(start.UnixNano())
+		bob := token(t, "globex", "bob")
+		rec = f.call(t, http.MethodGet, "/api/v1/notifications/unread-count", bob, "")
+		require.Equal(t, http.StatusOK, rec.Code)
+		rec = f.call(t, http.MethodGet, "/api/v1/notifications/unread-count", bob[:len(bob)-2]+"xx", "")
+		requireError(t, rec, http.StatusUnauthorized, "unauthenticated")
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/notifyhub/notifyhub/static"
+	"github.com/notifyhub/notifyhub/web/auth"
 )
 
 // server carries what the handlers share.
@@ -18,6 +19,7 @@ type server struct {
 	log     *slog.Logger
 	metrics *httpMetrics
 	users   *userSync
+	tokens  *auth.Verifier // API tokens verified, cached
 	csrf    *http.CrossOriginProtection
 }
 
@@ -41,6 +43,7 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		log:     cfg.Logger.With(slog.String("component", "web")),
 		metrics: m,
 		users:   newUserSync(deps.Users, cfg.UserCacheSize),
+		tokens:  auth.NewVerifier(cfg.Secret, tokenCacheSize),
 		// Same-origin check for cookie-authenticated writes and the login
 		// forms: Sec-Fetch-Site, else Origin against Host.
 		csrf: http.NewCrossOriginProtection(),

@@ -59,10 +59,14 @@ type Config struct {
 	BroadcastRate float64       // deliveries per second
 	BusinessRate  float64       // stock movement commands per second
 	Senders       int           // concurrent HTTP senders
-	Drain         time.Duration // wait for outstanding deliveries after sending
-	Settle        time.Duration // idle wait before the memory sample after connecting
-	GCWait        time.Duration // longest wait for the server's next GC after connecting (0: none)
-	MaxDuration   time.Duration // whole run
+	// PersonalSenders are the senders of the personal phases (0: Senders):
+	// one notification a request, so the phase goes only as fast as
+	// senders divided by the server's latency.
+	PersonalSenders int
+	Drain           time.Duration // wait for outstanding deliveries after sending
+	Settle          time.Duration // idle wait before the memory sample after connecting
+	GCWait          time.Duration // longest wait for the server's next GC after connecting (0: none)
+	MaxDuration     time.Duration // whole run
 
 	JSON bool
 }
@@ -89,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.Float64Var(&c.BroadcastRate, "broadcast-rate", 30000, "broadcast deliveries per second in the fixed-rate phase")
 	fs.Float64Var(&c.BusinessRate, "business-rate", 500, "stock movement commands per second")
 	fs.IntVar(&c.Senders, "senders", 32, "concurrent HTTP senders")
+	fs.IntVar(&c.PersonalSenders, "personal-senders", 256, "concurrent HTTP senders of the personal phases (one notification per request: throughput is at most senders / latency)")
 	fs.DurationVar(&c.Drain, "drain", 15*time.Second, "longest wait for outstanding deliveries after a phase's last send")
 	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "idle wait after connecting before sampling memory")
 	fs.DurationVar(&c.GCWait, "gc-wait", 0, "after connecting, wait up to this long for the server's next garbage collection (Go forces one after 2 idle minutes) and report live memory per connection after it")
@@ -103,6 +108,14 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	c.Phases = splitList(*phases)
 	c.SpawnArgs = strings.Fields(*spawnArgs)
 	return c, c.validate()
+}
+
+// personalSenders is how many senders the personal phases run.
+func (c *Config) personalSenders() int {
+	if c.PersonalSenders > 0 {
+		return c.PersonalSenders
+	}
+	return c.Senders
 }
 
 func splitList(s string) []string {
@@ -132,6 +145,7 @@ func (c *Config) validate() error {
 		check(r > 0 && r <= maxRate, "%s must be in (0, %d]", name, maxRate)
 	}
 	check(c.Senders >= 1 && c.Senders <= maxSenders, "--senders must be 1..%d", maxSenders)
+	check(c.PersonalSenders >= 0 && c.PersonalSenders <= maxSenders, "--personal-senders must be 0..%d (0: --senders)", maxSenders)
 	check(c.Drain > 0 && c.Drain <= maxPhaseTime, "--drain must be in (0, %s]", maxPhaseTime)
 	check(c.Settle >= 0 && c.Settle <= maxPhaseTime, "--settle must be in [0, %s]", maxPhaseTime)
 	check(c.GCWait >= 0 && c.GCWait <= maxPhaseTime, "--gc-wait must be in [0, %s]", maxPhaseTime)

@@ -20,8 +20,9 @@
 //	                connections per second, connect latency, server RSS and heap growth per connection
 //	business        POST /api/v1/stock-movements crossing a product's reorder level at --business-rate;
 //	                each must reach every connected holder of inventory.alerts as a LowStockNotification
-//	personal        POST /api/v1/notifications to one user at --personal-rate
-//	personal-max    the same, as fast as --senders concurrent senders go
+//	personal        POST /api/v1/notifications to one user at --personal-rate, from up to --personal-senders
+//	                concurrent senders
+//	personal-max    the same, as fast as --personal-senders concurrent senders go
 //	broadcast       POST /api/v1/notifications {"all":true} to a tenant at --broadcast-rate deliveries/s
 //	broadcast-max   the same, as fast as possible
 //

@@ -96,8 +96,9 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	}
 	rep.PID = g.pid
 	g.api = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: cfg.Senders + 16, MaxIdleConnsPerHost: cfg.Senders + 16, DisableCompression: true,
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns: max(cfg.Senders, cfg.PersonalSenders) + 16, MaxIdleConnsPerHost: max(cfg.Senders, cfg.PersonalSenders) + 16,
+		DisableCompression: true,
+		DialContext:        (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}}
 	g.wsHTTP = &http.Client{Transport: &upgradeTransport{dialer: net.Dialer{Timeout: 5 * time.Second}}}
 	defer g.closeAll()

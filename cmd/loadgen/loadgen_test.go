@@ -214,6 +214,7 @@ func TestFlagsAreBounded(t *testing.T) {
 		{"--clients", "0"}, {"--clients", "1000000"}, {"--tenants", "0"}, {"--max-duration", "5h"},
 		{"--duration", "0s"}, {"--personal-rate", "-1"}, {"--phases", "connect,bogus"}, {"--max-messages", "0"},
 		{"--senders", "100000"}, {"--spawn-database-url", "postgres://x"},
+		{"--personal-senders", "100000"}, {"--personal-senders", "-1"},
 	} {
 		_, err := parseFlags(append(args, "--secret", testSecret), io.Discard)
 		require.Error(t, err, args)
@@ -223,4 +224,8 @@ func TestFlagsAreBounded(t *testing.T) {
 	cfg, err := parseFlags([]string{"--secret", testSecret, "--phases", "connect, business"}, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, []string{"connect", "business"}, cfg.Phases)
+	require.Equal(t, 256, cfg.personalSenders(), "the personal phases' own default")
+	cfg, err = parseFlags([]string{"--secret", testSecret, "--senders", "7", "--personal-senders", "0"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 7, cfg.personalSenders(), "0 falls back to --senders")
 }

@@ -146,6 +146,12 @@ type BulkStore interface {
 	CountUsers(ctx context.Context, tenant domain.TenantID, perm string) (int64, error)
 	// KnownUsers reports which of ids the tenant knows.
 	KnownUsers(ctx context.Context, tenant domain.TenantID, ids []domain.UserID) (map[domain.UserID]bool, error)
+	// InsertDirect stores a group of direct sends in one atomic write:
+	// the bulks and the notifications (of any tenants, to known users
+	// only: an unknown one fails the write). It sets each n.Seq as
+	// InsertNotifications does and returns each recipient's unread count
+	// after the write.
+	InsertDirect(ctx context.Context, bs []Bulk, ns []*domain.Notification) (map[InboxKey]int, error)
 }
 
 // Dispatcher queues a background job (workers/jobs.Dispatcher): inside
@@ -179,6 +185,7 @@ type BulkService struct {
 	// (default 64).
 	GroupMax int
 	lanes    [directLanes]groupCommit
+	known    knownUsers // recipients of direct sends found to exist
 }
 
 // NewBulkService returns a BulkService; now defaults to time.Now.
@@ -322,6 +329,13 @@ func (s *BulkService) Request(ctx context.Context, actor domain.Actor, in BulkRe
 		_, err := s.jobs.Dispatch(ctx, b.TenantID, BulkJob, BulkPayload{BulkID: b.ID})
 		return err
 	})
+	if errors.Is(err, domain.ErrConflict) {
+		// The id is new to this request: taken, it can only be the direct
+		// write's, which landed though its answer was lost (a timeout).
+		if got, gerr := s.store.GetBulk(ctx, b.TenantID, b.ID); gerr == nil {
+			return got, nil
+		}
+	}
 	if err != nil {
 		return Bulk{}, fmt.Errorf("request bulk notifications: %w", err)
 	}

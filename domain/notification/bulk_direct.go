@@ -12,15 +12,17 @@ import (
 	"github.com/notifyhub/notifyhub/domain"
 )
 
-// Direct sends. An audience up to InlineMax is sent in one transaction
-// that also writes its bulk record, already completed with its sent and
+// Direct sends. An audience up to InlineMax is sent in one atomic write
+// that also stores its bulk record, already completed with its sent and
 // failed counts: no job, no outbox row, no progress updates. Either that
-// transaction commits (GET bulk/{id} shows the result, every notification
-// is stored and then pushed) or the request falls back to the queued job.
+// write commits (GET bulk/{id} shows the result, every notification is
+// stored and then pushed) or the request falls back to the queued job;
+// should the write have landed with its answer lost, the fallback finds
+// the bulk id taken and answers with what was stored.
 //
-// Concurrent direct sends are committed in groups: one transaction, one
-// fsync and a few statements for many requests, each answered after the
-// commit. Each of two lanes runs one flusher at a time; what queues up
+// Concurrent direct sends are committed in groups: one write (on
+// PostgreSQL one statement, one round trip, one fsync) for many requests,
+// each answered after the commit. Each of two lanes runs one flusher at a time; what queues up
 // while it commits is its next group, so an idle server adds no wait.
 // Lanes overlap one group's round trips with another's. A request to one
 // user always takes that user's lane, so one user's personal
@@ -172,88 +174,143 @@ func (s *BulkService) flush(group []*directSend) {
 }
 
 // commitGroup writes the group's bulks, completed, and their notifications
-// in one transaction. A member whose audience outgrew InlineMax is left
-// out of it, its err set to errAudienceTooLarge.
+// in one atomic write, then pushes the notifications. A member whose
+// audience outgrew InlineMax is left out of it, its err set to
+// errAudienceTooLarge.
+//
+// The recipients are resolved first, outside the write: users are never
+// deleted, so one known now is known when the write lands (and should one
+// not be, the write fails as a whole and the member goes to the job). A
+// permission or all audience read a moment before the write is what a
+// read in its transaction gave under read committed.
 func (s *BulkService) commitGroup(group []*directSend) error {
 	// Not any one request's context: the group serves them all.
 	ctx, cancel := context.WithTimeout(context.Background(), inlineTimeout)
 	defer cancel()
-	return s.store.InTx(ctx, func(ctx context.Context) error {
-		// The transaction may be retried: every member starts afresh.
-		// Microseconds, as stored: the answer equals a later GET.
-		now := s.now().UTC().Truncate(time.Microsecond)
-		known, err := s.knownRecipients(ctx, group)
-		if err != nil {
-			return err
-		}
-		var (
-			bulks []Bulk
-			ds    []delivery
-		)
-		for _, m := range group {
-			b := m.bulk
-			m.result, m.err = Bulk{}, nil
-			var to []domain.UserID
-			if ids := b.Audience.UserIDs; len(ids) > 0 {
-				for _, u := range ids {
-					if known[b.TenantID][u] {
-						to = append(to, u)
-					} else {
-						b.fail(u, "unknown user")
-					}
-				}
-				b.ResumeAfter = ids[len(ids)-1]
-			} else {
-				if to, err = s.store.UserIDsAfter(ctx, b.TenantID, b.Audience.Permission, "", s.InlineMax+1); err != nil {
-					return err
-				}
-				if len(to) > s.InlineMax {
-					m.err = errAudienceTooLarge
-					continue
-				}
-				if len(to) > 0 {
-					b.ResumeAfter = to[len(to)-1]
-				}
-			}
-			b.Status, b.StartedAt, b.CompletedAt = BulkCompleted, &now, &now
-			b.Sent = int64(len(to))
-			b.Total = b.Sent + b.Failed
-			m.result = b
-			bulks = append(bulks, b)
-			if len(to) > 0 {
-				ds = append(ds, delivery{tenant: b.TenantID, users: to, draft: b.draft()})
-			}
-		}
-		if len(bulks) == 0 {
-			return nil
-		}
-		if err := s.store.InsertBulks(ctx, bulks); err != nil {
-			return err
-		}
-		if len(ds) == 0 {
-			return nil
-		}
-		_, err = s.sender.sendAll(ctx, ds)
+	// Microseconds, as stored: the answer equals a later GET.
+	now := s.now().UTC().Truncate(time.Microsecond)
+	known, err := s.knownRecipients(ctx, group)
+	if err != nil {
 		return err
+	}
+	var (
+		bulks []Bulk
+		ds    []delivery
+	)
+	for _, m := range group {
+		b := m.bulk
+		m.result, m.err = Bulk{}, nil
+		var to []domain.UserID
+		if ids := b.Audience.UserIDs; len(ids) > 0 {
+			for _, u := range ids {
+				if known[InboxKey{b.TenantID, u}] {
+					to = append(to, u)
+				} else {
+					b.fail(u, "unknown user")
+				}
+			}
+			b.ResumeAfter = ids[len(ids)-1]
+		} else {
+			if to, err = s.store.UserIDsAfter(ctx, b.TenantID, b.Audience.Permission, "", s.InlineMax+1); err != nil {
+				return err
+			}
+			if len(to) > s.InlineMax {
+				m.err = errAudienceTooLarge
+				continue
+			}
+			if len(to) > 0 {
+				b.ResumeAfter = to[len(to)-1]
+			}
+		}
+		b.Status, b.StartedAt, b.CompletedAt = BulkCompleted, &now, &now
+		b.Sent = int64(len(to))
+		b.Total = b.Sent + b.Failed
+		m.result = b
+		bulks = append(bulks, b)
+		if len(to) > 0 {
+			ds = append(ds, delivery{tenant: b.TenantID, users: to, draft: b.draft()})
+		}
+	}
+	if len(bulks) == 0 {
+		return nil
+	}
+	_, err = s.sender.sendDirect(ctx, ds, func(ns []*domain.Notification) (map[InboxKey]int, error) {
+		return s.store.InsertDirect(ctx, bulks, ns)
 	})
+	if err != nil {
+		// Whatever failed, a cached user may be the cause: look again.
+		s.known.reset()
+	}
+	return err
 }
 
-// knownRecipients looks up the explicit recipients of the group, one
-// query per tenant (another tenant's user is unknown).
-func (s *BulkService) knownRecipients(ctx context.Context, group []*directSend) (map[domain.TenantID]map[domain.UserID]bool, error) {
-	ids := map[domain.TenantID][]domain.UserID{}
+// knownRecipients reports which explicit recipients of the group are
+// known users of their tenant (another tenant's user is unknown): from the
+// cache, else one query per tenant for the rest.
+func (s *BulkService) knownRecipients(ctx context.Context, group []*directSend) (map[InboxKey]bool, error) {
+	known := map[InboxKey]bool{}
+	ask := map[domain.TenantID][]domain.UserID{}
 	for _, m := range group {
-		ids[m.bulk.TenantID] = append(ids[m.bulk.TenantID], m.bulk.Audience.UserIDs...)
-	}
-	known := make(map[domain.TenantID]map[domain.UserID]bool, len(ids))
-	for tenant, us := range ids {
-		if len(us) == 0 {
-			continue
+		for _, u := range m.bulk.Audience.UserIDs {
+			k := InboxKey{m.bulk.TenantID, u}
+			if s.known.has(k) {
+				known[k] = true
+			} else {
+				ask[k.TenantID] = append(ask[k.TenantID], u)
+			}
 		}
-		var err error
-		if known[tenant], err = s.store.KnownUsers(ctx, tenant, slices.Compact(slices.Sorted(slices.Values(us)))); err != nil {
+	}
+	for tenant, us := range ask {
+		got, err := s.store.KnownUsers(ctx, tenant, slices.Compact(slices.Sorted(slices.Values(us))))
+		if err != nil {
 			return nil, err
+		}
+		for u, ok := range got {
+			if ok {
+				k := InboxKey{tenant, u}
+				known[k] = true
+				s.known.add(k)
+			}
 		}
 	}
 	return known, nil
+}
+
+// InboxKey names one user's inbox.
+type InboxKey struct {
+	TenantID domain.TenantID
+	UserID   domain.UserID
+}
+
+// maxKnownUsers bounds the cache of known users (~100 bytes an entry).
+const maxKnownUsers = 1 << 16
+
+// knownUsers caches users found to exist. Only the positive answer is
+// kept, and users are never deleted, so it never says "known" wrongly; an
+// unknown id is asked again each time. Bounded: when full it starts over.
+type knownUsers struct {
+	mu sync.Mutex
+	m  map[InboxKey]struct{}
+}
+
+func (c *knownUsers) has(k InboxKey) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[k]
+	return ok
+}
+
+func (c *knownUsers) add(k InboxKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxKnownUsers {
+		c.m = make(map[InboxKey]struct{})
+	}
+	c.m[k] = struct{}{}
+}
+
+func (c *knownUsers) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = nil
 }

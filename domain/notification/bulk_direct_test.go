@@ -2,8 +2,10 @@ package notification_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -189,5 +191,65 @@ func TestDirectSendsToOneUserKeepCommitOrder(t *testing.T) {
 			require.False(t, seen[u.Notification.ID])
 			seen[u.Notification.ID] = true
 		}
+	})
+}
+
+// The cache of known recipients is per tenant: globex's gus, known from a
+// globex send, is still unknown to acme.
+func TestKnownRecipientsAreKnownPerTenant(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		require.NoError(t, f.store.UpsertUser(ctx, domain.User{TenantID: "globex", ID: "gus"}))
+		bulk := notification.NewBulkService(f.store, f.svc, &dispatcher{}, nil)
+		globex := domain.Actor{TenantID: "globex", UserID: "boss", Perms: []string{domain.PermAdmin}}
+		for range 2 { // the second one is served from the cache
+			b, err := bulk.Request(ctx, globex, notification.BulkRequest{UserIDs: []string{"gus", "bob"}, Title: "globex"})
+			require.NoError(t, err)
+			require.EqualValues(t, 2, b.Sent)
+		}
+		b, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: []string{"gus", "bob"}, Title: "acme"})
+		require.NoError(t, err)
+		require.EqualValues(t, 1, b.Sent, "acme's bob only")
+		require.Equal(t, []notification.RecipientError{{UserID: "gus", Message: "unknown user"}}, b.Errors)
+		require.Len(t, inbox(t, f, "globex", "gus"), 2)
+		require.Len(t, inbox(t, f, "acme", "bob"), 1)
+		_, err = f.store.GetUser(ctx, "acme", "gus")
+		require.ErrorIs(t, err, domain.ErrNotFound)
+	})
+}
+
+// lostAnswer is a store whose direct write lands but reports a failure,
+// as when the answer is lost to a timeout after the commit.
+type lostAnswer struct {
+	notification.BulkStore
+	lost atomic.Int32
+}
+
+func (s *lostAnswer) InsertDirect(ctx context.Context, bs []notification.Bulk, ns []*domain.Notification) (map[notification.InboxKey]int, error) {
+	if _, err := s.BulkStore.InsertDirect(ctx, bs, ns); err != nil {
+		return nil, err
+	}
+	s.lost.Add(1)
+	return nil, errors.New("connection reset after the commit")
+}
+
+// A direct send that landed though its answer was lost is not sent again
+// by the job the request falls back to: the bulk id is taken, and the
+// request answers with what was stored.
+func TestDirectSendWithALostAnswerIsNotSentTwice(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		st := &lostAnswer{BulkStore: f.store}
+		d := &dispatcher{}
+		bulk := notification.NewBulkService(st, f.svc, d, nil)
+		b, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: []string{"bob"}, Title: "once"})
+		require.NoError(t, err)
+		require.EqualValues(t, 1, st.lost.Load(), "the write landed once (the retry alone found its id taken)")
+		require.Equal(t, notification.BulkCompleted, b.Status)
+		require.EqualValues(t, 1, b.Sent)
+		require.Empty(t, d.jobs, "no job queued")
+		require.Len(t, inbox(t, f, "acme", "bob"), 1, "notified once")
 	})
 }

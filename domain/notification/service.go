@@ -164,11 +164,9 @@ type delivery struct {
 // notifications of ds[i]. A user's notifications get consecutive seqs in
 // the order of ds, then of its users, and are pushed in that order.
 func (s *Service) sendAll(ctx context.Context, ds []delivery) (sent [][]domain.Notification, err error) {
-	data := make([]json.RawMessage, len(ds))
-	for i, d := range ds {
-		if data[i], err = d.draft.validate(); err != nil {
-			return nil, err
-		}
+	data, err := validateAll(ds)
+	if err != nil {
+		return nil, err
 	}
 	// Tenants in a fixed order: two groups sharing users lock their rows
 	// in the same order.
@@ -185,14 +183,8 @@ func (s *Service) sendAll(ctx context.Context, ds []delivery) (sent [][]domain.N
 		for _, tenant := range tenants {
 			var ptrs []*domain.Notification
 			for _, i := range byTenant[tenant] {
-				d := ds[i]
-				out := make([]domain.Notification, len(d.users))
-				for j, u := range d.users {
-					out[j] = domain.Notification{
-						ID: domain.NewID(), TenantID: tenant, UserID: u, Type: d.draft.Type,
-						Severity: d.draft.Severity, Title: d.draft.Title, Body: d.draft.Body,
-						ActionURL: d.draft.ActionURL, Data: data[i], CreatedAt: now,
-					}
+				out := ds[i].notifications(data[i], now)
+				for j := range out {
 					ptrs = append(ptrs, &out[j])
 				}
 				sent[i] = out
@@ -212,6 +204,56 @@ func (s *Service) sendAll(ctx context.Context, ds []delivery) (sent [][]domain.N
 	return sent, nil
 }
 
+// sendDirect is sendAll through write, which stores the notifications
+// in one atomic step of its own (with a group's bulk records) and returns
+// each recipient's unread count after it; the pushes follow it.
+func (s *Service) sendDirect(ctx context.Context, ds []delivery, write func([]*domain.Notification) (map[InboxKey]int, error)) ([][]domain.Notification, error) {
+	data, err := validateAll(ds)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	sent := make([][]domain.Notification, len(ds))
+	var ptrs []*domain.Notification
+	for i, d := range ds {
+		sent[i] = d.notifications(data[i], now)
+		for j := range sent[i] {
+			ptrs = append(ptrs, &sent[i][j])
+		}
+	}
+	unread, err := write(ptrs)
+	if err != nil {
+		return nil, fmt.Errorf("send notifications: %w", err)
+	}
+	s.publishAfterCommit(ctx, inboxUpdates(ptrs, unread)...)
+	return sent, nil
+}
+
+// validateAll validates each delivery's draft and returns its data.
+func validateAll(ds []delivery) ([]json.RawMessage, error) {
+	data := make([]json.RawMessage, len(ds))
+	for i, d := range ds {
+		var err error
+		if data[i], err = d.draft.validate(); err != nil {
+			return nil, err
+		}
+	}
+	return data, nil
+}
+
+// notifications are d's notifications, one per user, created at now.
+func (d delivery) notifications(data json.RawMessage, now time.Time) []domain.Notification {
+	out := make([]domain.Notification, len(d.users))
+	for j, u := range d.users {
+		out[j] = domain.Notification{
+			ID: domain.NewID(), TenantID: d.tenant, UserID: u, Type: d.draft.Type,
+			Severity: d.draft.Severity, Title: d.draft.Title, Body: d.draft.Body,
+			ActionURL: d.draft.ActionURL, Data: data, CreatedAt: now,
+		}
+	}
+	return out
+}
+
 // insertAndCount stores one tenant's notifications in one batch (a few
 // statements, not three per user; the unread counts come back with the
 // seqs) and returns the update to push for each, in order.
@@ -223,21 +265,30 @@ func (s *Service) insertAndCount(ctx context.Context, tenant domain.TenantID, ns
 	if err != nil {
 		return nil, err
 	}
-	// Each update carries the count right after its own notification, as
-	// if they had been inserted one by one: a user listed twice gets n-1,
-	// then n.
-	later := make(map[domain.UserID]int, len(unread))
+	keyed := make(map[InboxKey]int, len(unread))
+	for u, n := range unread {
+		keyed[InboxKey{tenant, u}] = n
+	}
+	return inboxUpdates(ns, keyed), nil
+}
+
+// inboxUpdates are the updates to push for ns, stored, in order, given
+// each recipient's unread count after all of them. Each update carries
+// the count right after its own notification, as if they had been
+// inserted one by one: a user listed twice gets n-1, then n.
+func inboxUpdates(ns []*domain.Notification, unread map[InboxKey]int) []domain.InboxUpdate {
+	later := make(map[InboxKey]int, len(unread))
 	updates := make([]domain.InboxUpdate, len(ns))
 	for i := len(ns) - 1; i >= 0; i-- {
 		pushed := *ns[i]
-		u := pushed.UserID
+		k := InboxKey{pushed.TenantID, pushed.UserID}
 		updates[i] = domain.InboxUpdate{
-			Kind: domain.UpdateNotification, TenantID: tenant, UserID: u,
-			Notification: &pushed, Seq: pushed.Seq, UnreadCount: unread[u] - later[u],
+			Kind: domain.UpdateNotification, TenantID: k.TenantID, UserID: k.UserID,
+			Notification: &pushed, Seq: pushed.Seq, UnreadCount: unread[k] - later[k],
 		}
-		later[u]++
+		later[k]++
 	}
-	return updates, nil
+	return updates
 }
 
 // SendToPermission addresses the draft to every known user of the tenant

@@ -1,10 +1,15 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/notification"
@@ -81,28 +86,43 @@ func (s *Store) insertRows(ctx context.Context, op, insert string, colCount, per
 
 // bulkRow validates b and returns its column values in bulkCols order.
 func bulkRow(b notification.Bulk) ([]any, error) {
-	id, err := newRowID("id", b.ID)
+	e, err := encodeBulk(b)
 	if err != nil {
 		return nil, err
 	}
+	return []any{b.TenantID, e.id, b.RequestedBy, e.audience, b.Type, b.Severity, b.Title, b.Body, b.ActionURL, e.data,
+		b.Status, b.Total, b.Sent, b.Failed, e.errList, b.ResumeAfter, b.LastError,
+		encTimeOrNow(b.CreatedAt), encTimePtr(b.StartedAt), encTimePtr(b.CompletedAt)}, nil
+}
+
+// encodedBulk are the columns of a bulk that are not its fields as they
+// are.
+type encodedBulk struct{ id, audience, data, errList string }
+
+// encodeBulk validates b and encodes its id, audience, data and errors.
+func encodeBulk(b notification.Bulk) (encodedBulk, error) {
+	id, err := newRowID("id", b.ID)
+	if err != nil {
+		return encodedBulk{}, err
+	}
 	if err := requireTenant(b.TenantID); err != nil {
-		return nil, err
+		return encodedBulk{}, err
 	}
 	audience, err := json.Marshal(b.Audience)
 	if err != nil {
-		return nil, fmt.Errorf("encode audience: %w", err)
+		return encodedBulk{}, fmt.Errorf("encode audience: %w", err)
 	}
 	data, err := encJSON("data", b.Data, "{}")
 	if err != nil {
-		return nil, err
+		return encodedBulk{}, err
 	}
-	errList, err := encJSONList(b.Errors)
-	if err != nil {
-		return nil, err
+	errList := "[]" // what encJSONList writes for none, without encoding/json
+	if len(b.Errors) > 0 {
+		if errList, err = encJSONList(b.Errors); err != nil {
+			return encodedBulk{}, err
+		}
 	}
-	return []any{b.TenantID, id, b.RequestedBy, string(audience), b.Type, b.Severity, b.Title, b.Body, b.ActionURL, data,
-		b.Status, b.Total, b.Sent, b.Failed, errList, b.ResumeAfter, b.LastError,
-		encTimeOrNow(b.CreatedAt), encTimePtr(b.StartedAt), encTimePtr(b.CompletedAt)}, nil
+	return encodedBulk{id: id, audience: string(audience), data: data, errList: errList}, nil
 }
 
 // GetBulk returns one of the tenant's bulk sends; domain.ErrNotFound for a
@@ -236,3 +256,319 @@ func (s *Store) KnownUsers(ctx context.Context, tenant domain.TenantID, ids []do
 	}
 	return out, nil
 }
+
+// InsertDirect stores a group of direct sends in one atomic write: the
+// bulks (already completed) and the notifications, of any tenants. Each
+// n.Seq is set as InsertNotifications sets it (one user's notifications
+// get consecutive seqs in slice order) and the result is each recipient's
+// unread count once the write is in. Every recipient must be a known
+// user: an unknown one fails the whole write (nothing is stored), it does
+// not become a user.
+//
+// On PostgreSQL, outside a transaction, this is one statement in
+// autocommit (one round trip instead of begin, lock, update, two inserts
+// and commit); elsewhere the same writes run in one transaction.
+func (s *Store) InsertDirect(ctx context.Context, bs []notification.Bulk, ns []*domain.Notification) (map[notification.InboxKey]int, error) {
+	if !s.pgArrays() || s.inTx(ctx) {
+		return s.insertDirectTx(ctx, bs, ns)
+	}
+	bargs, err := bulkArrays(bs)
+	if err != nil {
+		return nil, fmt.Errorf("insert direct: %w", err)
+	}
+	// back[i]: how many later notifications of ns go to the same user, so
+	// that the user's new last seq minus back[i] is ns[i]'s seq.
+	counts := map[notification.InboxKey]seqCounts{}
+	back := make([]int64, len(ns))
+	for i := len(ns) - 1; i >= 0; i-- {
+		if ns[i] == nil {
+			return nil, fmt.Errorf("insert direct: notification %d is nil", i)
+		}
+		k := notification.InboxKey{TenantID: ns[i].TenantID, UserID: ns[i].UserID}
+		c := counts[k]
+		back[i] = c.seqs
+		c.seqs++
+		c.unread += unreadDelta(ns[i])
+		counts[k] = c
+	}
+	keys := slices.SortedFunc(maps.Keys(counts), func(a, b notification.InboxKey) int {
+		return cmp.Or(cmp.Compare(a.TenantID, b.TenantID), cmp.Compare(a.UserID, b.UserID))
+	})
+	var recipients [4]pgArray // tenant, id, seqs, unread
+	for _, k := range keys {
+		recipients[0].text(string(k.TenantID))
+		recipients[1].text(string(k.UserID))
+		recipients[2].int(counts[k].seqs)
+		recipients[3].int(counts[k].unread)
+	}
+	nargs, err := notificationArrays(ns, back)
+	if err != nil {
+		return nil, fmt.Errorf("insert direct: %w", err)
+	}
+	args := make([]any, 0, 4+notificationColCount+bulkColCount)
+	args = append(args, arrayArgs(recipients[:])...)
+	args = append(args, nargs...)
+	args = append(args, bargs...)
+	r, err := s.query(ctx, pgInsertDirectQuery, args...)
+	if err != nil {
+		return nil, s.directErr(err)
+	}
+	defer r.Close()
+	last := make(map[notification.InboxKey]int64, len(keys))
+	out := make(map[notification.InboxKey]int, len(keys))
+	for r.Next() {
+		var (
+			k   notification.InboxKey
+			seq int64
+			n   int
+		)
+		if err := r.Scan(&k.TenantID, &k.UserID, &seq, &n); err != nil {
+			return nil, s.wrap("insert direct", err)
+		}
+		last[k], out[k] = seq, n
+	}
+	if err := r.Err(); err != nil {
+		return nil, s.directErr(err)
+	}
+	if len(last) != len(keys) {
+		// Cannot happen once the statement succeeded (an unknown user
+		// fails it): a guard, not a path.
+		return nil, fmt.Errorf("insert direct: %d of %d recipients updated", len(last), len(keys))
+	}
+	for i, n := range ns {
+		n.Seq = last[notification.InboxKey{TenantID: n.TenantID, UserID: n.UserID}] - back[i]
+	}
+	return out, nil
+}
+
+// notificationArrays are the notification columns of
+// pgInsertDirectQuery, back in place of seq, each one array literal
+// (pgArray). An unset read_at is NULL.
+func notificationArrays(ns []*domain.Notification, back []int64) ([]any, error) {
+	var cols [notificationColCount]pgArray
+	for i, n := range ns {
+		if n == nil {
+			return nil, fmt.Errorf("notification %d is nil", i)
+		}
+		data, err := normaliseNotification(n)
+		if err != nil {
+			return nil, fmt.Errorf("notification %d: %w", i, err)
+		}
+		cols[0].text(n.ID)
+		cols[1].text(string(n.TenantID))
+		cols[2].text(string(n.UserID))
+		cols[3].int(back[i])
+		cols[4].text(n.Type)
+		cols[5].text(string(n.Severity))
+		cols[6].text(n.Title)
+		cols[7].text(n.Body)
+		cols[8].text(n.ActionURL)
+		cols[9].text(data)
+		cols[10].timeOrNull(n.ReadAt)
+		cols[11].time(n.CreatedAt)
+	}
+	return arrayArgs(cols[:]), nil
+}
+
+// bulkArrays are the bulk columns of pgInsertDirectQuery, in bulkCols
+// order, each one array literal; an unset started_at or completed_at is
+// NULL.
+func bulkArrays(bs []notification.Bulk) ([]any, error) {
+	var cols [bulkColCount]pgArray
+	for _, b := range bs {
+		e, err := encodeBulk(b)
+		if err != nil {
+			return nil, err
+		}
+		created := b.CreatedAt
+		if created.IsZero() { // as encTimeOrNow
+			created = now()
+		}
+		cols[0].text(string(b.TenantID))
+		cols[1].text(e.id)
+		cols[2].text(string(b.RequestedBy))
+		cols[3].text(e.audience)
+		cols[4].text(b.Type)
+		cols[5].text(string(b.Severity))
+		cols[6].text(b.Title)
+		cols[7].text(b.Body)
+		cols[8].text(b.ActionURL)
+		cols[9].text(e.data)
+		cols[10].text(string(b.Status))
+		cols[11].int(b.Total)
+		cols[12].int(b.Sent)
+		cols[13].int(b.Failed)
+		cols[14].text(e.errList)
+		cols[15].text(string(b.ResumeAfter))
+		cols[16].text(b.LastError)
+		cols[17].time(created)
+		cols[18].timeOrNull(b.StartedAt)
+		cols[19].timeOrNull(b.CompletedAt)
+	}
+	return arrayArgs(cols[:]), nil
+}
+
+// pgArray builds a PostgreSQL array literal ({"a","b",NULL}) element by
+// element, so that a whole column is one text parameter that PostgreSQL
+// casts to the column's array type: binding a []string instead boxes every
+// element (pgx encodes arrays through an interface per element), which was
+// most of a direct send's allocations.
+type pgArray struct {
+	b []byte
+	n int
+}
+
+func (a *pgArray) next() {
+	if a.n == 0 {
+		a.b = append(a.b, '{')
+	} else {
+		a.b = append(a.b, ',')
+	}
+	a.n++
+}
+
+// text appends s quoted: inside double quotes only " and \ are special.
+func (a *pgArray) text(s string) {
+	a.next()
+	a.b = append(a.b, '"')
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' {
+			a.b = append(a.b, '\\')
+		}
+		a.b = append(a.b, s[i])
+	}
+	a.b = append(a.b, '"')
+}
+
+func (a *pgArray) int(v int64) {
+	a.next()
+	a.b = strconv.AppendInt(a.b, v, 10)
+}
+
+// time appends t as encTime writes it (UTC, microseconds).
+func (a *pgArray) time(t time.Time) {
+	a.next()
+	a.b = append(a.b, '"')
+	a.b = t.UTC().AppendFormat(a.b, timeLayout)
+	a.b = append(a.b, '"')
+}
+
+func (a *pgArray) timeOrNull(t *time.Time) {
+	if t == nil {
+		a.next()
+		a.b = append(a.b, "NULL"...)
+		return
+	}
+	a.time(*t)
+}
+
+func (a *pgArray) String() string {
+	if a.n == 0 {
+		return "{}"
+	}
+	return string(append(a.b, '}'))
+}
+
+func arrayArgs(cols []pgArray) []any {
+	out := make([]any, len(cols))
+	for i := range cols {
+		out[i] = cols[i].String()
+	}
+	return out
+}
+
+// directErr turns an error of the direct write into the store's: a taken
+// id is domain.ErrConflict.
+func (s *Store) directErr(err error) error {
+	if s.kind(err) == KindUniqueViolation {
+		return fmt.Errorf("insert direct: id taken: %w", domain.ErrConflict)
+	}
+	return s.wrap("insert direct", err)
+}
+
+// insertDirectTx is InsertDirect as a transaction of the usual batch
+// writes (SQLite). Recipients must be known here too.
+func (s *Store) insertDirectTx(ctx context.Context, bs []notification.Bulk, ns []*domain.Notification) (map[notification.InboxKey]int, error) {
+	byTenant := map[domain.TenantID][]*domain.Notification{}
+	for _, n := range ns {
+		byTenant[n.TenantID] = append(byTenant[n.TenantID], n)
+	}
+	var out map[notification.InboxKey]int
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		out = make(map[notification.InboxKey]int)
+		if len(bs) > 0 {
+			if err := s.InsertBulks(ctx, bs); err != nil {
+				return err
+			}
+		}
+		for _, tenant := range slices.Sorted(maps.Keys(byTenant)) {
+			tns := byTenant[tenant]
+			ids := make([]domain.UserID, 0, len(tns))
+			for _, n := range tns {
+				ids = append(ids, n.UserID)
+			}
+			known, err := s.KnownUsers(ctx, tenant, slices.Compact(slices.Sorted(slices.Values(ids))))
+			if err != nil {
+				return err
+			}
+			for _, n := range tns {
+				if !known[n.UserID] {
+					return fmt.Errorf("insert direct: user %s/%s: %w", tenant, n.UserID, domain.ErrNotFound)
+				}
+			}
+			unread, err := s.InsertNotificationsUnread(ctx, tns)
+			if err != nil {
+				return err
+			}
+			for u, c := range unread {
+				out[notification.InboxKey{TenantID: tenant, UserID: u}] = c
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// pgInsertDirectQuery is InsertDirect's statement. The recipients' rows
+// are locked in (tenant, id) order first, as every batch locks them, so
+// that it cannot deadlock with another batch; the one-time count makes
+// the UPDATE wait for those locks before it touches any row. A recipient
+// without a row leaves its notifications' seq NULL, which fails the
+// statement as a whole. Arguments: the recipients (tenant, id, seqs,
+// unread), the notification columns (seq carrying how many later rows go
+// to the same user), then the 20 bulk columns.
+const pgInsertDirectQuery = `WITH v AS (
+		SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[]))
+		AS x(tenant_id, id, seqs, unread)
+	), lk AS MATERIALIZED (
+		SELECT u.id FROM users u JOIN v ON u.tenant_id = v.tenant_id AND u.id = v.id
+		ORDER BY u.tenant_id, u.id FOR UPDATE OF u
+	), upd AS (
+		UPDATE users u SET notification_seq = u.notification_seq + v.seqs, unread_count = u.unread_count + v.unread
+		FROM v WHERE u.tenant_id = v.tenant_id AND u.id = v.id AND (SELECT count(*) FROM lk) >= 0
+		RETURNING u.tenant_id, u.id, u.notification_seq, u.unread_count
+	), ins AS (
+		INSERT INTO notifications (` + notificationCols + `)
+		SELECT r.id, r.tenant_id, r.user_id, upd.notification_seq - r.back, r.type, r.severity, r.title, r.body,
+			r.action_url, CAST(r.data AS json), CAST(NULLIF(r.read_at, '') AS timestamptz), r.created_at
+		FROM unnest(CAST(? AS uuid[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS text[]),
+			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+			CAST(? AS text[]), CAST(? AS timestamptz[]))
+		AS r(id, tenant_id, user_id, back, type, severity, title, body, action_url, data, read_at, created_at)
+		LEFT JOIN upd ON upd.tenant_id = r.tenant_id AND upd.id = r.user_id
+	), bk AS (
+		INSERT INTO bulk_notifications (` + bulkCols + `)
+		SELECT tenant_id, CAST(id AS uuid), requested_by, CAST(audience AS json), type, severity, title, body, action_url,
+			CAST(data AS json), status, total, sent, failed, CAST(errors AS json), resume_after, last_error,
+			created_at, CAST(NULLIF(started_at, '') AS timestamptz), CAST(NULLIF(completed_at, '') AS timestamptz)
+		FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+			CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS text[]),
+			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS timestamptz[]), CAST(? AS text[]), CAST(? AS text[]))
+		AS b(tenant_id, id, requested_by, audience, type, severity, title, body, action_url, data, status, total,
+			sent, failed, errors, resume_after, last_error, created_at, started_at, completed_at)
+	)
+	SELECT tenant_id, id, notification_seq, unread_count FROM upd`

@@ -95,19 +95,33 @@ type seqCounts struct{ seqs, unread int64 }
 // defaults, UTC microseconds) and returns its column values, seq (index 3)
 // left to fill.
 func prepareNotification(n *domain.Notification) ([]any, error) {
-	if err := requireUser(n.TenantID, n.UserID); err != nil {
+	data, err := normaliseNotification(n)
+	if err != nil {
 		return nil, err
+	}
+	// Plain strings: the PostgreSQL batch gathers them into []string columns.
+	return []any{n.ID, string(n.TenantID), string(n.UserID), int64(0), n.Type, string(n.Severity), n.Title, n.Body,
+		n.ActionURL, data, encTimePtr(n.ReadAt), encTime(n.CreatedAt)}, nil
+}
+
+// normaliseNotification validates n and normalises it in place as it is
+// stored: a new UUID v7 for an empty id (canonical otherwise), the current
+// time for a zero created_at, times in UTC microseconds. It returns the
+// data column.
+func normaliseNotification(n *domain.Notification) (string, error) {
+	if err := requireUser(n.TenantID, n.UserID); err != nil {
+		return "", err
 	}
 	if n.ID == "" {
 		n.ID = domain.NewID()
 	}
 	id, err := newRowID("id", n.ID)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	data, err := encJSON("data", n.Data, "{}")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if n.CreatedAt.IsZero() {
 		n.CreatedAt = now()
@@ -118,9 +132,7 @@ func prepareNotification(n *domain.Notification) ([]any, error) {
 		r := n.ReadAt.UTC().Truncate(time.Microsecond)
 		n.ReadAt = &r
 	}
-	// Plain strings: the PostgreSQL batch gathers them into []string columns.
-	return []any{id, string(n.TenantID), string(n.UserID), int64(0), n.Type, string(n.Severity), n.Title, n.Body,
-		n.ActionURL, data, encTimePtr(n.ReadAt), encTime(n.CreatedAt)}, nil
+	return data, nil
 }
 
 // Batch sizes: users per statement, notification rows per INSERT (12 bind

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"Job", jobTests},
 		{"FailedJob", failedJobTests},
 		{"Bulk", bulkTests},
+		{"Direct", directTests},
 		{"Setting", settingTests},
 		{"Counter", counterTests},
 		{"CRM", crmTests},
