@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/notifyhub/notifyhub/domain"
 )
 
@@ -68,24 +70,37 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, id Identity) error {
 	}
 
 	// Origin was checked above, against the same allow-list, so that a
-	// refusal is rendered by the web layer as the JSON 403 of the contract.
-	// The handshake and the frames are the hub's own (wsconn.go).
-	ws, err := acceptWS(w, r, h.cfg.WriteTimeout, h.cfg.ReadLimit)
+	// refusal is rendered by the web layer as the JSON 403 of the contract;
+	// Accept's own check would answer a plain-text 403 instead. The
+	// hijacker swaps net/http's two 4 KiB buffers, which the library keeps
+	// for the socket's life, for small ones and a writer that coalesces
+	// frames (sockio.go).
+	hj := &hijacker{ResponseWriter: w, timeout: h.cfg.WriteTimeout}
+	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true,
+		CompressionMode:    websocket.CompressionDisabled,
+	})
 	if err != nil {
 		h.count(resultHandshakeFailed)
 		return fmt.Errorf("hub: %w: %w", ErrHandshake, err)
 	}
+	ws.SetReadLimit(h.cfg.ReadLimit)
+	if hj.w == nil {
+		// Accept hijacked through another path: write frame by frame.
+		hj.w = &sockWriter{}
+	}
 
-	c := h.newConn(id, ws)
+	c := h.newConn(id, &wsTransport{ws: ws, w: hj.w})
 	// Register before the catch-up read (in start): anything committed
 	// after that read is then already on its way to the queue.
 	if err := h.register(c); err != nil {
 		h.count(resultUnavailable)
-		ws.closeAbrupt(CloseGoingAway, "server shutting down")
+		_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
+		_ = ws.CloseNow()
 		return nil
 	}
 	h.count(resultAccepted)
-	c.cleanup = ws.cleanup // also ends the reader
+	c.cleanup = func() { _ = ws.CloseNow() } // also ends the reader
 	// The socket outlives this request: its reader runs on its own, the
 	// hub's pinger pings it, and nothing uses r (or its context) after the
 	// upgrade.
@@ -134,20 +149,58 @@ func (h *Hub) resolveSince(r *http.Request, id Identity) (int64, bool, error) {
 	return seq, true, nil
 }
 
+// wsTransport adapts a coder/websocket connection to transport.
+type wsTransport struct {
+	ws *websocket.Conn
+	w  *sockWriter
+}
+
+func (t *wsTransport) Write(ctx context.Context, frame []byte) error {
+	return t.ws.Write(ctx, websocket.MessageText, frame)
+}
+
+// WriteBatch frames every message through the library into the corked
+// writer, then sends them in one write under the deadline: no context per
+// write, one system call per batch.
+func (t *wsTransport) WriteBatch(deadline time.Time, frames [][]byte) error {
+	if !t.w.cork() {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		for _, f := range frames {
+			if err := t.ws.Write(ctx, websocket.MessageText, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, f := range frames {
+		// Corked, the library's writes land in memory and never block on
+		// the network, so no deadline is needed here.
+		if err := t.ws.Write(context.Background(), websocket.MessageText, f); err != nil {
+			t.w.abort()
+			return err
+		}
+	}
+	return t.w.uncork(deadline)
+}
+
+func (t *wsTransport) Close(code CloseCode, reason string) error {
+	return t.ws.Close(websocket.StatusCode(code), reason)
+}
+
 // readLoop reads what the client sends: nothing is expected but
 // {"type":"ping"}, answered with {"type":"pong"}; other messages are
-// ignored. Reading also processes control frames (pings, pongs, the
-// peer's close) and enforces ReadLimit: an oversized message is closed
-// with 1009. It is the connection's only long-lived goroutine, and it
-// waits with the smallest stack (wsconn.go).
-func (c *conn) readLoop(ws *wsConn) {
+// ignored. Reading also processes control frames (pongs, the peer's close)
+// and enforces ReadLimit: the library closes an oversized message with
+// 1009. It is the connection's only long-lived goroutine.
+func (c *conn) readLoop(ws *websocket.Conn) {
 	for {
-		op, data, err := ws.readMessage()
+		typ, data, err := ws.Read(context.Background())
 		if err != nil {
 			c.halt(0, "", fmt.Errorf("read: %w", err))
 			return
 		}
-		if op == opText && isPing(data) {
+		if typ == websocket.MessageText && isPing(data) {
 			c.requestPong()
 		}
 	}
@@ -166,6 +219,8 @@ type pingTransport interface {
 	Ping(ctx context.Context) error
 }
 
+func (t *wsTransport) Ping(ctx context.Context) error { return t.ws.Ping(ctx) }
+
 // ping detects a peer that vanished without closing (a dropped network
 // would otherwise hold the socket until a write fails). The hub's pinger
 // runs it on a goroutine that lives until the pong (or WriteTimeout).
@@ -181,10 +236,10 @@ func (c *conn) ping(p pingTransport) {
 // logPeerEnd logs a connection ended by the peer or the network. Those are
 // routine (tabs close, laptops sleep) except an oversized inbound message.
 func logPeerEnd(c *conn, cause error) {
-	if errors.Is(cause, errMessageTooBig) {
+	if errors.Is(cause, websocket.ErrMessageTooBig) {
 		c.logAt(slog.LevelInfo, "hub: websocket closed, inbound message over the read limit")
 		return
 	}
 	c.logAt(slog.LevelDebug, "hub: websocket ended by peer", slog.Any("cause", cause),
-		slog.Int("status", peerCloseCode(cause)))
+		slog.Int("status", int(websocket.CloseStatus(cause))))
 }

@@ -1,11 +1,68 @@
 package hub
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 )
+
+// Sizes of the buffers the WebSocket library reads and writes through.
+// net/http hands over 4 KiB each, kept for the socket's life; the hub
+// writes through sockWriter (which has its own batch buffer, borrowed only
+// while writing) and reads little more than pings and close frames.
+const (
+	readBufSize  = 256
+	writeBufSize = 128
+)
+
+// hijacker wraps the ResponseWriter given to websocket.Accept: its Hijack
+// returns small buffers over a sockWriter instead of net/http's.
+type hijacker struct {
+	http.ResponseWriter
+	timeout time.Duration
+	w       *sockWriter
+}
+
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// Whatever net/http still buffers must not be lost: the response head
+	// it may hold, and bytes the client sent after its request.
+	if brw.Writer.Buffered() > 0 {
+		if err := brw.Writer.Flush(); err != nil {
+			_ = conn.Close()
+			return nil, nil, err
+		}
+	}
+	var src io.Reader = conn
+	size := readBufSize
+	n := brw.Reader.Buffered()
+	if n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)
+		size = max(size, n)
+	}
+	br := bufio.NewReaderSize(src, size)
+	if n > 0 {
+		// Load them into br, where the library looks for buffered bytes.
+		if _, err := br.Peek(n); err != nil {
+			_ = conn.Close()
+			return nil, nil, err
+		}
+	}
+	h.w = &sockWriter{conn: conn, timeout: h.timeout}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(h.w, writeBufSize)), nil
+}
+
+// Unwrap lets http.ResponseController reach the writer underneath.
+func (h *hijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // batchPool lends the buffers frames are coalesced in while a batch is
 // written; an idle connection holds none.
