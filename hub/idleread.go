@@ -41,16 +41,19 @@ type idleConn struct {
 	inMsg  bool  // a fragmented data message has not ended
 }
 
-func newIdleConn(c net.Conn) (*idleConn, error) {
+// newIdleConn wraps c, or returns nil when c is not a socket of its own
+// (a TLS connection: its bytes on the wire are not the frames), which the
+// reader then reads through the library alone, waiting inside it.
+func newIdleConn(c net.Conn) *idleConn {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return nil, errors.New("hub: hijacked connection has no file descriptor")
+		return nil
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil, err
+		return nil
 	}
-	return &idleConn{Conn: c, rc: rc}, nil
+	return &idleConn{Conn: c, rc: rc}
 }
 
 // betweenMessages reports whether everything handed over so far ends a

@@ -3,6 +3,9 @@ package hub
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -97,4 +100,34 @@ func TestIdleConnTracksMessageEnds(t *testing.T) {
 			require.Equal(t, st.between, c.betweenMessages(), "chunk %d, step %d", chunk, i)
 		}
 	}
+}
+
+// Over TLS the hijacked connection is no socket of its own: the reader
+// reads through the library alone, and everything still works.
+func TestSocketOverTLS(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(e.handle))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	hdr := http.Header{"X-Tenant": {"t1"}, "X-User": {"u1"}}
+	ws, _, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(srv.URL, "https")+"/ws",
+		&websocket.DialOptions{HTTPClient: srv.Client(), HTTPHeader: hdr})
+	require.NoError(t, err)
+	defer ws.CloseNow()
+	next := func() frame {
+		_, p, err := ws.Read(ctx)
+		require.NoError(t, err)
+		var f frame
+		require.NoError(t, json.Unmarshal(p, &f))
+		return f
+	}
+	require.Equal(t, FrameUnreadCount, next().Type)
+	require.NoError(t, ws.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)))
+	require.Equal(t, FramePong, next().Type)
+	e.publish("t1", "u1")
+	require.Equal(t, FrameNotification, next().Type)
+	require.NoError(t, ws.Close(websocket.StatusNormalClosure, ""))
+	require.Eventually(t, func() bool { return metricNow(e.hub.metrics.connections) == 0 }, wait, time.Millisecond)
 }
