@@ -107,7 +107,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, id Identity) error {
 	// The socket outlives this request: its reader runs on its own, the
 	// hub's pinger pings it, and nothing uses r (or its context) after the
 	// upgrade.
-	go c.readLoop(ws, hj.ic, hj.early)
+	go c.readLoop(ws, hj.ic, !hj.early)
 	if h.cfg.PingInterval > 0 {
 		h.pingOnce.Do(func() { go h.pinger() })
 	}
@@ -200,23 +200,41 @@ func (t *wsTransport) Close(code CloseCode, reason string) error {
 // {"type":"ping"}, answered with {"type":"pong"}; other messages are
 // ignored. Reading also processes control frames (pongs, the peer's close)
 // and enforces ReadLimit: the library closes an oversized message with
-// 1009. It is the connection's only long-lived goroutine. Between
-// messages it waits in ic (idleread.go), with a small stack, and reads
-// through the library only once something arrived; early means the client
-// sent frames right behind its handshake, already buffered.
-func (c *conn) readLoop(ws *websocket.Conn, ic *idleConn, early bool) {
-	wait := ic != nil && !early
-	for {
-		if wait {
-			if err := ic.waitReadable(); err != nil {
-				c.halt(0, "", fmt.Errorf("read: %w", err))
-				return
-			}
+// 1009.
+//
+// The connection has one goroutine at a time for this, the only
+// long-lived one. While the socket is idle it waits in ic (idleread.go),
+// outside the library, with the smallest stack; once something arrives it
+// hands over to a fresh goroutine (readSome) that reads through the
+// library, whose read path needs twice the stack, and that hands back to
+// a fresh waiter when the socket is idle again. Its grown stack thus goes
+// back to the runtime at once, instead of staying with an idle socket
+// until the next collection (every ping round would otherwise double the
+// stacks of all idle sockets). wait false skips the first wait: the
+// client sent frames right behind its handshake, already buffered. Without
+// ic (TLS), one goroutine reads through the library and waits inside it.
+func (c *conn) readLoop(ws *websocket.Conn, ic *idleConn, wait bool) {
+	if ic == nil {
+		c.readSome(ws, nil)
+		return
+	}
+	if wait {
+		if err := ic.waitReadable(); err != nil {
+			c.halt(0, "", fmt.Errorf("read: %w", err))
+			return
 		}
+	}
+	go c.readSome(ws, ic)
+}
+
+// readSome reads messages through the library until the socket is idle
+// (errIdle, only with ic), then leaves the waiting to a fresh readLoop.
+func (c *conn) readSome(ws *websocket.Conn, ic *idleConn) {
+	for {
 		typ, data, err := ws.Read(context.Background())
-		wait = errors.Is(err, errIdle)
-		if wait {
-			continue
+		if ic != nil && errors.Is(err, errIdle) {
+			go c.readLoop(ws, ic, true)
+			return
 		}
 		if err != nil {
 			c.halt(0, "", fmt.Errorf("read: %w", err))
