@@ -241,9 +241,10 @@ func (c *conn) catchUp(since int64, hasSince bool) error {
 	}
 	if c.h.heads != nil {
 		// Both figures in one read, shared with the sockets starting
-		// meanwhile: a connection storm is mostly these.
+		// meanwhile: a connection storm is mostly these. The batch takes
+		// one History slot for its one query; the socket takes none.
 		var unread int
-		err := c.history("inbox head", func(hctx context.Context) (err error) {
+		err := c.historyCall("inbox head", func(hctx context.Context) (err error) {
 			c.lastSeq, unread, err = c.h.heads.read(hctx, c.key)
 			return err
 		})
@@ -627,6 +628,12 @@ func (c *conn) history(what string, call func(context.Context) error) error {
 		c.slot = true
 	}
 	defer c.releaseSlot()
+	return c.historyCall(what, call)
+}
+
+// historyCall runs call under HistoryTimeout, cancelled by a halt. The
+// caller sees to the slot (a batched read takes one for its batch).
+func (c *conn) historyCall(what string, call func(context.Context) error) error {
 	hctx, cancel := context.WithTimeout(context.Background(), c.h.cfg.HistoryTimeout)
 	defer cancel()
 	c.mu.Lock()

@@ -10,14 +10,16 @@
 // own sockets. Delivery never blocks: each connection has a bounded queue and
 // a connection that does not keep up is closed with code 4008.
 //
-// An idle connection costs one reader goroutine and a few small buffers
-// (sockio.go): its work runs on a short-lived loop started by whoever brings
+// An idle connection costs one reader goroutine, waiting outside the
+// WebSocket library with a 2 KiB stack (idleread.go), and a few small
+// buffers (sockio.go): its work runs on a short-lived loop started by whoever brings
 // it (conn.go), which writes everything queued meanwhile in one system call,
 // and one pinger per hub pings every socket.
 //
 // The hub spares the database: every History read of its connections
 // (catch-up, gap and resync refills, unread-count refreshes) takes one of
-// MaxConcurrentRefills node-wide slots, and a Resync spreads each
+// MaxConcurrentRefills node-wide slots (the catch-up reads of sockets
+// starting together are one query, one slot), and a Resync spreads each
 // connection's refill over a random ResyncJitter. The unread_count sent
 // after a read, unread or read_all change is History's, debounced per
 // connection, because the counts carried by updates can arrive out of commit

@@ -89,7 +89,8 @@ func New(cfg Config, history History) (*Hub, error) {
 		h.shards[i].users = make(map[userKey][]*conn)
 	}
 	if src, ok := history.(InboxHeadsReader); ok {
-		h.heads = newHeadReads(src, cfg.HistoryTimeout)
+		h.heads = newHeadReads(src, cfg.HistoryTimeout,
+			func() error { return h.acquire(context.Background(), nil) }, h.release)
 	}
 	return h, nil
 }

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -126,4 +127,42 @@ func TestCatchUpReadsOfSocketsStartingTogetherAreBatched(t *testing.T) {
 		require.Equal(t, FrameNotification, f.Type, s.id)
 		require.Equal(t, title(s.id.TenantID, s.id.UserID, s.seq+1), f.Notification.Title, s.id)
 	}
+}
+
+// A batch of catch-up reads is one History query: it takes one slot of
+// MaxConcurrentRefills, in turn with the refills, however many sockets it
+// serves; the sockets waiting for it take none.
+func TestCatchUpBatchTakesOneSlot(t *testing.T) {
+	t.Parallel()
+	h, gh := newGatedHub(t, Config{MaxConcurrentRefills: 1, ResyncJitter: -1})
+	busy := attachTabs(t, h, 1, 1)[0] // u0, connected
+	gh.closeGate()
+	h.Resync() // u0's refill takes the only slot and hangs
+	require.Eventually(t, func() bool { in, _, _ := gh.stats(); return in == 1 }, wait, time.Millisecond)
+
+	const sockets = 5
+	trs := make([]*fakeTransport, sockets)
+	for i := range trs {
+		trs[i] = newFakeTransport()
+		attach(t, h, Identity{TenantID: "t1", UserID: domain.UserID(fmt.Sprint("v", i))}, trs[i])
+		if i == 0 {
+			// The first socket's batch waits for the slot behind the
+			// refill.
+			require.Eventually(t, func() bool {
+				return h.heads.batches.Queued() == 0 && metricNow(h.metrics.historyWaiting) == 1
+			}, wait, time.Millisecond)
+		}
+	}
+	// The others reached the next batch: none waits for a slot of its own.
+	require.Eventually(t, func() bool { return h.heads.batches.Queued() == sockets-1 }, wait, time.Millisecond)
+	require.Equal(t, 1, metricNow(h.metrics.historyWaiting), "only the batch waits for a slot")
+	require.Equal(t, 1, metricNow(h.metrics.historyInFlight), "only the refill holds one")
+
+	gh.openGate()
+	require.Equal(t, FrameUnreadCount, busy.tr.next(t).Type, "the refill completed")
+	for _, tr := range trs {
+		require.Equal(t, FrameUnreadCount, tr.next(t).Type)
+	}
+	_, maxInFlight, _ := gh.stats()
+	require.Equal(t, 1, maxInFlight, "never more History calls than slots")
 }

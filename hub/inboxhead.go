@@ -10,17 +10,21 @@ import (
 
 // headReads gathers the catch-up reads of sockets opened without since
 // (the bulk of a connection storm) into one InboxHeads call: while one
-// batch is in the database the next one gathers. Each socket still holds
-// its History slot while it waits, so the node-wide limit bounds a batch
-// and the database sees no more than before.
+// batch is in the database the next one gathers. A batch is one query, so
+// it takes one History slot of the node-wide limit, in turn with the
+// other readers; the sockets waiting for it take none. A batch is thus as
+// large as the storm makes it, not bounded by MaxConcurrentRefills: fewer,
+// larger queries, and no socket queues for a slot behind its own batch.
 type headReads struct {
 	src     InboxHeadsReader
 	timeout time.Duration // of one call
+	acquire func() error  // takes a History slot
+	release func()
 	batches *gather.Batcher[*headRead]
 }
 
-func newHeadReads(src InboxHeadsReader, timeout time.Duration) *headReads {
-	r := &headReads{src: src, timeout: timeout}
+func newHeadReads(src InboxHeadsReader, timeout time.Duration, acquire func() error, release func()) *headReads {
+	r := &headReads{src: src, timeout: timeout, acquire: acquire, release: release}
 	r.batches = gather.New(r.readBatch)
 	return r
 }
@@ -48,17 +52,26 @@ func (r *headReads) read(ctx context.Context, key userKey) (int64, int, error) {
 	}
 }
 
-// readBatch reads a batch in one call. The call serves several sockets,
-// so none of their contexts may cancel it: it has a HistoryTimeout of its
-// own, and a socket that gives up meanwhile only stops waiting for it.
+// readBatch reads a batch in one call, under one History slot. The call
+// serves several sockets, so none of their contexts may cancel it: it has
+// a HistoryTimeout of its own, and a socket that gives up meanwhile only
+// stops waiting for it.
 func (r *headReads) readBatch(batch []*headRead) {
 	tenants, users := make([]domain.TenantID, len(batch)), make([]domain.UserID, len(batch))
 	for i, req := range batch {
 		tenants[i], users[i] = req.key.tenant, req.key.user
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-	maxSeqs, unread, err := r.src.InboxHeads(ctx, tenants, users)
-	cancel()
+	var (
+		maxSeqs []int64
+		unread  []int
+	)
+	err := r.acquire()
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+		maxSeqs, unread, err = r.src.InboxHeads(ctx, tenants, users)
+		cancel()
+		r.release()
+	}
 	for i, req := range batch {
 		if err != nil {
 			req.err = err

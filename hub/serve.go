@@ -90,11 +90,14 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, id Identity) error {
 		hj.w = &sockWriter{}
 	}
 
-	c := h.newConn(id, &wsTransport{ws: ws, w: hj.w})
+	c := h.newConn(id, &wsTransport{ws: ws, w: hj.w, ic: hj.ic})
 	// Register before the catch-up read (in start): anything committed
 	// after that read is then already on its way to the queue.
 	if err := h.register(c); err != nil {
 		h.count(resultUnavailable)
+		if hj.ic != nil {
+			hj.ic.closing.Store(true)
+		}
 		_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
 		_ = ws.CloseNow()
 		return nil
@@ -104,7 +107,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, id Identity) error {
 	// The socket outlives this request: its reader runs on its own, the
 	// hub's pinger pings it, and nothing uses r (or its context) after the
 	// upgrade.
-	go c.readLoop(ws)
+	go c.readLoop(ws, hj.ic, !hj.early)
 	if h.cfg.PingInterval > 0 {
 		h.pingOnce.Do(func() { go h.pinger() })
 	}
@@ -153,6 +156,7 @@ func (h *Hub) resolveSince(r *http.Request, id Identity) (int64, bool, error) {
 type wsTransport struct {
 	ws *websocket.Conn
 	w  *sockWriter
+	ic *idleConn // nil when Accept hijacked through another path
 }
 
 func (t *wsTransport) Write(ctx context.Context, frame []byte) error {
@@ -185,6 +189,10 @@ func (t *wsTransport) WriteBatch(deadline time.Time, frames [][]byte) error {
 }
 
 func (t *wsTransport) Close(code CloseCode, reason string) error {
+	if t.ic != nil {
+		// The library reads the peer's answer itself: it must wait for it.
+		t.ic.closing.Store(true)
+	}
 	return t.ws.Close(websocket.StatusCode(code), reason)
 }
 
@@ -192,10 +200,42 @@ func (t *wsTransport) Close(code CloseCode, reason string) error {
 // {"type":"ping"}, answered with {"type":"pong"}; other messages are
 // ignored. Reading also processes control frames (pongs, the peer's close)
 // and enforces ReadLimit: the library closes an oversized message with
-// 1009. It is the connection's only long-lived goroutine.
-func (c *conn) readLoop(ws *websocket.Conn) {
+// 1009.
+//
+// The connection has one goroutine at a time for this, the only
+// long-lived one. While the socket is idle it waits in ic (idleread.go),
+// outside the library, with the smallest stack; once something arrives it
+// hands over to a fresh goroutine (readSome) that reads through the
+// library, whose read path needs twice the stack, and that hands back to
+// a fresh waiter when the socket is idle again. Its grown stack thus goes
+// back to the runtime at once, instead of staying with an idle socket
+// until the next collection (every ping round would otherwise double the
+// stacks of all idle sockets). wait false skips the first wait: the
+// client sent frames right behind its handshake, already buffered. Without
+// ic (TLS), one goroutine reads through the library and waits inside it.
+func (c *conn) readLoop(ws *websocket.Conn, ic *idleConn, wait bool) {
+	if ic == nil {
+		c.readSome(ws, nil)
+		return
+	}
+	if wait {
+		if err := ic.waitReadable(); err != nil {
+			c.halt(0, "", fmt.Errorf("read: %w", err))
+			return
+		}
+	}
+	go c.readSome(ws, ic)
+}
+
+// readSome reads messages through the library until the socket is idle
+// (errIdle, only with ic), then leaves the waiting to a fresh readLoop.
+func (c *conn) readSome(ws *websocket.Conn, ic *idleConn) {
 	for {
 		typ, data, err := ws.Read(context.Background())
+		if ic != nil && errors.Is(err, errIdle) {
+			go c.readLoop(ws, ic, true)
+			return
+		}
 		if err != nil {
 			c.halt(0, "", fmt.Errorf("read: %w", err))
 			return

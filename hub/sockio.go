@@ -21,11 +21,14 @@ const (
 )
 
 // hijacker wraps the ResponseWriter given to websocket.Accept: its Hijack
-// returns small buffers over a sockWriter instead of net/http's.
+// returns small buffers over a sockWriter instead of net/http's, and the
+// connection as an idleConn (idleread.go) when it is a socket.
 type hijacker struct {
 	http.ResponseWriter
 	timeout time.Duration
 	w       *sockWriter
+	ic      *idleConn // nil: not a socket of its own (TLS)
+	early   bool      // the client sent bytes after its request: read them first
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -41,13 +44,21 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	var src io.Reader = conn
+	var nc net.Conn = conn
+	if ic := newIdleConn(conn); ic != nil {
+		nc, h.ic = ic, ic
+	}
+	var src io.Reader = nc
 	size := readBufSize
 	n := brw.Reader.Buffered()
 	if n > 0 {
 		early, _ := brw.Reader.Peek(n)
-		src = io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)
+		if h.ic != nil {
+			h.ic.track(early) // handed to the library ahead of what ic reads
+		}
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc)
 		size = max(size, n)
+		h.early = true
 	}
 	br := bufio.NewReaderSize(src, size)
 	if n > 0 {
@@ -58,7 +69,7 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 	}
 	h.w = &sockWriter{conn: conn, timeout: h.timeout}
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(h.w, writeBufSize)), nil
+	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(h.w, writeBufSize)), nil
 }
 
 // Unwrap lets http.ResponseController reach the writer underneath.

@@ -22,12 +22,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/notifyhub/notifyhub/cmd/notifyhub/app"
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/hub/gcheadroom"
 	"github.com/notifyhub/notifyhub/web/auth"
 	"github.com/notifyhub/notifyhub/workers/runner"
 )
@@ -110,6 +112,8 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	} else {
 		fs.StringVar(&cfg.Addr, "addr", envOr("NOTIFYHUB_ADDR", ":8080"), "HTTP listen address")
 	}
+	gcHeadroom := fs.String("gc-headroom-mib", envOr("NOTIFYHUB_GC_HEADROOM_MIB", "0"),
+		"most memory (MiB) the garbage collector lets the heap grow by between collections, when GOGC would allow more (many idle sockets); 0: GOGC alone")
 	origins := fs.String("allowed-origins", os.Getenv("NOTIFYHUB_ALLOWED_ORIGINS"), "WebSocket origin allow-list: comma-separated host patterns")
 	roles := fs.String("roles", strings.Join(defaultRoles, ","), "roles to run: "+strings.Join(app.AllRoles, ","))
 	fs.BoolVar(&cfg.Demo, "demo", false, "seed the demo tenant and keep demo traffic flowing (embedded mode only)")
@@ -176,6 +180,11 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 		return err
 	}
 	cfg.Logger = logger
+	headroom, err := strconv.ParseUint(*gcHeadroom, 10, 32)
+	if err != nil {
+		return fmt.Errorf("--gc-headroom-mib / NOTIFYHUB_GC_HEADROOM_MIB: %q is not a whole number of MiB", *gcHeadroom)
+	}
+	defer gcheadroom.Start(headroom << 20).Stop()
 	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return err

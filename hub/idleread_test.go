@@ -1,0 +1,134 @@
+package hub
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// readerStacks returns the stacks of the hub's socket readers.
+func readerStacks() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "hub.(*conn).readLoop") || strings.Contains(g, "hub.(*conn).readSome") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// An idle socket's reader waits outside the WebSocket library (with a
+// small stack), and a fresh one waits there again after each message and
+// control frame: one reading goroutine per socket at any time.
+func TestIdleReaderWaitsOutsideTheLibrary(t *testing.T) {
+	e := setup(t, Config{PingInterval: -1})
+	c := e.dial("t1", "u1", dialOpts{})
+	c.ready()
+	waitsOutside := func() bool {
+		s := readerStacks()
+		return len(s) == 1 && strings.Contains(s[0], "hub.(*idleConn).waitReadable") &&
+			!strings.Contains(s[0], "websocket.(*Conn).Read")
+	}
+	require.Eventually(t, waitsOutside, wait, time.Millisecond, "after connecting")
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	require.NoError(t, c.ws.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)))
+	require.Equal(t, FramePong, c.next().Type)
+	require.Eventually(t, waitsOutside, wait, time.Millisecond, "after a message")
+
+	s := e.hub.shard(userKey{"t1", "u1"})
+	s.mu.RLock()
+	p := s.users[userKey{"t1", "u1"}][0].t.(pingTransport)
+	s.mu.RUnlock()
+	require.NoError(t, p.Ping(ctx), "the pong reached the library")
+	require.Eventually(t, waitsOutside, wait, time.Millisecond, "after a pong")
+}
+
+// The tracker knows where messages end, whatever the chunks the bytes come
+// in: control frames inside a fragmented message leave it open.
+func TestIdleConnTracksMessageEnds(t *testing.T) {
+	masked := func(fin bool, op byte, n int) []byte {
+		b0 := op
+		if fin {
+			b0 |= 0x80
+		}
+		b := []byte{b0}
+		switch {
+		case n <= 125:
+			b = append(b, 0x80|byte(n))
+		case n <= 0xFFFF:
+			b = binary.BigEndian.AppendUint16(append(b, 0x80|126), uint16(n))
+		default:
+			b = binary.BigEndian.AppendUint64(append(b, 0x80|127), uint64(n))
+		}
+		return append(append(b, 1, 2, 3, 4), make([]byte, n)...)
+	}
+	type step struct {
+		bytes   []byte
+		between bool // after these bytes
+	}
+	steps := []step{
+		{masked(true, 0x1, 5), true},
+		{masked(false, 0x1, 300), false},
+		{masked(true, 0x9, 4), false}, // ping inside the message
+		{masked(true, 0x0, 70000), true},
+		{masked(true, 0xA, 0), true}, // pong between messages
+	}
+	for _, chunk := range []int{1, 3, 7, 1 << 20} {
+		var c idleConn
+		require.True(t, c.betweenMessages())
+		for i, st := range steps {
+			for b := st.bytes; len(b) > 0; {
+				k := min(chunk, len(b))
+				c.track(b[:k])
+				b = b[k:]
+				if len(b) > 0 {
+					require.False(t, c.betweenMessages(), "chunk %d, step %d: inside a frame", chunk, i)
+				}
+			}
+			require.Equal(t, st.between, c.betweenMessages(), "chunk %d, step %d", chunk, i)
+		}
+	}
+}
+
+// Over TLS the hijacked connection is no socket of its own: the reader
+// reads through the library alone, and everything still works.
+func TestSocketOverTLS(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(e.handle))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	hdr := http.Header{"X-Tenant": {"t1"}, "X-User": {"u1"}}
+	ws, _, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(srv.URL, "https")+"/ws",
+		&websocket.DialOptions{HTTPClient: srv.Client(), HTTPHeader: hdr})
+	require.NoError(t, err)
+	defer ws.CloseNow()
+	next := func() frame {
+		_, p, err := ws.Read(ctx)
+		require.NoError(t, err)
+		var f frame
+		require.NoError(t, json.Unmarshal(p, &f))
+		return f
+	}
+	require.Equal(t, FrameUnreadCount, next().Type)
+	require.NoError(t, ws.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)))
+	require.Equal(t, FramePong, next().Type)
+	e.publish("t1", "u1")
+	require.Equal(t, FrameNotification, next().Type)
+	require.NoError(t, ws.Close(websocket.StatusNormalClosure, ""))
+	require.Eventually(t, func() bool { return metricNow(e.hub.metrics.connections) == 0 }, wait, time.Millisecond)
+}
