@@ -57,7 +57,7 @@ func BenchmarkDecode(b *testing.B) {
 	m := benchEntry(b, 7)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := decode(m); err != nil {
+		if _, err := decodeOne(m); err != nil {
 			b.Fatal(err)
 		}
 	}
