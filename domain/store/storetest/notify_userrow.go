@@ -18,8 +18,8 @@ import (
 var notificationUserRowTests = map[string]func(t *testing.T, s *sqlstore.Store){
 	// A broadcast's rows share every value but id, user and seq (on
 	// PostgreSQL they are then bound once, not per row): hostile ones read
-	// back exactly, read and unread alike, and a batch that differs in one
-	// value per row still stores each row's own.
+	// back exactly, read and unread alike, two broadcasts in one batch
+	// each keep their own, and so does a row that differs from the rest.
 	"BroadcastSharedValuesReadBack": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
 		read := at(time.Hour)
@@ -33,6 +33,9 @@ var notificationUserRowTests = map[string]func(t *testing.T, s *sqlstore.Store){
 					Data: data, CreatedAt: at(time.Duration(b) * time.Second)}
 				if b%2 == 1 {
 					n.ReadAt = &read
+				}
+				if i >= 300 { // a second broadcast in the same batch (a group commit)
+					n.Title, n.Data = h+" second", json.RawMessage(`{"second":true}`)
 				}
 				if b == len(bcastHostile)-1 && i == 599 {
 					n.Title = "the last row differs" // no longer a shared batch
