@@ -177,6 +177,71 @@ func BenchmarkBroadcastSockets(b *testing.B) {
 	}
 }
 
+// BenchmarkBroadcastSocketsBatch is BenchmarkBroadcastSockets with the
+// updates handed over as the Redis broker hands them (DeliverBatch): per
+// op, n broadcasts to every user, together, as when one group commit or
+// one stream read carries several. A socket then gets its n notifications
+// in one write.
+func BenchmarkBroadcastSocketsBatch(b *testing.B) {
+	for _, n := range []int{1, 4} {
+		b.Run(fmt.Sprint("users=1000/broadcasts=", n), func(b *testing.B) {
+			const users = 1000
+			h, err := New(Config{PingInterval: -1}, newFakeHistory())
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_ = h.Serve(w, r, Identity{TenantID: "t1", UserID: domain.UserID(r.URL.Query().Get("u"))})
+			}))
+			var got sync.WaitGroup
+			var readers sync.WaitGroup
+			socks := make([]*websocket.Conn, users)
+			for u := range users {
+				ws, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http")+fmt.Sprint("/?u=u", u), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				socks[u] = ws
+				ready := make(chan struct{})
+				readers.Go(func() { readFrames(ws, ready, &got) })
+				<-ready
+			}
+			// One broadcast's notifications share their text, as the
+			// service's do.
+			shared := benchNotification()
+			ns := make([]domain.Notification, n*users)
+			us := make([]domain.InboxUpdate, n*users)
+			b.ReportAllocs()
+			cpu0 := processCPU()
+			b.ResetTimer()
+			for i := range b.N {
+				got.Add(n * users)
+				now := time.Now()
+				for k := range n {
+					seq := int64(i*n + k + 1)
+					for u := range users {
+						j := k*users + u
+						ns[j] = *shared
+						ns[j].ID, ns[j].Seq = domain.NewID(), seq
+						us[j] = domain.InboxUpdate{Kind: domain.UpdateNotification, TenantID: "t1", UserID: domain.UserID(fmt.Sprint("u", u)),
+							Notification: &ns[j], Seq: seq, UnreadCount: int(seq), CommittedAt: now}
+					}
+				}
+				h.DeliverBatch(us)
+				got.Wait()
+			}
+			b.StopTimer()
+			reportDeliveries(b, b.N*n*users, cpu0)
+			for _, ws := range socks {
+				_ = ws.CloseNow()
+			}
+			readers.Wait()
+			h.Close()
+			srv.Close()
+		})
+	}
+}
+
 // readFrames reads a socket until it ends: ready closes at the first
 // unread_count, and every notification frame counts got down.
 func readFrames(ws *websocket.Conn, ready chan struct{}, got *sync.WaitGroup) {

@@ -28,8 +28,25 @@ type Broker interface {
 	Subscribe(ctx context.Context, deliver func(domain.InboxUpdate), resync func()) error
 }
 
+// BatchBroker is a Broker that can hand over several updates at once (what
+// one read of its transport brought, a broadcast's updates together). The
+// hub queues them all before any socket writes, so a socket that several
+// of them are for gets them in one write.
+//
+// SubscribeBatch is Subscribe (same contract) with deliver taking a run of
+// updates in publish order. The slice stays the broker's: it is valid only
+// during the call.
+type BatchBroker interface {
+	Broker
+	SubscribeBatch(ctx context.Context, deliver func([]domain.InboxUpdate), resync func()) error
+}
+
 // Run subscribes the hub to b until ctx is done: every update b carries is
 // delivered to this node's sockets, and every possible loss triggers Resync.
+// It subscribes in batches when b can.
 func (h *Hub) Run(ctx context.Context, b Broker) error {
+	if bb, ok := b.(BatchBroker); ok {
+		return bb.SubscribeBatch(ctx, h.DeliverBatch, h.Resync)
+	}
 	return b.Subscribe(ctx, h.Deliver, h.Resync)
 }

@@ -137,18 +137,31 @@ func (h *Hub) newConn(id Identity, t transport) *conn {
 	}
 }
 
-// enqueue is called by Deliver; it never blocks.
-func (c *conn) enqueue(ob *outbound) {
+// post queues ob without blocking. When no loop runs it reports true: the
+// caller owns the connection's next loop and must start it (go c.loop()),
+// which it may do after posting more, so that they go out in one write.
+// A connection whose queue is full is halted as slow (4008) instead.
+func (c *conn) post(ob *outbound) bool {
 	c.mu.Lock()
 	if len(c.pending) >= c.h.cfg.QueueSize {
 		c.mu.Unlock()
 		if c.halt(CloseSlow, "slow consumer", nil) {
 			c.h.metrics.slowCloses.Inc()
 		}
-		return
+		return false
 	}
 	c.pending = append(c.pending, ob)
-	c.kickLocked()
+	if c.running {
+		c.mu.Unlock()
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+		return false
+	}
+	c.running = true
+	c.mu.Unlock()
+	return true
 }
 
 func (c *conn) requestResync() {
@@ -533,6 +546,7 @@ func (c *conn) flush() error {
 	if err != nil {
 		return fmt.Errorf("write frames: %w", err)
 	}
+	c.h.metrics.writes.Inc()
 	now := time.Now()
 	delivered := 0
 	for _, ob := range c.sent {

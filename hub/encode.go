@@ -16,10 +16,27 @@ import (
 // checks), without reflection: every live delivery and every catch-up row
 // is encoded here.
 func appendNotificationFrame(dst []byte, n *domain.Notification) ([]byte, error) {
-	b := append(dst, `{"type":"notification","notification":{"id":`...)
+	b := appendNotificationHead(dst, n)
+	b, err := appendNotificationTail(b, n)
+	if err != nil {
+		return dst, err
+	}
+	return b, nil
+}
+
+// appendNotificationHead appends the part of the frame that differs between
+// the recipients of a broadcast: up to the notification's id and seq.
+func appendNotificationHead(b []byte, n *domain.Notification) []byte {
+	b = append(b, `{"type":"notification","notification":{"id":`...)
 	b = appendJSONString(b, n.ID)
 	b = append(b, `,"seq":`...)
-	b = strconv.AppendInt(b, n.Seq, 10)
+	return strconv.AppendInt(b, n.Seq, 10)
+}
+
+// appendNotificationTail appends the rest of the frame, from the type on:
+// what every recipient of a broadcast shares (see sameTail).
+func appendNotificationTail(b []byte, n *domain.Notification) ([]byte, error) {
+	dst := b
 	b = append(b, `,"type":`...)
 	b = appendJSONString(b, n.Type)
 	b = append(b, `,"severity":`...)

@@ -71,6 +71,20 @@ type outbound struct {
 // encodeUpdate turns an update into frames. It rejects updates the hub
 // cannot place: unknown kinds, notifications without body or seq.
 func encodeUpdate(u domain.InboxUpdate) (*outbound, error) {
+	var e frameEncoder
+	return e.encode(&u)
+}
+
+// frameEncoder encodes the updates of one delivery. The recipients of a
+// broadcast get frames that differ only in the notification's id and seq
+// and in the count that follows: the rest, the tail, is encoded once for a
+// run of alike updates and copied from the run's previous frame after.
+type frameEncoder struct {
+	last     *domain.Notification // of the last frame encoded; nil: none
+	lastTail []byte               // that frame's tail
+}
+
+func (e *frameEncoder) encode(u *domain.InboxUpdate) (*outbound, error) {
 	ob := &outbound{kind: u.Kind, committedAt: u.CommittedAt}
 	var err error
 	switch u.Kind {
@@ -85,7 +99,10 @@ func encodeUpdate(u domain.InboxUpdate) (*outbound, error) {
 		if ob.seq <= 0 {
 			return nil, fmt.Errorf("notification update %s without seq", u.Notification.ID)
 		}
-		ob.frame, err = encodeNotification(u.Notification)
+		if err := e.notification(ob, u.Notification, u.UnreadCount); err != nil {
+			return nil, fmt.Errorf("encode %s update: encode notification %s: %w", u.Kind, u.Notification.ID, err)
+		}
+		return ob, nil
 	case domain.UpdateRead, domain.UpdateUnread:
 		ids := u.IDs
 		if ids == nil {
@@ -102,4 +119,51 @@ func encodeUpdate(u domain.InboxUpdate) (*outbound, error) {
 	}
 	ob.count = encodeCount(u.UnreadCount)
 	return ob, nil
+}
+
+// notification sets ob's frame and count, in one allocation.
+func (e *frameEncoder) notification(ob *outbound, n *domain.Notification, count int) error {
+	const headRoom = len(`{"type":"notification","notification":{"id":"","seq":}`) + 20
+	const countRoom = len(`{"type":"unread_count","unread_count":}`) + 20
+	var tail []byte
+	if e.last != nil && sameTail(e.last, n) {
+		tail = e.lastTail
+	}
+	size := headRoom + 2*len(n.ID) + countRoom
+	if tail != nil {
+		size += len(tail)
+	} else {
+		size += 200 + len(n.Type) + len(n.Title) + len(n.Body) + len(n.ActionURL) + len(n.Data)
+	}
+	b := appendNotificationHead(make([]byte, 0, size), n)
+	start := len(b)
+	if tail != nil {
+		b = append(b, tail...)
+	} else {
+		var err error
+		if b, err = appendNotificationTail(b, n); err != nil {
+			e.last = nil
+			return err
+		}
+	}
+	end := len(b)
+	b = appendCountFrame(b, count)
+	ob.frame, ob.count = b[:end:end], b[end:]
+	e.last, e.lastTail = n, b[start:end:end]
+	return nil
+}
+
+// sameTail reports whether a and b encode to the same tail
+// (appendNotificationTail). The strings of one broadcast share their
+// memory, which makes the comparisons cheap.
+func sameTail(a, b *domain.Notification) bool {
+	if a.Type != b.Type || a.Severity != b.Severity || a.Title != b.Title || a.Body != b.Body ||
+		a.ActionURL != b.ActionURL || a.CreatedAt != b.CreatedAt ||
+		(a.Data == nil) != (b.Data == nil) || string(a.Data) != string(b.Data) {
+		return false
+	}
+	if a.ReadAt == nil || b.ReadAt == nil {
+		return a.ReadAt == b.ReadAt
+	}
+	return *a.ReadAt == *b.ReadAt
 }

@@ -146,27 +146,46 @@ func (h *Hub) unregister(c *conn) {
 // each connection; a connection whose queue is full is closed as slow (4008)
 // by its own goroutine. Brokers call it from their subscription.
 func (h *Hub) Deliver(u domain.InboxUpdate) {
-	k := userKey{tenant: u.TenantID, user: u.UserID}
-	s := h.shard(k)
-	s.mu.RLock()
-	n := len(s.users[k])
-	s.mu.RUnlock()
-	if n == 0 {
-		return // nobody of this user on this node: skip the encoding
+	us := [1]domain.InboxUpdate{u}
+	h.DeliverBatch(us[:])
+}
+
+// DeliverBatch is Deliver for updates in commit order. Every update is
+// queued before any connection starts writing, so a connection that
+// several are for sends them in one write. It does not keep us.
+func (h *Hub) DeliverBatch(us []domain.InboxUpdate) {
+	var enc frameEncoder
+	var startsBuf [16]*conn
+	starts := startsBuf[:0] // connections whose loop starts once all is queued
+	for i := range us {
+		u := &us[i]
+		k := userKey{tenant: u.TenantID, user: u.UserID}
+		s := h.shard(k)
+		s.mu.RLock()
+		n := len(s.users[k])
+		s.mu.RUnlock()
+		if n == 0 {
+			continue // nobody of this user on this node: skip the encoding
+		}
+		ob, err := enc.encode(u)
+		if err != nil {
+			// Connections will notice the missing seq on the next update
+			// and refill from History, which is the truth.
+			h.log.Error("hub: drop undeliverable update",
+				slog.String("tenant", string(u.TenantID)), slog.String("kind", string(u.Kind)),
+				slog.Any("err", err))
+			continue
+		}
+		s.mu.RLock()
+		for _, c := range s.users[k] {
+			if c.post(ob) {
+				starts = append(starts, c)
+			}
+		}
+		s.mu.RUnlock()
 	}
-	ob, err := encodeUpdate(u)
-	if err != nil {
-		// Connections will notice the missing seq on the next update and
-		// refill from History, which is the truth.
-		h.log.Error("hub: drop undeliverable update",
-			slog.String("tenant", string(u.TenantID)), slog.String("kind", string(u.Kind)),
-			slog.Any("err", err))
-		return
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, c := range s.users[k] {
-		c.enqueue(ob)
+	for _, c := range starts {
+		go c.loop()
 	}
 }
 

@@ -21,6 +21,7 @@ type metrics struct {
 	connections      prometheus.Gauge
 	connectionsTotal *prometheus.CounterVec
 	delivered        prometheus.Counter
+	writes           prometheus.Counter
 	latency          prometheus.Histogram
 	slowCloses       prometheus.Counter
 	historyInFlight  prometheus.Gauge
@@ -49,6 +50,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		delivered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "notifyhub_notifications_delivered_total",
 			Help: "Notification frames written to sockets (live and catch-up).",
+		}),
+		writes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "notifyhub_ws_writes_total",
+			Help: "Batches of frames written to sockets, each in one write: live frames queued together share one.",
 		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "notifyhub_delivery_latency_seconds",
@@ -86,7 +91,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.connectionsTotal, m.delivered, m.latency, m.slowCloses,
+	for _, c := range []prometheus.Collector{m.connections, m.connectionsTotal, m.delivered, m.writes, m.latency, m.slowCloses,
 		m.historyInFlight, m.historyWaiting, m.resyncsPending, m.refills} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register hub metrics: %w", err)

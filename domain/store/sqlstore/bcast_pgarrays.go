@@ -44,6 +44,93 @@ const pgInsertNotificationsQuery = `INSERT INTO notifications (` + notificationC
 		CAST(? AS text[]), CAST(? AS text[]))
 	AS r(id, tenant_id, user_id, seq, type, severity, title, body, action_url, data, read_at, created_at)`
 
+// pgSharedNotificationsQuery inserts rows that share their values but id,
+// user_id and seq with many others, as the recipients of a broadcast do
+// (a group commit may hold several broadcasts): each distinct set of the
+// shared values (type, severity, title, body, action_url, data, read_at,
+// created_at) is bound once, in eight arrays, and materialised once, so
+// PostgreSQL parses the json and times once per set, not per row; each row
+// is its id, user, seq and set number. The client encodes four long arrays
+// instead of twelve.
+const pgSharedNotificationsQuery = `WITH t AS MATERIALIZED (
+		SELECT k, type, severity, title, body, action_url, CAST(data AS json) AS data,
+			CAST(read_at AS timestamptz) AS read_at, CAST(created_at AS timestamptz) AS created_at
+		FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]))
+			WITH ORDINALITY AS s(type, severity, title, body, action_url, data, read_at, created_at, k))
+	INSERT INTO notifications (` + notificationCols + `)
+	SELECT r.id, CAST(? AS text), r.user_id, r.seq, t.type, t.severity, t.title, t.body, t.action_url, t.data,
+		t.read_at, t.created_at
+	FROM unnest(CAST(? AS uuid[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[])) AS r(id, user_id, seq, k)
+	JOIN t ON t.k = r.k`
+
+// Columns of a notification row (notificationCols order): those that
+// differ between the recipients of one broadcast, and the first of those
+// they share.
+const (
+	colID     = 0
+	colTenant = 1
+	colUser   = 2
+	colSeq    = 3
+	colShared = 4 // type, then severity ... created_at
+)
+
+// sharedSet is the values of a row outside id, tenant, user and seq.
+type sharedSet [notificationColCount - colShared]any
+
+// pgInsertNotifications is the statement and arguments inserting rows
+// (notificationColCount values each, as prepareNotification builds them,
+// seqs set, one tenant): pgSharedNotificationsQuery when the rows hold at
+// most half as many sets of shared values as rows, else
+// pgInsertNotificationsQuery.
+func pgInsertNotifications(rows []any) (string, []any) {
+	n := len(rows) / notificationColCount
+	if n < 2 {
+		return pgInsertNotificationsQuery, pgNotificationArgs(rows)
+	}
+	var sets []sharedSet
+	index := map[sharedSet]int64{}
+	ids, users, seqs, ks := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
+	for i := range n {
+		row := rows[i*notificationColCount : (i+1)*notificationColCount]
+		set := sharedSet(row[colShared:])
+		k := int64(len(sets))
+		// A broadcast's rows come one after the other: most rows share
+		// the set of the row before them (strings compare by pointer first).
+		if k > 0 && set == sets[k-1] {
+			k--
+		} else if at, ok := index[set]; ok {
+			k = at
+		} else {
+			if 2*(len(sets)+1) > n {
+				return pgInsertNotificationsQuery, pgNotificationArgs(rows)
+			}
+			index[set] = k
+			sets = append(sets, set)
+		}
+		ids[i], users[i], seqs[i], ks[i] = row[colID].(string), row[colUser].(string), row[colSeq].(int64), k+1
+	}
+	args := make([]any, 0, notificationColCount+4)
+	for c := range len(sharedSet{}) {
+		if c+colShared == 10 { // read_at: NULL for unread
+			col := make([]*string, len(sets))
+			for k := range sets {
+				if v, ok := sets[k][c].(string); ok {
+					col[k] = &v
+				}
+			}
+			args = append(args, col)
+			continue
+		}
+		col := make([]string, len(sets))
+		for k := range sets {
+			col[k] = sets[k][c].(string)
+		}
+		args = append(args, col)
+	}
+	return pgSharedNotificationsQuery, append(args, rows[colTenant], ids, users, seqs, ks)
+}
+
 // pgNotificationArgs turns rows (notificationColCount values each, as
 // prepareNotification builds them) into the arrays of
 // pgInsertNotificationsQuery.

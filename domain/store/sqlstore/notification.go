@@ -333,7 +333,8 @@ func (s *Store) insertNotificationRows(ctx context.Context, rows []any) error {
 		return s.insertRows(ctx, "insert notifications", `INSERT INTO notifications (`+notificationCols+`) VALUES `,
 			notificationColCount, notificationsPerInsert, rows)
 	}
-	_, err := s.exec(ctx, pgInsertNotificationsQuery, pgNotificationArgs(rows)...)
+	q, args := pgInsertNotifications(rows)
+	_, err := s.exec(ctx, q, args...)
 	if s.kind(err) == KindUniqueViolation {
 		return fmt.Errorf("insert notifications: id taken: %w", domain.ErrConflict)
 	}

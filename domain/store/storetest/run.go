@@ -30,6 +30,7 @@ func Run(t *testing.T, open Opener) {
 		{"Event", eventTests},
 		{"Notification", notificationTests},
 		{"UnreadCounter", unreadCounterTests},
+		{"NotificationUserRow", notificationUserRowTests},
 		{"User", userTests},
 		{"Job", jobTests},
 		{"FailedJob", failedJobTests},

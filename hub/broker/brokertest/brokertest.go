@@ -44,6 +44,10 @@ func Run(t *testing.T, newNodes NewNodes) {
 		t.Parallel()
 		testPublishCanceled(t, newNodes)
 	})
+	t.Run("BatchesKeepOrderWithSingles", func(t *testing.T) {
+		t.Parallel()
+		testBatches(t, newNodes)
+	})
 	t.Run("SubscribeRequiresCallbacks", func(t *testing.T) {
 		t.Parallel()
 		b := newNodes(t, 1)[0]
@@ -69,6 +73,12 @@ type sub struct {
 
 func subscribe(t *testing.T, b hub.Broker) *sub {
 	t.Helper()
+	return subscribeWith(t, b, false)
+}
+
+// subscribeWith subscribes through SubscribeBatch when batch is set.
+func subscribeWith(t *testing.T, b hub.Broker, batch bool) *sub {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	s := &sub{
 		updates: make(chan domain.InboxUpdate, 1024),
@@ -77,17 +87,25 @@ func subscribe(t *testing.T, b hub.Broker) *sub {
 		done:    make(chan struct{}),
 		cancel:  cancel,
 	}
+	deliver := func(u domain.InboxUpdate) {
+		if u.TenantID == probeTenant {
+			s.once.Do(func() { close(s.probes) })
+			return
+		}
+		s.updates <- u
+	}
+	resync := func() { s.resyncs <- struct{}{} }
 	go func() {
 		defer close(s.done)
-		s.err = b.Subscribe(ctx,
-			func(u domain.InboxUpdate) {
-				if u.TenantID == probeTenant {
-					s.once.Do(func() { close(s.probes) })
-					return
+		if batch {
+			s.err = b.(hub.BatchBroker).SubscribeBatch(ctx, func(us []domain.InboxUpdate) {
+				for _, u := range us {
+					deliver(u)
 				}
-				s.updates <- u
-			},
-			func() { s.resyncs <- struct{}{} })
+			}, resync)
+			return
+		}
+		s.err = b.Subscribe(ctx, deliver, resync)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -173,6 +191,89 @@ func testFanOutInOrder(t *testing.T, newNodes NewNodes) {
 			u := next(t, s)
 			require.Equal(t, int64(i), u.Seq, "updates out of order or missing")
 		}
+	}
+}
+
+// batchPublisher is a broker that publishes many updates at once (the
+// notification service's BatchFanout).
+type batchPublisher interface {
+	PublishBatch(ctx context.Context, us []domain.InboxUpdate) error
+}
+
+// testBatches checks PublishBatch and SubscribeBatch, where a backend has
+// them: a batch (broadcasts whose updates differ only in user, seq, count
+// and id, and other updates among them) reaches every subscription, batch
+// or not, intact and in order between the updates published singly
+// around it.
+func testBatches(t *testing.T, newNodes NewNodes) {
+	nodes := newNodes(t, 2)
+	bp, ok := nodes[0].(batchPublisher)
+	if !ok {
+		t.Skip("the backend has no PublishBatch")
+	}
+	subs := []*sub{subscribe(t, nodes[1])}
+	if _, ok := nodes[1].(hub.BatchBroker); ok {
+		subs = append(subs, subscribeWith(t, nodes[1], true))
+	}
+	warmUp(t, nodes[0], subs...)
+
+	readAt := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	var batch []domain.InboxUpdate
+	for b := range 3 {
+		tmpl := notificationUpdate("t1", "u0", 1)
+		tmpl.Notification.Title = fmt.Sprintf("broadcast %d", b)
+		for u := range 5 {
+			n := *tmpl.Notification
+			n.ID, n.UserID, n.Seq = domain.NewID(), domain.UserID(fmt.Sprint("u", u)), int64(b+1)
+			upd := tmpl
+			upd.UserID, upd.Seq, upd.UnreadCount, upd.Notification = n.UserID, n.Seq, b+u, &n
+			batch = append(batch, upd)
+		}
+		batch = append(batch, domain.InboxUpdate{Kind: domain.UpdateRead, TenantID: "t1", UserID: "u1",
+			IDs: []string{domain.NewID()}, UnreadCount: b, CommittedAt: readAt})
+	}
+	first, last := notificationUpdate("t1", "before", 1), notificationUpdate("t1", "after", 1)
+	require.NoError(t, nodes[0].Publish(t.Context(), first))
+	require.NoError(t, bp.PublishBatch(t.Context(), batch))
+	require.NoError(t, nodes[0].Publish(t.Context(), last))
+	want := append(append([]domain.InboxUpdate{first}, batch...), last)
+	for _, s := range subs {
+		for i, w := range want {
+			requireSameUpdate(t, w, next(t, s), fmt.Sprintf("update %d", i))
+		}
+	}
+}
+
+// requireSameUpdate checks that got carries what w did.
+func requireSameUpdate(t *testing.T, w, got domain.InboxUpdate, what string) {
+	t.Helper()
+	require.Equal(t, w.Kind, got.Kind, what)
+	require.Equal(t, w.TenantID, got.TenantID, what)
+	require.Equal(t, w.UserID, got.UserID, what)
+	require.Equal(t, w.Seq, got.Seq, what)
+	require.Equal(t, w.IDs, got.IDs, what)
+	require.Equal(t, w.UnreadCount, got.UnreadCount, what)
+	require.True(t, w.CommittedAt.Equal(got.CommittedAt), "%s: committed_at %v != %v", what, got.CommittedAt, w.CommittedAt)
+	if w.Notification == nil {
+		require.Nil(t, got.Notification, what)
+		return
+	}
+	require.NotNil(t, got.Notification, what)
+	wn, gn := *w.Notification, *got.Notification
+	require.Equal(t, wn.ID, gn.ID, what)
+	require.Equal(t, wn.TenantID, gn.TenantID, what)
+	require.Equal(t, wn.UserID, gn.UserID, what)
+	require.Equal(t, wn.Seq, gn.Seq, what)
+	require.Equal(t, wn.Type, gn.Type, what)
+	require.Equal(t, wn.Severity, gn.Severity, what)
+	require.Equal(t, wn.Title, gn.Title, what)
+	require.Equal(t, wn.Body, gn.Body, what)
+	require.Equal(t, wn.ActionURL, gn.ActionURL, what)
+	require.JSONEq(t, string(wn.Data), string(gn.Data), what)
+	require.True(t, wn.CreatedAt.Equal(gn.CreatedAt), what)
+	require.Equal(t, wn.ReadAt == nil, gn.ReadAt == nil, what)
+	if wn.ReadAt != nil {
+		require.True(t, wn.ReadAt.Equal(*gn.ReadAt), what)
 	}
 }
 

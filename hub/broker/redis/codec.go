@@ -133,6 +133,19 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 // decodeV2 decodes the v2 form. Its strings share raw's memory: no copies.
 func decodeV2(raw string) (domain.InboxUpdate, error) {
 	r := reader{s: raw}
+	u := r.update(nil)
+	if r.err == nil && len(r.s) > 0 {
+		r.err = fmt.Errorf("%d bytes after the update", len(r.s))
+	}
+	if r.err != nil {
+		return domain.InboxUpdate{}, r.err
+	}
+	return u, nil
+}
+
+// update reads one update in the v2 form; its notification, if any, is n
+// (nil: a new one).
+func (r *reader) update(n *domain.Notification) domain.InboxUpdate {
 	var u domain.InboxUpdate
 	u.Kind = domain.UpdateKind(r.str())
 	u.TenantID = domain.TenantID(r.str())
@@ -140,19 +153,23 @@ func decodeV2(raw string) (domain.InboxUpdate, error) {
 	u.Seq = r.varint()
 	u.UnreadCount = int(r.varint())
 	u.CommittedAt = r.time()
-	if n := r.uvarint(); n > 0 && r.err == nil {
+	if k := r.uvarint(); k > 0 && r.err == nil {
 		// Every id takes at least one byte: a corrupt count cannot make
 		// a huge allocation.
-		if n > uint64(len(r.s)) {
-			return u, errTruncated
+		if k > uint64(len(r.s)) {
+			r.fail(errTruncated)
+			return u
 		}
-		u.IDs = make([]string, n)
+		u.IDs = make([]string, k)
 		for i := range u.IDs {
 			u.IDs[i] = r.str()
 		}
 	}
 	if r.flag() {
-		u.Notification = &domain.Notification{
+		if n == nil {
+			n = new(domain.Notification)
+		}
+		*n = domain.Notification{
 			ID:        r.str(),
 			TenantID:  u.TenantID,
 			UserID:    u.UserID,
@@ -166,17 +183,12 @@ func decodeV2(raw string) (domain.InboxUpdate, error) {
 		}
 		if r.flag() {
 			t := r.time()
-			u.Notification.ReadAt = &t
+			n.ReadAt = &t
 		}
-		u.Notification.CreatedAt = r.time()
+		n.CreatedAt = r.time()
+		u.Notification = n
 	}
-	if r.err == nil && len(r.s) > 0 {
-		r.err = fmt.Errorf("%d bytes after the update", len(r.s))
-	}
-	if r.err != nil {
-		return domain.InboxUpdate{}, r.err
-	}
-	return u, nil
+	return u
 }
 
 // reader consumes the v2 form; after the first error it reads zeros and
@@ -275,14 +287,25 @@ func uvarintString(s string) (uint64, int) {
 	return 0, 0
 }
 
-// decode decodes an entry of either form.
-func decode(m redis.XMessage) (domain.InboxUpdate, error) {
+// decode decodes an entry of any form, appending its updates to us.
+func decode(us []domain.InboxUpdate, m redis.XMessage) ([]domain.InboxUpdate, error) {
+	if raw, ok := m.Values[fieldV3].(string); ok {
+		out, err := decodeV3(us, raw)
+		if err != nil {
+			return us, fmt.Errorf("entry %s: %w", m.ID, err)
+		}
+		return out, nil
+	}
 	if raw, ok := m.Values[fieldV2].(string); ok {
 		u, err := decodeV2(raw)
 		if err != nil {
-			return u, fmt.Errorf("entry %s: %w", m.ID, err)
+			return us, fmt.Errorf("entry %s: %w", m.ID, err)
 		}
-		return u, nil
+		return append(us, u), nil
 	}
-	return decodeV1(m)
+	u, err := decodeV1(m)
+	if err != nil {
+		return us, err
+	}
+	return append(us, u), nil
 }

@@ -2,6 +2,7 @@ package redisbroker
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -42,9 +43,9 @@ func requireSameAsV1(t *testing.T, u domain.InboxUpdate) {
 	if err1 != nil {
 		return
 	}
-	want, err := decode(m1)
+	want, err := decodeOne(m1)
 	require.NoError(t, err)
-	got, err := decode(m2)
+	got, err := decodeOne(m2)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 }
@@ -108,7 +109,7 @@ func TestDecodeV1Entry(t *testing.T) {
 	m := redis.XMessage{ID: "5-1", Values: map[string]any{fieldV1: `{"kind":"notification","tenant_id":"t1","user_id":"u1",` +
 		`"notification":{"id":"n1","seq":0,"type":"T","severity":"info","title":"hi","body":"","action_url":"",` +
 		`"data":{"k":1},"read_at":null,"created_at":"2026-01-02T03:04:05Z"},"seq":12,"unread_count":3,"committed_at":"2026-01-02T03:04:06Z"}`}}
-	u, err := decode(m)
+	u, err := decodeOne(m)
 	require.NoError(t, err)
 	require.Equal(t, domain.InboxUpdate{
 		Kind: domain.UpdateNotification, TenantID: "t1", UserID: "u1", Seq: 12, UnreadCount: 3,
@@ -129,7 +130,7 @@ func TestDecodeTakesTenantAndUserFromEnvelope(t *testing.T) {
 		u.Notification.TenantID, u.Notification.UserID = "t-wrong", "u-wrong"
 		m, err := entryV2(u)
 		require.NoError(t, err)
-		got, err := decode(m)
+		got, err := decodeOne(m)
 		require.NoError(t, err)
 		require.Equal(t, tenant, got.TenantID)
 		require.Equal(t, domain.UserID("same-user"), got.UserID)
@@ -154,7 +155,7 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 		_, err = decodeV2(raw + "x")
 		require.Error(t, err)
 	}
-	_, err := decode(redis.XMessage{ID: "1-0", Values: map[string]any{"other": "x"}})
+	_, err := decodeOne(redis.XMessage{ID: "1-0", Values: map[string]any{"other": "x"}})
 	require.ErrorContains(t, err, "no \"u2\" or \"update\" field")
 }
 
@@ -189,10 +190,22 @@ func FuzzDecode(f *testing.F) {
 		if v1 {
 			field = fieldV1
 		}
-		u, err := decode(redis.XMessage{ID: "1-0", Values: map[string]any{field: raw}})
+		u, err := decodeOne(redis.XMessage{ID: "1-0", Values: map[string]any{field: raw}})
 		if err == nil && u.Notification != nil {
 			require.Equal(t, u.TenantID, u.Notification.TenantID)
 			require.Equal(t, u.UserID, u.Notification.UserID)
 		}
 	})
+}
+
+// decodeOne decodes an entry that must hold one update.
+func decodeOne(m redis.XMessage) (domain.InboxUpdate, error) {
+	us, err := decode(nil, m)
+	if err != nil {
+		return domain.InboxUpdate{}, err
+	}
+	if len(us) != 1 {
+		return domain.InboxUpdate{}, fmt.Errorf("entry %s: %d updates, want 1", m.ID, len(us))
+	}
+	return us[0], nil
 }

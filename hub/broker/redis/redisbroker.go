@@ -154,30 +154,58 @@ func (b *Broker) Publish(ctx context.Context, u domain.InboxUpdate) error {
 	return nil
 }
 
-// publishPipeline bounds the XADDs sent in one round trip.
-const publishPipeline = 1000
+// publishPipeline bounds the entries sent in one round trip.
+const publishPipeline = 64
 
-// PublishBatch is Publish for many updates, in order, in one round trip
-// per 1,000 (a pipeline of XADDs on one connection, so they keep their
-// order in the stream): a broadcast to a tenant's users costs a few round
-// trips, not one per user. On error some of the updates may have been
-// published; like Publish, it is not retried.
+// PublishBatch is Publish for many updates, in order. Runs of alike
+// notification updates (a broadcast's) share v3 entries of up to 1,024
+// updates, written in a pipeline of XADDs on one connection, so they keep
+// their order in the stream: a broadcast to a tenant's users costs one
+// round trip and a few entries, not one of each per user. Every entry
+// trims the stream to about MaxLen updates: an entry of k updates to
+// MaxLen/k entries. On error some of the updates may have been published;
+// like Publish, it is not retried.
 func (b *Broker) PublishBatch(ctx context.Context, us []domain.InboxUpdate) error {
-	for start := 0; start < len(us); start += publishPipeline {
-		pipe := b.client.Pipeline()
-		for _, u := range us[start:min(start+publishPipeline, len(us))] {
-			values, err := entryValues(u)
-			if err != nil {
-				return fmt.Errorf("redis broker: publish: %w", err)
-			}
-			pipe.XAdd(ctx, &redis.XAddArgs{Stream: b.key, MaxLen: b.cfg.MaxLen, Approx: true, Values: values})
+	var enc batchEncoder
+	pipe := b.client.Pipeline()
+	queued := 0
+	exec := func() error {
+		if queued == 0 {
+			return nil
 		}
+		queued = 0
 		if _, err := pipe.Exec(ctx); err != nil {
 			b.errors.WithLabelValues("publish").Inc()
 			return fmt.Errorf("redis broker: xadd %s: %w", b.key, err)
 		}
+		return nil
 	}
-	return nil
+	add := func() error {
+		count := enc.count
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: b.key, MaxLen: max(1, b.cfg.MaxLen/int64(count)), Approx: true,
+			Values: []any{fieldV3, enc.entry()}})
+		if queued++; queued >= publishPipeline {
+			return exec()
+		}
+		return nil
+	}
+	for _, u := range us {
+		if err := enc.add(u); err != nil {
+			// Entries still in the pipeline are not sent either.
+			return fmt.Errorf("redis broker: publish: %w", err)
+		}
+		if enc.full() {
+			if err := add(); err != nil {
+				return err
+			}
+		}
+	}
+	if enc.count > 0 {
+		if err := add(); err != nil {
+			return err
+		}
+	}
+	return exec()
 }
 
 // Subscribe reads the stream from its current end until ctx is done (see
@@ -187,6 +215,24 @@ func (b *Broker) Subscribe(ctx context.Context, deliver func(domain.InboxUpdate)
 	if deliver == nil || resync == nil {
 		return errors.New("redis broker: subscribe: deliver and resync are required")
 	}
+	return b.subscribe(ctx, func(us []domain.InboxUpdate) {
+		for _, u := range us {
+			deliver(u)
+		}
+	}, resync)
+}
+
+// SubscribeBatch is Subscribe delivering what each read brings (up to 256
+// entries, each of one update or a batch) in one call (see
+// hub.BatchBroker).
+func (b *Broker) SubscribeBatch(ctx context.Context, deliver func([]domain.InboxUpdate), resync func()) error {
+	if deliver == nil || resync == nil {
+		return errors.New("redis broker: subscribe: deliver and resync are required")
+	}
+	return b.subscribe(ctx, deliver, resync)
+}
+
+func (b *Broker) subscribe(ctx context.Context, deliver func([]domain.InboxUpdate), resync func()) error {
 	s := &subscriber{b: b, deliver: deliver, resync: resync}
 	defer s.closeConn()
 
@@ -228,8 +274,9 @@ func (b *Broker) Subscribe(ctx context.Context, deliver func(domain.InboxUpdate)
 // connID, read by the waker.
 type subscriber struct {
 	b       *Broker
-	deliver func(domain.InboxUpdate)
+	deliver func([]domain.InboxUpdate)
 	resync  func()
+	batch   []domain.InboxUpdate // decoded from one read, reused
 
 	conn   *redis.Conn
 	connID atomic.Int64
@@ -270,20 +317,35 @@ func (s *subscriber) readOnce(ctx context.Context) error {
 	for _, st := range streams {
 		for _, m := range st.Messages {
 			s.lastID = m.ID
-			u, err := decode(m)
-			if err != nil {
+			var err error
+			if s.batch, err = decode(s.batch, m); err != nil {
 				// Not ours to fix, and the update is lost for this node:
-				// the database still has it.
+				// the database still has it. What came before it is
+				// delivered first, so the resync follows it.
+				s.flush()
 				s.b.errors.WithLabelValues("decode").Inc()
 				s.b.log.Error("redis broker: undecodable entry, resyncing", slog.String("id", m.ID), slog.Any("err", err))
 				s.b.resyncs.Inc()
 				s.resync()
-				continue
 			}
-			s.deliver(u)
 		}
 	}
+	s.flush()
 	return nil
+}
+
+// flush delivers the updates decoded so far.
+func (s *subscriber) flush() {
+	if len(s.batch) == 0 {
+		return
+	}
+	s.deliver(s.batch)
+	clear(s.batch) // the updates point into the entries' memory
+	if cap(s.batch) > 4*maxBatchUpdates {
+		s.batch = nil // a catch-up read's burst is not kept
+	} else {
+		s.batch = s.batch[:0]
+	}
 }
 
 // connect opens a dedicated connection: a blocking XREAD would otherwise

@@ -1,0 +1,106 @@
+package storetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
+)
+
+// notificationUserRowTests check what the notifications -> users foreign
+// key (dropped by migration 00010) used to: the store itself creates or
+// updates the user's row in every transaction that stores a notification.
+var notificationUserRowTests = map[string]func(t *testing.T, s *sqlstore.Store){
+	// A broadcast's rows share every value but id, user and seq (on
+	// PostgreSQL they are then bound once, not per row): hostile ones read
+	// back exactly, read and unread alike, two broadcasts in one batch
+	// each keep their own, and so does a row that differs from the rest.
+	"BroadcastSharedValuesReadBack": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		read := at(time.Hour)
+		for b, h := range bcastHostile {
+			data, err := json.Marshal(map[string]any{h: h, "list": []string{h, "x"}})
+			require.NoError(t, err)
+			var batch []*domain.Notification
+			for i := range 600 {
+				n := &domain.Notification{ID: domain.NewID(), TenantID: tenantA, UserID: domain.UserID(fmt.Sprintf("s-%03d", i)),
+					Type: "AnnouncementNotification", Severity: domain.SeverityInfo, Title: h, Body: h + h, ActionURL: "/a?q=" + h,
+					Data: data, CreatedAt: at(time.Duration(b) * time.Second)}
+				if b%2 == 1 {
+					n.ReadAt = &read
+				}
+				if i >= 300 { // a second broadcast in the same batch (a group commit)
+					n.Title, n.Data = h+" second", json.RawMessage(`{"second":true}`)
+				}
+				if b == len(bcastHostile)-1 && i == 599 {
+					n.Title = "the last row differs" // no longer a shared batch
+				}
+				batch = append(batch, n)
+			}
+			_, err = s.InsertNotificationsUnread(ctx, batch)
+			require.NoError(t, err)
+			for _, i := range []int{0, 299, 599} {
+				want := batch[i]
+				got, err := s.NotificationsAfter(ctx, tenantA, want.UserID, int64(b), 1)
+				require.NoError(t, err)
+				require.Len(t, got, 1)
+				g := got[0]
+				require.Equal(t, want.ID, g.ID)
+				require.Equal(t, int64(b+1), g.Seq)
+				require.Equal(t, want.Title, g.Title)
+				require.Equal(t, want.Body, g.Body)
+				require.Equal(t, want.ActionURL, g.ActionURL)
+				require.JSONEq(t, string(want.Data), string(g.Data))
+				require.True(t, stored(want.CreatedAt).Equal(g.CreatedAt), "created_at %v, want %v", g.CreatedAt, want.CreatedAt)
+				require.Equal(t, want.ReadAt == nil, g.ReadAt == nil)
+				if want.ReadAt != nil {
+					require.True(t, stored(read).Equal(*g.ReadAt))
+				}
+			}
+		}
+		unread, err := s.UnreadCount(ctx, tenantA, "s-000")
+		require.NoError(t, err)
+		require.Equal(t, (len(bcastHostile)+1)/2, unread)
+	},
+	"EveryStoredNotificationHasItsUserRow": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		require.NoError(t, s.UpsertUser(ctx, domain.User{TenantID: tenantA, ID: "known"}))
+		// One by one, to a known user and to users and tenants never seen.
+		for _, n := range []*domain.Notification{
+			newNotification(tenantA, "known", "one"),
+			newNotification(tenantA, "unknown-1", "one"),
+			newNotification("tenant-never-seen", "unknown-2", "one"),
+		} {
+			require.NoError(t, s.InsertNotification(ctx, n))
+		}
+		// In batches: known, unknown, one user twice, a new tenant; the
+		// batch larger than a statement chunk.
+		for _, tenant := range []domain.TenantID{tenantA, tenantB, "tenant-batch-new"} {
+			var batch []*domain.Notification
+			for i := range 1201 {
+				batch = append(batch, newNotification(tenant, domain.UserID(fmt.Sprintf("b-%04d", i%1100)), "batch"))
+			}
+			batch = append(batch, newNotification(tenant, "known", "batch"), newNotification(tenant, "unknown-1", "batch"))
+			_, err := s.InsertNotificationsUnread(ctx, batch)
+			require.NoError(t, err)
+		}
+		single := []*domain.Notification{newNotification(tenantB, "unknown-3", "alone")}
+		require.NoError(t, s.InsertNotifications(ctx, single))
+
+		var orphans, behind, stored int
+		require.NoError(t, s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications n WHERE NOT EXISTS
+			(SELECT 1 FROM users u WHERE u.tenant_id = n.tenant_id AND u.id = n.user_id)`).Scan(&orphans))
+		require.Zero(t, orphans, "notifications without their user's row")
+		// And the row's counter has handed out every stored seq.
+		require.NoError(t, s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications n JOIN users u
+			ON u.tenant_id = n.tenant_id AND u.id = n.user_id WHERE n.seq > u.notification_seq`).Scan(&behind))
+		require.Zero(t, behind)
+		require.NoError(t, s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications`).Scan(&stored))
+		require.Equal(t, 3+3*1203+1, stored)
+	},
+}
