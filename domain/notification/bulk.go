@@ -312,15 +312,18 @@ func (s *BulkService) Request(ctx context.Context, actor domain.Actor, in BulkRe
 	if err != nil {
 		return Bulk{}, err
 	}
-	if size, ok := s.directSize(b); ok {
-		sent, err := s.sendDirect(ctx, b, size)
+	m, ok, err := s.newDirectSend(ctx, b)
+	if err != nil {
+		s.sender.log.WarnContext(ctx, "reading a bulk audience failed; queueing it as a job",
+			slog.String("bulk_id", b.ID), slog.Any("error", err))
+	}
+	if ok {
+		sent, err := s.sendDirect(m)
 		if err == nil {
 			return sent, nil
 		}
-		if !errors.Is(err, errAudienceTooLarge) {
-			s.sender.log.WarnContext(ctx, "direct bulk send failed; queueing it as a job",
-				slog.String("bulk_id", b.ID), slog.Any("error", err))
-		}
+		s.sender.log.WarnContext(ctx, "direct bulk send failed; queueing it as a job",
+			slog.String("bulk_id", b.ID), slog.Any("error", err))
 	}
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		if err := s.store.InsertBulk(ctx, b); err != nil {

@@ -37,15 +37,16 @@ const (
 	groupRecipientsMax = 4000 // recipients; a request alone always fits
 )
 
-// errAudienceTooLarge: a permission or all audience outgrew InlineMax; the
-// queued job sends it.
-var errAudienceTooLarge = errors.New("audience larger than the direct-send limit")
-
 // directSend is one request waiting for its group to commit.
 type directSend struct {
 	ctx  context.Context // the request's: a member whose request ended is dropped
 	bulk Bulk
 	size int // recipients it may reach, to bound the group
+	// audience is a permission or all audience already resolved (by
+	// resolveAudience): its size bounds the group by the users it really
+	// reaches, so several broadcasts share a commit and their frames a
+	// socket write.
+	audience []domain.UserID
 	// Set by the flush before done is closed.
 	result Bulk
 	err    error
@@ -59,23 +60,36 @@ type groupCommit struct {
 	running bool // a flusher goroutine is draining the queue
 }
 
-// directSize is how many recipients b may reach when it is sent directly,
-// and whether it may be: an explicit list up to InlineMax, or a
-// permission or all audience; the latter is counted in the transaction
-// itself, and goes to the job if it turns out larger.
-func (s *BulkService) directSize(b Bulk) (int, bool) {
+// directSend returns b's direct send, and whether b may be sent
+// directly: an explicit list up to InlineMax, or a permission or all
+// audience of at most InlineMax users, read here, before the group's
+// write (users are never deleted; one that joins the audience meanwhile
+// is one that joined a moment after the send, as under read committed).
+func (s *BulkService) newDirectSend(ctx context.Context, b Bulk) (*directSend, bool, error) {
 	if s.InlineMax <= 0 {
-		return 0, false
+		return nil, false, nil
 	}
+	m := &directSend{ctx: ctx, bulk: b, done: make(chan struct{})}
 	if n := len(b.Audience.UserIDs); n > 0 {
-		return n, n <= s.InlineMax
+		m.size = n
+		return m, n <= s.InlineMax, nil
 	}
-	return s.InlineMax, true
+	to, err := s.store.UserIDsAfter(ctx, b.TenantID, b.Audience.Permission, "", s.InlineMax+1)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(to) > s.InlineMax {
+		return nil, false, nil
+	}
+	m.audience = to
+	m.size = max(len(to), 1)
+	return m, true, nil
 }
 
-// sendDirect sends b through a group commit and returns it as committed.
-func (s *BulkService) sendDirect(ctx context.Context, b Bulk, size int) (Bulk, error) {
-	m := &directSend{ctx: ctx, bulk: b, size: size, done: make(chan struct{})}
+// sendDirect sends m's bulk through a group commit and returns it as
+// committed.
+func (s *BulkService) sendDirect(m *directSend) (Bulk, error) {
+	b := m.bulk
 	g := &s.lanes[laneOf(b)]
 	g.mu.Lock()
 	g.queue = append(g.queue, m)
@@ -162,7 +176,7 @@ func (s *BulkService) flush(group []*directSend) {
 		for _, m := range live {
 			if err := s.commitGroup([]*directSend{m}); err != nil {
 				m.err = err
-			} // else m.err is errAudienceTooLarge or nil, as the commit left it
+			}
 			close(m.done)
 		}
 		return
@@ -211,13 +225,8 @@ func (s *BulkService) commitGroup(group []*directSend) error {
 			}
 			b.ResumeAfter = ids[len(ids)-1]
 		} else {
-			if to, err = s.store.UserIDsAfter(ctx, b.TenantID, b.Audience.Permission, "", s.InlineMax+1); err != nil {
-				return err
-			}
-			if len(to) > s.InlineMax {
-				m.err = errAudienceTooLarge
-				continue
-			}
+			// A permission or all audience, resolved by newDirectSend.
+			to = m.audience
 			if len(to) > 0 {
 				b.ResumeAfter = to[len(to)-1]
 			}

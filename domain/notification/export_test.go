@@ -2,6 +2,7 @@ package notification
 
 import (
 	"context"
+	"errors"
 
 	"github.com/notifyhub/notifyhub/domain"
 )
@@ -11,7 +12,9 @@ import (
 // outcome i is request i's committed bulk or error. A request given an id
 // in ids (when not "") uses it instead of a new one.
 func (s *BulkService) CommitAsOneGroup(ctx context.Context, actor domain.Actor, ins []BulkRequest, ids []string) ([]Bulk, []error) {
-	group := make([]*directSend, len(ins))
+	var group []*directSend
+	bulks, errs := make([]Bulk, len(ins)), make([]error, len(ins))
+	at := map[*directSend]int{}
 	for i, in := range ins {
 		b, err := s.newBulk(actor, in)
 		if err != nil {
@@ -20,18 +23,28 @@ func (s *BulkService) CommitAsOneGroup(ctx context.Context, actor domain.Actor, 
 		if i < len(ids) && ids[i] != "" {
 			b.ID = ids[i]
 		}
-		size, _ := s.directSize(b)
-		group[i] = &directSend{ctx: ctx, bulk: b, size: size, done: make(chan struct{})}
+		m, ok, err := s.newDirectSend(ctx, b)
+		if err != nil {
+			panic(err)
+		}
+		if !ok {
+			bulks[i], errs[i] = b, ErrAudienceTooLarge
+			continue
+		}
+		at[m] = i
+		group = append(group, m)
 	}
-	s.flush(group)
-	bulks, errs := make([]Bulk, len(group)), make([]error, len(group))
-	for i, m := range group {
+	if len(group) > 0 {
+		s.flush(group)
+	}
+	for _, m := range group {
 		<-m.done
-		bulks[i], errs[i] = m.result, m.err
+		bulks[at[m]], errs[at[m]] = m.result, m.err
 	}
 	return bulks, errs
 }
 
-// ErrAudienceTooLarge is what a direct send of a permission or all
-// audience larger than InlineMax ends with (Request then queues the job).
-var ErrAudienceTooLarge = errAudienceTooLarge
+// ErrAudienceTooLarge is CommitAsOneGroup's outcome for a request that
+// may not be sent directly (an audience larger than InlineMax: Request
+// queues the job instead).
+var ErrAudienceTooLarge = errors.New("audience larger than the direct-send limit")
