@@ -52,7 +52,11 @@ func (s *Store) AppendEvents(ctx context.Context, events ...domain.Event) error 
 	if len(events) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(events)*8)
+	// Column by column, in eventCols order.
+	var cols [8][]string
+	for c := range cols {
+		cols[c] = make([]string, len(events))
+	}
 	for i, e := range events {
 		id, err := newRowID("id", e.ID)
 		if err != nil {
@@ -68,20 +72,32 @@ func (s *Store) AppendEvents(ctx context.Context, events ...domain.Event) error 
 		if err != nil {
 			return fmt.Errorf("append events: event %s: %w", id, err)
 		}
-		args = append(args, id, e.TenantID, e.ActorID, e.Type, e.AggregateType, e.AggregateID,
-			encTimeOrNow(e.OccurredAt), payload)
+		for c, v := range [8]string{id, string(e.TenantID), string(e.ActorID), e.Type, e.AggregateType, e.AggregateID,
+			encTimeOrNow(e.OccurredAt), payload} {
+			cols[c][i] = v
+		}
 	}
 	return s.InTx(ctx, func(ctx context.Context) error {
-		for start := 0; start < len(events); start += eventsPerInsert {
-			n := min(eventsPerInsert, len(events)-start)
-			q := `INSERT INTO events (` + eventCols + `) VALUES ` + valuesList(n, 8)
-			_, err := s.exec(ctx, q, args[start*8:(start+n)*8]...)
-			if s.kind(err) == KindUniqueViolation {
-				return fmt.Errorf("append events: duplicate event id: %w", domain.ErrConflict)
+		var err error
+		if s.pgArrays() {
+			_, err = s.exec(ctx, pgAppendEventsQuery, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7])
+		} else {
+			for start := 0; start < len(events) && err == nil; start += eventsPerInsert {
+				n := min(eventsPerInsert, len(events)-start)
+				args := make([]any, 0, n*8)
+				for i := start; i < start+n; i++ {
+					for c := range cols {
+						args = append(args, cols[c][i])
+					}
+				}
+				_, err = s.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES `+valuesList(n, 8), args...)
 			}
-			if err != nil {
-				return s.wrap("append events", err)
-			}
+		}
+		if s.kind(err) == KindUniqueViolation {
+			return fmt.Errorf("append events: duplicate event id: %w", domain.ErrConflict)
+		}
+		if err != nil {
+			return s.wrap("append events", err)
 		}
 		s.txFrom(ctx).events.Store(true)
 		return nil
@@ -97,7 +113,18 @@ func valuesList(rows, cols int) string {
 // inList is "?, ?, ?" for n markers.
 func inList(n int) string { return strings.Repeat("?, ", n-1) + "?" }
 
-// ClaimUnpublished returns up to limit (default 100, at most 1000) committed,
+// pgAppendEventsQuery appends events held column by column in arrays, in
+// their order (WITH ORDINALITY: pos follows it): one statement for a batch
+// of any size, where a VALUES list binds 8 parameters per event and takes
+// one statement per eventsPerInsert.
+const pgAppendEventsQuery = `INSERT INTO events (` + eventCols + `)
+	SELECT id, tenant_id, actor_id, type, aggregate_type, aggregate_id, CAST(occurred_at AS timestamptz), CAST(payload AS json)
+	FROM unnest(CAST(? AS uuid[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+		CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]))
+		WITH ORDINALITY AS e(id, tenant_id, actor_id, type, aggregate_type, aggregate_id, occurred_at, payload, n)
+	ORDER BY n`
+
+// ClaimUnpublished returns up to limit (default 100, at most 10,000) committed,
 // unpublished events, oldest (outbox position) first. It must run inside
 // InTx: on PostgreSQL the rows stay locked (FOR UPDATE SKIP LOCKED) until
 // that transaction ends, so concurrent relays never claim the same rows; on
@@ -111,7 +138,7 @@ func (s *Store) ClaimUnpublished(ctx context.Context, limit int) ([]domain.Event
 		return nil, errors.New("claim unpublished events: must run inside InTx")
 	}
 	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE published_at IS NULL ORDER BY pos LIMIT ?`+s.d.LockRows(true),
-		clamp(limit, 100, 1000))
+		clamp(limit, 100, maxClaim))
 	if err != nil {
 		return nil, s.wrap("claim unpublished events", err)
 	}
@@ -134,6 +161,18 @@ func collectEvents(op string, rows *sql.Rows) ([]domain.Event, error) {
 	return out, nil
 }
 
+// maxClaim bounds one claim: a relay far behind takes batches this large.
+const maxClaim = 10_000
+
+// pgMarkPublishedQuery marks the events of one uuid[] parameter. "IS NOT
+// DISTINCT FROM NULL" is "IS NULL" that the planner cannot match with the
+// predicate of events_unpublished: through that index, an UPDATE reads
+// every unpublished row to find its few (the plan it picked when the
+// statistics were taken with the outbox empty), which made each batch of a
+// large backlog slower than the last. The unique index on id finds them.
+const pgMarkPublishedQuery = `UPDATE events SET published_at = ?
+	WHERE id = ANY(CAST(? AS uuid[])) AND published_at IS NOT DISTINCT FROM NULL`
+
 // MarkPublished records that the events with these ids reached the stream.
 // Ids already marked, unknown or malformed are skipped.
 func (s *Store) MarkPublished(ctx context.Context, ids []string, at time.Time) error {
@@ -144,6 +183,19 @@ func (s *Store) MarkPublished(ctx context.Context, ids []string, at time.Time) e
 		}
 	}
 	when := encTimeOrNow(at)
+	if s.pgArrays() {
+		if len(keys) == 0 {
+			return nil
+		}
+		list := make([]string, len(keys))
+		for i, k := range keys {
+			list[i] = k.(string)
+		}
+		if _, err := s.exec(ctx, pgMarkPublishedQuery, when, list); err != nil {
+			return s.wrap("mark events published", err)
+		}
+		return nil
+	}
 	for start := 0; start < len(keys); start += idsPerUpdate {
 		chunk := keys[start:min(start+idsPerUpdate, len(keys))]
 		args := append([]any{when}, chunk...)
