@@ -125,20 +125,43 @@ const pgAppendEventsQuery = `INSERT INTO events (` + eventCols + `)
 	ORDER BY n`
 
 // ClaimUnpublished returns up to limit (default 100, at most 10,000) committed,
-// unpublished events, oldest (outbox position) first. It must run inside
-// InTx: on PostgreSQL the rows stay locked (FOR UPDATE SKIP LOCKED) until
-// that transaction ends, so concurrent relays never claim the same rows; on
-// SQLite the write transaction excludes other claimers.
+// unpublished events: dispatched jobs first, then the others, each oldest
+// (outbox position) first. It must run inside InTx: on PostgreSQL the rows
+// stay locked (FOR UPDATE SKIP LOCKED) until that transaction ends, so
+// concurrent relays never claim the same rows; on SQLite the write
+// transaction excludes other claimers.
 //
 // It selects by published_at rather than from a remembered position, so an
 // event whose transaction commits after a later-positioned one is still
 // claimed, by a later call.
+//
+// Jobs go first so that a job never waits behind a backlog of domain
+// events (a large import's million ProductCreated held up the import's own
+// continuation for minutes); they go to their queues' topics, so no
+// consumer sees an order change.
 func (s *Store) ClaimUnpublished(ctx context.Context, limit int) ([]domain.Event, error) {
 	if !s.inTx(ctx) {
 		return nil, errors.New("claim unpublished events: must run inside InTx")
 	}
-	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE published_at IS NULL ORDER BY pos LIMIT ?`+s.d.LockRows(true),
-		clamp(limit, 100, maxClaim))
+	limit = clamp(limit, 100, maxClaim)
+	jobs, err := s.claimEvents(ctx, unpublishedJobs, limit)
+	if err != nil || len(jobs) == limit {
+		return jobs, err
+	}
+	rest, err := s.claimEvents(ctx, unpublishedOthers, limit-len(jobs))
+	return append(jobs, rest...), err
+}
+
+// The two halves of a claim. The job type is written into the statement,
+// not bound: only a literal lets the planners match the partial index
+// events_unpublished_jobs (migration 00011).
+const (
+	unpublishedJobs   = `published_at IS NULL AND type = '` + domain.EventJobDispatched + `'`
+	unpublishedOthers = `published_at IS NULL AND type <> '` + domain.EventJobDispatched + `'`
+)
+
+func (s *Store) claimEvents(ctx context.Context, where string, limit int) ([]domain.Event, error) {
+	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE `+where+` ORDER BY pos LIMIT ?`+s.d.LockRows(true), limit)
 	if err != nil {
 		return nil, s.wrap("claim unpublished events", err)
 	}

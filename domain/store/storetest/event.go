@@ -194,6 +194,30 @@ var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		require.NoError(t, s.MarkPublished(ctx, append(eventIDs(events), domain.NewID(), "bad"), time.Now()))
 		require.NoError(t, s.MarkPublished(ctx, nil, time.Now()))
 	},
+	"ClaimJobsBeforeOtherEvents": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		// A backlog of domain events, then two jobs and a listener retry
+		// behind it, then more events.
+		var backlog []domain.Event
+		for i := range 6 {
+			backlog = append(backlog, newEvent(t, tenantA, "ProductCreated", time.Duration(i)*time.Second))
+		}
+		require.NoError(t, s.AppendEvents(ctx, backlog[:4]...))
+		job1, retry, job2 := newEvent(t, tenantA, domain.EventJobDispatched, 0), newEvent(t, tenantA, domain.EventListenerRetry, 0),
+			newEvent(t, tenantB, domain.EventJobDispatched, 0)
+		require.NoError(t, s.AppendEvents(ctx, job1, retry, job2))
+		require.NoError(t, s.AppendEvents(ctx, backlog[4:]...))
+
+		got := claim(t, s, 1)
+		require.Equal(t, []string{job1.ID}, eventIDs(got), "the oldest job before any older event")
+		got = claim(t, s, 3)
+		require.Equal(t, []string{job2.ID, backlog[0].ID, backlog[1].ID}, eventIDs(got),
+			"the jobs left, then the other events oldest first")
+		got = claim(t, s, 10)
+		require.Equal(t, []string{backlog[2].ID, backlog[3].ID, retry.ID, backlog[4].ID, backlog[5].ID}, eventIDs(got),
+			"a listener retry keeps its place among the events")
+		require.Empty(t, claim(t, s, 10))
+	},
 	"ClaimUnmarkedIsClaimedAgain": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
 		e := newEvent(t, tenantA, "E", 0)
