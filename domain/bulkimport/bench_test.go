@@ -27,7 +27,8 @@ import (
 // where memory goes). create imports new products; update imports the
 // same SKUs again with other prices and names into a tenant that has them
 // (the first import is not timed). PostgreSQL runs when
-// NOTIFYHUB_TEST_DATABASE_URL is set.
+// NOTIFYHUB_TEST_DATABASE_URL is set; NOTIFYHUB_BENCH_IMPORT_BATCH sets the
+// rows per transaction (default bulkimport.DefaultBatchSize).
 func BenchmarkImportProducts(b *testing.B) {
 	rows := 10_000
 	if v := os.Getenv("NOTIFYHUB_BENCH_IMPORT_ROWS"); v != "" {
@@ -35,13 +36,19 @@ func BenchmarkImportProducts(b *testing.B) {
 		require.NoError(b, err)
 		rows = n
 	}
+	batch := 0 // the default
+	if v := os.Getenv("NOTIFYHUB_BENCH_IMPORT_BATCH"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(b, err)
+		batch = n
+	}
 	created, changed := productsCSV(rows), strings.ReplaceAll(productsCSV(rows), "Product ", "Renamed ")
 	for name, open := range map[string]func(testing.TB) *sqlstore.Store{
 		"sqlite": storetest.OpenSQLite, "postgres": storetest.OpenPostgres,
 	} {
 		for _, update := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%s/%s", name, map[bool]string{false: "create", true: "update"}[update]), func(b *testing.B) {
-				f := newFixture(b, open(b), options{})
+				f := newFixture(b, open(b), options{batch: batch})
 				ctx := context.Background()
 				run := func(tenant domain.TenantID, body string) {
 					actor := domain.Actor{TenantID: tenant, UserID: "bench", Perms: []string{domain.PermImportsRun}}

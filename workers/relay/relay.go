@@ -42,8 +42,13 @@ type Publisher interface {
 
 // Config of a Relay. Zero values take the defaults noted.
 type Config struct {
-	Topic        string        // stream topic; default "events"
-	BatchSize    int           // events per transaction; default 500
+	Topic     string // stream topic; default "events"
+	BatchSize int    // events per transaction; default 500
+	// MaxBatchSize is how large a batch grows while the outbox has a
+	// backlog: each full batch doubles the next one, up to this; default
+	// 5,000 (the store claims at most 10,000). A large batch costs its
+	// statements, transaction and stream round trip once for many events.
+	MaxBatchSize int
 	PollInterval time.Duration // fallback poll when no signal comes; default 1s
 	MaxBackoff   time.Duration // cap of the retry delay after errors; default 5s
 	// PublishOutsideTx claims, publishes and marks in separate steps
@@ -83,6 +88,10 @@ func (c *Config) setDefaults() {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 500
 	}
+	if c.MaxBatchSize <= 0 {
+		c.MaxBatchSize = 5000
+	}
+	c.MaxBatchSize = max(c.MaxBatchSize, c.BatchSize)
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
 	}
@@ -169,15 +178,18 @@ func (r *Relay) Run(ctx context.Context) error {
 }
 
 // Flush publishes batches until the outbox is empty or an error occurs, and
-// returns how many events it published.
+// returns how many events it published. The first batch is BatchSize; each
+// full one doubles the next, up to MaxBatchSize, so a backlog drains in
+// large batches while a trickle still goes out in small ones.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
-	total := 0
+	total, size := 0, r.cfg.BatchSize
 	for {
-		n, err := r.publishBatch(ctx)
+		n, err := r.publishBatch(ctx, size)
 		total += n
-		if err != nil || n < r.cfg.BatchSize {
+		if err != nil || n < size {
 			return total, err
 		}
+		size = min(2*size, r.cfg.MaxBatchSize)
 	}
 }
 
@@ -185,9 +197,9 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 // same transaction, so two relays never publish the same rows. If the
 // commit fails after the publish, the events go out again later: consumers
 // are idempotent, and nothing is lost.
-func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+func (r *Relay) publishBatch(ctx context.Context, size int) (int, error) {
 	if r.cfg.PublishOutsideTx {
-		return r.publishBatchUnlocked(ctx)
+		return r.publishBatchUnlocked(ctx, size)
 	}
 	var n int
 	err := r.store.InTx(ctx, func(ctx context.Context) error {
@@ -198,7 +210,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		}
 		// Claimed and marked at once: if the publish fails, the rollback
 		// unmarks them.
-		events, err := r.store.ClaimAndMarkPublished(ctx, r.cfg.BatchSize, r.cfg.Now().UTC())
+		events, err := r.store.ClaimAndMarkPublished(ctx, size, r.cfg.Now().UTC())
 		if err != nil || len(events) == 0 {
 			return err
 		}
@@ -218,11 +230,11 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 // publishBatchUnlocked is publishBatch without holding the claimed rows:
 // the claim commits at once, the publish runs outside any transaction, and
 // the mark is its own short transaction.
-func (r *Relay) publishBatchUnlocked(ctx context.Context) (int, error) {
+func (r *Relay) publishBatchUnlocked(ctx context.Context, size int) (int, error) {
 	var events []domain.Event
 	err := r.store.InTx(ctx, func(ctx context.Context) error {
 		var err error
-		events, err = r.store.ClaimUnpublished(ctx, r.cfg.BatchSize)
+		events, err = r.store.ClaimUnpublished(ctx, size)
 		return err
 	})
 	if err != nil || len(events) == 0 {

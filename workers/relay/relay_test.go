@@ -521,3 +521,66 @@ func TestRedisComingBackEmptyIsRepublishedToTheFannedOutTopics(t *testing.T) {
 	require.Equal(t, ids[1:], drainTopic(t, b.stream, "a"))
 	require.Equal(t, ids[2:], drainTopic(t, b.stream, "b"))
 }
+
+// TestBacklogDrainsInGrowingBatches: a backlog goes out in batches that
+// double from BatchSize up to MaxBatchSize, in outbox order, each event
+// once and marked published; the next flush starts small again.
+func TestBacklogDrainsInGrowingBatches(t *testing.T) {
+	t.Parallel()
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := open(t)
+			ctx := context.Background()
+			require.NoError(t, b.stream.EnsureGroup(ctx, "events", "check"))
+			var backlog []domain.Event
+			for n := range 1000 {
+				ev, err := domain.NewEvent("t-backlog", "u", time.Now(), tick{N: n})
+				require.NoError(t, err)
+				backlog = append(backlog, ev)
+			}
+			require.NoError(t, b.store.AppendEvents(ctx, backlog...))
+			rec := &recordingPublisher{Stream: b.stream}
+			r, err := relay.New(relay.Config{BatchSize: 10, MaxBatchSize: 160,
+				PublishOutsideTx: name == "sqlite+dbqueue"}, b.store, rec)
+			require.NoError(t, err)
+			n, err := r.Flush(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 1000, n)
+			require.Equal(t, []int{10, 20, 40, 80, 160, 160, 160, 160, 160, 50}, rec.sizes)
+			require.Equal(t, eventIDs(backlog), drain(t, b.stream, "check"))
+			_, ok, err := b.store.OldestUnpublished(ctx)
+			require.NoError(t, err)
+			require.False(t, ok, "every event marked published")
+
+			rec.sizes = nil
+			ev, err := appendEvent(ctx, b.store, "t-backlog", 1000)
+			require.NoError(t, err)
+			n, err = r.Flush(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			require.Equal(t, []int{1}, rec.sizes)
+			require.Equal(t, []string{ev.ID}, drain(t, b.stream, "check"))
+		})
+	}
+}
+
+// recordingPublisher is the real stream that records how many entries
+// each publish carried.
+type recordingPublisher struct {
+	stream.Stream
+	sizes []int
+}
+
+func (p *recordingPublisher) Publish(ctx context.Context, topic string, bodies ...[]byte) error {
+	p.sizes = append(p.sizes, len(bodies))
+	return p.Stream.Publish(ctx, topic, bodies...)
+}
+
+func eventIDs(events []domain.Event) []string {
+	ids := make([]string, len(events))
+	for i, ev := range events {
+		ids[i] = ev.ID
+	}
+	return ids
+}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -177,6 +178,16 @@ func (s *Store) ClaimImportKeys(ctx context.Context, tenant domain.TenantID, imp
 	if !ok {
 		return nil, fmt.Errorf("claim import keys %q: %w", importID, domain.ErrNotFound)
 	}
+	// The tenant's import, or none: import_keys has no foreign key (each
+	// row's check cost more than the insert), so one lookup stands for it.
+	var one int
+	err := s.queryRow(ctx, `SELECT 1 FROM import_logs WHERE tenant_id = ? AND id = ?`, tenant, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("claim import keys: import %s of %s: %w", id, tenant, domain.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.wrap("claim import keys", err)
+	}
 	if s.d.Name() == "postgres" {
 		return s.claimImportKeysAtOnce(ctx, tenant, id, keys)
 	}
@@ -185,7 +196,7 @@ func (s *Store) ClaimImportKeys(ctx context.Context, tenant domain.TenantID, imp
 		names[i] = k.Key
 	}
 	earlier := map[string]int64{}
-	err := s.importChunks(names, func(chunk []any) error {
+	err = s.importChunks(names, func(chunk []any) error {
 		q, args := s.importMatch("natural_key, row_no", "import_keys", " AND import_id = ?", []any{id},
 			"natural_key", "", tenant, chunk)
 		rows, err := s.query(ctx, q, args...)

@@ -24,6 +24,26 @@ func (s *Store) LockImportProductsBySKU(ctx context.Context, tenant domain.Tenan
 		return nil, fmt.Errorf("lock import products: must run inside InTx")
 	}
 	out := make(map[string]product.Product, len(skus))
+	if s.pgArrays() {
+		// One statement for the whole batch: the SKUs as one array, each
+		// still probed (and locked) through the index by the LATERAL.
+		rows, err := s.query(ctx, pgLockImportProductsQuery, skus, tenant)
+		if err != nil {
+			return nil, s.wrap("lock import products", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanProduct(rows)
+			if err != nil {
+				return nil, fmt.Errorf("lock import products: scan: %w", err)
+			}
+			out[p.SKU] = p
+		}
+		if err := rows.Err(); err != nil {
+			return nil, s.wrap("lock import products", err)
+		}
+		return out, nil
+	}
 	err := s.importChunks(skus, func(chunk []any) error {
 		q, args := s.importMatch(productCols, "products", " AND deleted_at IS NULL", nil, "sku", "", tenant, chunk)
 		if lock := s.d.LockRows(false); lock != "" {
@@ -50,10 +70,36 @@ func (s *Store) LockImportProductsBySKU(ctx context.Context, tenant domain.Tenan
 	return out, err
 }
 
-// InsertImportedProducts stores new products, several per statement.
-// domain.ErrConflict when one's SKU is taken by a live product (the whole
-// call then fails: the caller's transaction rolls back).
+// pgLockImportProductsQuery is LockImportProductsBySKU on PostgreSQL: the
+// SKUs in one text[] parameter, each probed through products_live_sku by
+// a fenced LATERAL subquery (see importMatch) that locks what it finds.
+const pgLockImportProductsQuery = `SELECT x.* FROM unnest(CAST(? AS text[])) AS v(k) CROSS JOIN LATERAL (
+	SELECT ` + productCols + ` FROM products WHERE tenant_id = ? AND sku = v.k AND deleted_at IS NULL
+	OFFSET 0 FOR UPDATE) AS x`
+
+// pgInsertImportedProductsQuery inserts products held column by column in
+// arrays (money and times as text, like encMoney and encTime), in their
+// order: one statement per batch, whatever its size.
+const pgInsertImportedProductsQuery = `INSERT INTO products (tenant_id, id, sku, name, price, reorder_level, on_hand,
+	low_stock, created_at, updated_at)
+	SELECT tenant_id, id, sku, name, CAST(price AS numeric), reorder_level, on_hand, low_stock,
+		CAST(created_at AS timestamptz), CAST(updated_at AS timestamptz)
+	FROM unnest(CAST(? AS text[]), CAST(? AS uuid[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+		CAST(? AS bigint[]), CAST(? AS bigint[]), CAST(? AS boolean[]), CAST(? AS text[]), CAST(? AS text[]))
+		WITH ORDINALITY AS r(tenant_id, id, sku, name, price, reorder_level, on_hand, low_stock, created_at, updated_at, n)
+	ORDER BY n`
+
+// InsertImportedProducts stores new products: several per statement, on
+// PostgreSQL all in one (bound as arrays). domain.ErrConflict when one's
+// SKU is taken by a live product (the whole call then fails: the caller's
+// transaction rolls back).
 func (s *Store) InsertImportedProducts(ctx context.Context, ps []product.Product) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	if s.pgArrays() {
+		return s.insertImportedProductsAtOnce(ctx, ps)
+	}
 	const cols = 10
 	args := make([]any, 0, min(len(ps), importProductsPerInsert)*cols)
 	for start := 0; start < len(ps); start += importProductsPerInsert {
@@ -83,6 +129,41 @@ func (s *Store) InsertImportedProducts(ctx context.Context, ps []product.Product
 		if err != nil {
 			return s.wrap("insert imported products", err)
 		}
+	}
+	return nil
+}
+
+// insertImportedProductsAtOnce is InsertImportedProducts on PostgreSQL.
+func (s *Store) insertImportedProductsAtOnce(ctx context.Context, ps []product.Product) error {
+	n := len(ps)
+	var (
+		tenants, ids, skus, names, prices = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		reorder, onHand                   = make([]int64, n), make([]int64, n)
+		low                               = make([]bool, n)
+		created, updated                  = make([]string, n), make([]string, n)
+	)
+	for i, p := range ps {
+		if err := requireTenant(p.TenantID); err != nil {
+			return fmt.Errorf("insert imported products: %w", err)
+		}
+		id, err := newRowID("id", p.ID)
+		if err != nil {
+			return fmt.Errorf("insert imported products: %w", err)
+		}
+		price, err := encMoney("price", p.Price)
+		if err != nil {
+			return fmt.Errorf("insert imported products: sku %q: %w", p.SKU, err)
+		}
+		tenants[i], ids[i], skus[i], names[i], prices[i] = string(p.TenantID), id, p.SKU, p.Name, price
+		reorder[i], onHand[i], low[i] = p.ReorderLevel, p.OnHand, p.LowStock
+		created[i], updated[i] = encTimeOrNow(p.CreatedAt), encTimeOrNow(p.UpdatedAt)
+	}
+	_, err := s.exec(ctx, pgInsertImportedProductsQuery, tenants, ids, skus, names, prices, reorder, onHand, low, created, updated)
+	if s.kind(err) == KindUniqueViolation {
+		return fmt.Errorf("insert imported products: a sku is already in use: %w", domain.ErrConflict)
+	}
+	if err != nil {
+		return s.wrap("insert imported products", err)
 	}
 	return nil
 }

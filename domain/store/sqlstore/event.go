@@ -54,21 +54,41 @@ func (s *Store) AppendEvents(ctx context.Context, events ...domain.Event) error 
 	if len(events) == 0 {
 		return nil
 	}
-	args, err := eventArgs(events)
-	if err != nil {
-		return fmt.Errorf("append events: %w", err)
+	// Column by column, in eventCols order.
+	var cols [8][]string
+	for c := range cols {
+		cols[c] = make([]string, len(events))
+	}
+	for i, e := range events {
+		row, err := eventRow(i, e)
+		if err != nil {
+			return fmt.Errorf("append events: %w", err)
+		}
+		for c, v := range row {
+			cols[c][i] = v
+		}
 	}
 	return s.InTx(ctx, func(ctx context.Context) error {
-		for start := 0; start < len(events); start += eventsPerInsert {
-			n := min(eventsPerInsert, len(events)-start)
-			q := `INSERT INTO events (` + eventCols + `) VALUES ` + valuesList(n, 8)
-			_, err := s.exec(ctx, q, args[start*8:(start+n)*8]...)
-			if s.kind(err) == KindUniqueViolation {
-				return fmt.Errorf("append events: duplicate event id: %w", domain.ErrConflict)
+		var err error
+		if s.pgArrays() {
+			_, err = s.exec(ctx, pgAppendEventsQuery, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7])
+		} else {
+			for start := 0; start < len(events) && err == nil; start += eventsPerInsert {
+				n := min(eventsPerInsert, len(events)-start)
+				args := make([]any, 0, n*8)
+				for i := start; i < start+n; i++ {
+					for c := range cols {
+						args = append(args, cols[c][i])
+					}
+				}
+				_, err = s.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES `+valuesList(n, 8), args...)
 			}
-			if err != nil {
-				return s.wrap("append events", err)
-			}
+		}
+		if s.kind(err) == KindUniqueViolation {
+			return fmt.Errorf("append events: duplicate event id: %w", domain.ErrConflict)
+		}
+		if err != nil {
+			return s.wrap("append events", err)
 		}
 		s.txFrom(ctx).events.Store(true)
 		return nil
@@ -80,24 +100,35 @@ func (s *Store) AppendEvents(ctx context.Context, events ...domain.Event) error 
 func eventArgs(events []domain.Event) ([]any, error) {
 	args := make([]any, 0, len(events)*8)
 	for i, e := range events {
-		id, err := newRowID("id", e.ID)
+		row, err := eventRow(i, e)
 		if err != nil {
-			return nil, fmt.Errorf("event %d: %w", i, err)
+			return nil, err
 		}
-		if err := requireTenant(e.TenantID); err != nil {
-			return nil, fmt.Errorf("event %s: %w", id, err)
+		for _, v := range row {
+			args = append(args, v)
 		}
-		if e.Type == "" {
-			return nil, fmt.Errorf("event %s: %w", id, domain.Invalid("type", "required"))
-		}
-		payload, err := encJSON("payload", e.Payload, "{}")
-		if err != nil {
-			return nil, fmt.Errorf("event %s: %w", id, err)
-		}
-		args = append(args, id, e.TenantID, e.ActorID, e.Type, e.AggregateType, e.AggregateID,
-			encTimeOrNow(e.OccurredAt), payload)
 	}
 	return args, nil
+}
+
+// eventRow is event i's values in eventCols order, checked.
+func eventRow(i int, e domain.Event) ([8]string, error) {
+	id, err := newRowID("id", e.ID)
+	if err != nil {
+		return [8]string{}, fmt.Errorf("event %d: %w", i, err)
+	}
+	if err := requireTenant(e.TenantID); err != nil {
+		return [8]string{}, fmt.Errorf("event %s: %w", id, err)
+	}
+	if e.Type == "" {
+		return [8]string{}, fmt.Errorf("event %s: %w", id, domain.Invalid("type", "required"))
+	}
+	payload, err := encJSON("payload", e.Payload, "{}")
+	if err != nil {
+		return [8]string{}, fmt.Errorf("event %s: %w", id, err)
+	}
+	return [8]string{id, string(e.TenantID), string(e.ActorID), e.Type, e.AggregateType, e.AggregateID,
+		encTimeOrNow(e.OccurredAt), payload}, nil
 }
 
 // valuesList is "(?, ?), (?, ?)" for rows of cols markers.
@@ -109,21 +140,55 @@ func valuesList(rows, cols int) string {
 // inList is "?, ?, ?" for n markers.
 func inList(n int) string { return strings.Repeat("?, ", n-1) + "?" }
 
-// ClaimUnpublished returns up to limit (default 100, at most 1000) committed,
-// unpublished events, oldest (outbox position) first. It must run inside
-// InTx: on PostgreSQL the rows stay locked (FOR UPDATE SKIP LOCKED) until
-// that transaction ends, so concurrent relays never claim the same rows; on
-// SQLite the write transaction excludes other claimers.
+// pgAppendEventsQuery appends events held column by column in arrays, in
+// their order (WITH ORDINALITY: pos follows it): one statement for a batch
+// of any size, where a VALUES list binds 8 parameters per event and takes
+// one statement per eventsPerInsert.
+const pgAppendEventsQuery = `INSERT INTO events (` + eventCols + `)
+	SELECT id, tenant_id, actor_id, type, aggregate_type, aggregate_id, CAST(occurred_at AS timestamptz), CAST(payload AS json)
+	FROM unnest(CAST(? AS uuid[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+		CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]))
+		WITH ORDINALITY AS e(id, tenant_id, actor_id, type, aggregate_type, aggregate_id, occurred_at, payload, n)
+	ORDER BY n`
+
+// ClaimUnpublished returns up to limit (default 100, at most 10,000) committed,
+// unpublished events: dispatched jobs first, then the others, each oldest
+// (outbox position) first. It must run inside InTx: on PostgreSQL the rows
+// stay locked (FOR UPDATE SKIP LOCKED) until that transaction ends, so
+// concurrent relays never claim the same rows; on SQLite the write
+// transaction excludes other claimers.
 //
 // It selects by published_at rather than from a remembered position, so an
 // event whose transaction commits after a later-positioned one is still
 // claimed, by a later call.
+//
+// Jobs go first so that a job never waits behind a backlog of domain
+// events (a large import's million ProductCreated held up the import's own
+// continuation for minutes); they go to their queues' topics, so no
+// consumer sees an order change.
 func (s *Store) ClaimUnpublished(ctx context.Context, limit int) ([]domain.Event, error) {
 	if !s.inTx(ctx) {
 		return nil, errors.New("claim unpublished events: must run inside InTx")
 	}
-	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE published_at IS NULL ORDER BY pos LIMIT ?`+s.d.LockRows(true),
-		clamp(limit, 100, 1000))
+	limit = clamp(limit, 100, maxClaim)
+	jobs, err := s.claimEvents(ctx, unpublishedJobs, limit)
+	if err != nil || len(jobs) == limit {
+		return jobs, err
+	}
+	rest, err := s.claimEvents(ctx, unpublishedOthers, limit-len(jobs))
+	return append(jobs, rest...), err
+}
+
+// The two halves of a claim. The job type is written into the statement,
+// not bound: only a literal lets the planners match the partial index
+// events_unpublished_jobs (migration 00011).
+const (
+	unpublishedJobs   = `published_at IS NULL AND type = '` + domain.EventJobDispatched + `'`
+	unpublishedOthers = `published_at IS NULL AND type <> '` + domain.EventJobDispatched + `'`
+)
+
+func (s *Store) claimEvents(ctx context.Context, where string, limit int) ([]domain.Event, error) {
+	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE `+where+` ORDER BY pos LIMIT ?`+s.d.LockRows(true), limit)
 	if err != nil {
 		return nil, s.wrap("claim unpublished events", err)
 	}
@@ -135,14 +200,22 @@ func (s *Store) ClaimUnpublished(ctx context.Context, limit int) ([]domain.Event
 // published only if that transaction commits. A relay that claims, then
 // publishes, then commits saves the separate mark's round trip; if the
 // publish fails, the rollback leaves the events unpublished. Oldest
-// (outbox position) first, like ClaimUnpublished.
+// (outbox position) first after the jobs, like ClaimUnpublished.
 func (s *Store) ClaimAndMarkPublished(ctx context.Context, limit int, at time.Time) ([]domain.Event, error) {
 	if !s.inTx(ctx) {
 		return nil, errors.New("claim and mark events published: must run inside InTx")
 	}
+	// Jobs first, as in ClaimUnpublished: the union is read in order and
+	// stops at the limit, so the others' half locks only what it returns.
+	lock := s.d.LockRows(true)
+	limit = clamp(limit, 100, maxClaim)
 	rows, err := s.query(ctx, `UPDATE events SET published_at = ? WHERE pos IN (
-		SELECT pos FROM events WHERE published_at IS NULL ORDER BY pos LIMIT ?`+s.d.LockRows(true)+`)
-		RETURNING pos, `+eventCols, encTimeOrNow(at), clamp(limit, 100, 1000))
+		SELECT pos FROM (
+			SELECT pos FROM (SELECT pos FROM events WHERE `+unpublishedJobs+` ORDER BY pos LIMIT ?`+lock+`) AS j
+			UNION ALL
+			SELECT pos FROM (SELECT pos FROM events WHERE `+unpublishedOthers+` ORDER BY pos LIMIT ?`+lock+`) AS o
+		) AS c LIMIT ?)
+		RETURNING pos, `+eventCols, encTimeOrNow(at), limit, limit, limit)
 	if err != nil {
 		return nil, s.wrap("claim and mark events published", err)
 	}
@@ -168,8 +241,17 @@ func (s *Store) ClaimAndMarkPublished(ctx context.Context, limit int, at time.Ti
 	if err := rows.Err(); err != nil {
 		return nil, s.wrap("claim and mark events published", err)
 	}
-	// RETURNING follows no order.
-	slices.SortFunc(got, func(a, b claimed) int { return cmp.Compare(a.pos, b.pos) })
+	// RETURNING follows no order: jobs first, then by outbox position.
+	slices.SortFunc(got, func(a, b claimed) int {
+		aj, bj := a.ev.Type == domain.EventJobDispatched, b.ev.Type == domain.EventJobDispatched
+		if aj != bj {
+			if aj {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.pos, b.pos)
+	})
 	out := make([]domain.Event, len(got))
 	for i, c := range got {
 		out[i] = c.ev
@@ -193,6 +275,18 @@ func collectEvents(op string, rows *sql.Rows) ([]domain.Event, error) {
 	return out, nil
 }
 
+// maxClaim bounds one claim: a relay far behind takes batches this large.
+const maxClaim = 10_000
+
+// pgMarkPublishedQuery marks the events of one uuid[] parameter. "IS NOT
+// DISTINCT FROM NULL" is "IS NULL" that the planner cannot match with the
+// predicate of events_unpublished: through that index, an UPDATE reads
+// every unpublished row to find its few (the plan it picked when the
+// statistics were taken with the outbox empty), which made each batch of a
+// large backlog slower than the last. The unique index on id finds them.
+const pgMarkPublishedQuery = `UPDATE events SET published_at = ?
+	WHERE id = ANY(CAST(? AS uuid[])) AND published_at IS NOT DISTINCT FROM NULL`
+
 // MarkPublished records that the events with these ids reached the stream.
 // Ids already marked, unknown or malformed are skipped.
 func (s *Store) MarkPublished(ctx context.Context, ids []string, at time.Time) error {
@@ -203,6 +297,19 @@ func (s *Store) MarkPublished(ctx context.Context, ids []string, at time.Time) e
 		}
 	}
 	when := encTimeOrNow(at)
+	if s.pgArrays() {
+		if len(keys) == 0 {
+			return nil
+		}
+		list := make([]string, len(keys))
+		for i, k := range keys {
+			list[i] = k.(string)
+		}
+		if _, err := s.exec(ctx, pgMarkPublishedQuery, when, list); err != nil {
+			return s.wrap("mark events published", err)
+		}
+		return nil
+	}
 	for start := 0; start < len(keys); start += idsPerUpdate {
 		chunk := keys[start:min(start+idsPerUpdate, len(keys))]
 		args := append([]any{when}, chunk...)

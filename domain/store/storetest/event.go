@@ -28,6 +28,35 @@ func claim(t *testing.T, s *sqlstore.Store, limit int) []domain.Event {
 	return got
 }
 
+// claimJobsFirst: a claim takes dispatched jobs before any other event,
+// so a job never waits behind a backlog of domain events; the others
+// follow oldest first, a listener retry keeping its place among them.
+func claimJobsFirst(t *testing.T, s *sqlstore.Store, claim func(*testing.T, *sqlstore.Store, int) []domain.Event) {
+	t.Helper()
+	ctx := ctxFor(t)
+	// A backlog of domain events, then two jobs and a listener retry
+	// behind it, then more events.
+	var backlog []domain.Event
+	for i := range 6 {
+		backlog = append(backlog, newEvent(t, tenantA, "ProductCreated", time.Duration(i)*time.Second))
+	}
+	require.NoError(t, s.AppendEvents(ctx, backlog[:4]...))
+	job1, retry, job2 := newEvent(t, tenantA, domain.EventJobDispatched, 0), newEvent(t, tenantA, domain.EventListenerRetry, 0),
+		newEvent(t, tenantB, domain.EventJobDispatched, 0)
+	require.NoError(t, s.AppendEvents(ctx, job1, retry, job2))
+	require.NoError(t, s.AppendEvents(ctx, backlog[4:]...))
+
+	got := claim(t, s, 1)
+	require.Equal(t, []string{job1.ID}, eventIDs(got), "the oldest job before any older event")
+	got = claim(t, s, 3)
+	require.Equal(t, []string{job2.ID, backlog[0].ID, backlog[1].ID}, eventIDs(got),
+		"the jobs left, then the other events oldest first")
+	got = claim(t, s, 10)
+	require.Equal(t, []string{backlog[2].ID, backlog[3].ID, retry.ID, backlog[4].ID, backlog[5].ID}, eventIDs(got),
+		"a listener retry keeps its place among the events")
+	require.Empty(t, claim(t, s, 10))
+}
+
 var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
 	"LatestNewestFirstPerTenant": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
@@ -281,6 +310,21 @@ var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		for id, n := range seen {
 			require.Equal(t, 1, n, "event %s claimed %d times", id, n)
 		}
+	},
+	"ClaimJobsBeforeOtherEvents": func(t *testing.T, s *sqlstore.Store) {
+		claimJobsFirst(t, s, claim)
+	},
+	"ClaimAndMarkJobsBeforeOtherEvents": func(t *testing.T, s *sqlstore.Store) {
+		claimJobsFirst(t, s, func(t *testing.T, s *sqlstore.Store, limit int) []domain.Event {
+			t.Helper()
+			var got []domain.Event
+			require.NoError(t, s.InTx(ctxFor(t), func(ctx context.Context) error {
+				var err error
+				got, err = s.ClaimAndMarkPublished(ctx, limit, time.Now())
+				return err
+			}))
+			return got
+		})
 	},
 	"ClaimUnmarkedIsClaimedAgain": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
