@@ -106,16 +106,9 @@ func (s *Store) InsertImportedProducts(ctx context.Context, ps []product.Product
 		part := ps[start:min(start+importProductsPerInsert, len(ps))]
 		args = args[:0]
 		for _, p := range part {
-			if err := requireTenant(p.TenantID); err != nil {
-				return fmt.Errorf("insert imported products: %w", err)
-			}
-			id, err := newRowID("id", p.ID)
+			id, price, err := importedProductKeys(p)
 			if err != nil {
-				return fmt.Errorf("insert imported products: %w", err)
-			}
-			price, err := encMoney("price", p.Price)
-			if err != nil {
-				return fmt.Errorf("insert imported products: sku %q: %w", p.SKU, err)
+				return err
 			}
 			created := encTimeOrNow(p.CreatedAt)
 			args = append(args, p.TenantID, id, p.SKU, p.Name, price, p.ReorderLevel, p.OnHand, p.LowStock,
@@ -133,6 +126,21 @@ func (s *Store) InsertImportedProducts(ctx context.Context, ps []product.Product
 	return nil
 }
 
+// importedProductKeys checks an imported product's tenant and id and
+// encodes its id and price for either insert.
+func importedProductKeys(p product.Product) (id, price string, err error) {
+	if err := requireTenant(p.TenantID); err != nil {
+		return "", "", fmt.Errorf("insert imported products: %w", err)
+	}
+	if id, err = newRowID("id", p.ID); err != nil {
+		return "", "", fmt.Errorf("insert imported products: %w", err)
+	}
+	if price, err = encMoney("price", p.Price); err != nil {
+		return "", "", fmt.Errorf("insert imported products: sku %q: %w", p.SKU, err)
+	}
+	return id, price, nil
+}
+
 // insertImportedProductsAtOnce is InsertImportedProducts on PostgreSQL.
 func (s *Store) insertImportedProductsAtOnce(ctx context.Context, ps []product.Product) error {
 	n := len(ps)
@@ -143,16 +151,9 @@ func (s *Store) insertImportedProductsAtOnce(ctx context.Context, ps []product.P
 		created, updated                  = make([]string, n), make([]string, n)
 	)
 	for i, p := range ps {
-		if err := requireTenant(p.TenantID); err != nil {
-			return fmt.Errorf("insert imported products: %w", err)
-		}
-		id, err := newRowID("id", p.ID)
+		id, price, err := importedProductKeys(p)
 		if err != nil {
-			return fmt.Errorf("insert imported products: %w", err)
-		}
-		price, err := encMoney("price", p.Price)
-		if err != nil {
-			return fmt.Errorf("insert imported products: sku %q: %w", p.SKU, err)
+			return err
 		}
 		tenants[i], ids[i], skus[i], names[i], prices[i] = string(p.TenantID), id, p.SKU, p.Name, price
 		reorder[i], onHand[i], low[i] = p.ReorderLevel, p.OnHand, p.LowStock
