@@ -199,3 +199,28 @@ func TestRejectedValuesAreValidationErrors(t *testing.T) {
 	var v *domain.ValidationError
 	require.ErrorAs(t, err, &v, "PostgreSQL text cannot hold NUL: bad input, not a fault")
 }
+
+// The announcement is sent after the commit, outside the transaction: no
+// trigger notifies inside it (that held PostgreSQL's global notification
+// lock through every event-writing commit), and a burst of commits by one
+// process still wakes the other's relay.
+func TestEventsAreAnnouncedAfterCommit(t *testing.T) {
+	t.Parallel()
+	base := baseURL(t)
+	schema := storetest.NewSchema(t, base)
+	relay, l := openIn(t, base, schema)
+	writer, _ := openIn(t, base, schema)
+	waitListening(t, l)
+
+	var triggers int
+	require.NoError(t, writer.DB().QueryRowContext(ctxFor(t),
+		`SELECT count(*) FROM pg_trigger WHERE tgrelid = 'events'::regclass AND NOT tgisinternal`).Scan(&triggers))
+	require.Zero(t, triggers, "no trigger notifies inside the writing transaction")
+
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() { require.NoError(t, writer.AppendEvents(ctxFor(t), event("t1"))) })
+	}
+	wg.Wait()
+	waitSignal(t, relay, "a burst of commits by another process must wake the relay")
+}

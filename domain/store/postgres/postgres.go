@@ -19,8 +19,8 @@ import (
 	"github.com/notifyhub/notifyhub/migrations"
 )
 
-// Channel is the NOTIFY channel the events trigger signals on; the payload
-// is the schema of the events table.
+// Channel is the NOTIFY channel a process announces its committed events
+// on (announce.go); the payload is the schema of the events table.
 const Channel = "notifyhub_events"
 
 // DefaultMaxConns is the pool size when the URL sets no pool_max_conns:
@@ -113,10 +113,12 @@ func open(ctx context.Context, url string, logger *slog.Logger) (*sqlstore.Store
 	l := &listener{cfg: lcfg, schema: schema, own: own, log: logger.With(slog.String("component", "store-listener"))}
 	lctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	a := &announcer{db: db, schema: schema, log: logger.With(slog.String("component", "store-announcer"))}
 	s, err := sqlstore.New(sqlstore.Config{
-		DB:      db,
-		Dialect: Dialect{},
-		Logger:  logger,
+		DB:              db,
+		Dialect:         Dialect{},
+		Logger:          logger,
+		EventsCommitted: a.kick,
 		OnClose: func() error {
 			stop()
 			<-done

@@ -81,6 +81,9 @@ type Config struct {
 	// MaxTxAttempts bounds how often InTx runs a transaction that keeps
 	// failing with a retryable error. Default 5.
 	MaxTxAttempts int
+	// EventsCommitted, when set, runs after every commit that appended
+	// events (after EventSignal fires): the backend tells other processes.
+	EventsCommitted func()
 }
 
 // Store implements the persistence interfaces of the domain over
@@ -93,6 +96,8 @@ type Store struct {
 	maxAttempts int
 	rebinds     bool
 	events      chan struct{}
+	// eventsCommitted is Config.EventsCommitted.
+	eventsCommitted func()
 
 	closeOnce sync.Once
 	closeErr  error
@@ -113,13 +118,14 @@ func New(cfg Config) (*Store, error) {
 		cfg.MaxTxAttempts = 5
 	}
 	return &Store{
-		db:          cfg.DB,
-		d:           cfg.Dialect,
-		log:         cfg.Logger.With(slog.String("component", "store"), slog.String("dialect", cfg.Dialect.Name())),
-		onClose:     cfg.OnClose,
-		maxAttempts: cfg.MaxTxAttempts,
-		rebinds:     cfg.Dialect.Placeholder(1) != "?",
-		events:      make(chan struct{}, 1),
+		db:              cfg.DB,
+		d:               cfg.Dialect,
+		log:             cfg.Logger.With(slog.String("component", "store"), slog.String("dialect", cfg.Dialect.Name())),
+		onClose:         cfg.OnClose,
+		maxAttempts:     cfg.MaxTxAttempts,
+		eventsCommitted: cfg.EventsCommitted,
+		rebinds:         cfg.Dialect.Placeholder(1) != "?",
+		events:          make(chan struct{}, 1),
 	}, nil
 }
 
@@ -272,6 +278,9 @@ func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context) error) e
 	st.done.Store(true)
 	if st.events.Load() {
 		s.SignalEvents()
+		if s.eventsCommitted != nil {
+			s.eventsCommitted()
+		}
 	}
 	st.mu.Lock()
 	after := st.after
