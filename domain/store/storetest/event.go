@@ -28,6 +28,52 @@ func claim(t *testing.T, s *sqlstore.Store, limit int) []domain.Event {
 	return got
 }
 
+// claimMarked is claim through ClaimAndMarkPublished.
+func claimMarked(t *testing.T, s *sqlstore.Store, limit int) []domain.Event {
+	t.Helper()
+	var got []domain.Event
+	require.NoError(t, s.InTx(ctxFor(t), func(ctx context.Context) error {
+		var err error
+		got, err = s.ClaimAndMarkPublished(ctx, limit, time.Now())
+		return err
+	}))
+	return got
+}
+
+// claimConcurrently runs claimers goroutines, each claiming batches of
+// limit events in its own transaction through claimTx until none is left,
+// and returns how often each event was claimed.
+func claimConcurrently(t *testing.T, claimers int, claimTx func() ([]domain.Event, error)) map[string]int {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{}
+		wg   sync.WaitGroup
+		errs = make([]error, claimers)
+	)
+	for c := range claimers {
+		wg.Go(func() {
+			for {
+				got, err := claimTx()
+				if err != nil || len(got) == 0 {
+					errs[c] = err
+					return
+				}
+				mu.Lock()
+				for _, e := range got {
+					seen[e.ID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	return seen
+}
+
 // claimJobsFirst: a claim takes dispatched jobs before any other event,
 // so a job never waits behind a backlog of domain events; the others
 // follow oldest first, a listener retry keeping its place among them.
@@ -234,16 +280,6 @@ var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		_, err := s.ClaimAndMarkPublished(ctx, 10, time.Now())
 		require.Error(t, err, "outside a transaction it would lock nothing")
 
-		claimMarked := func(limit int) []domain.Event {
-			t.Helper()
-			var got []domain.Event
-			require.NoError(t, s.InTx(ctx, func(ctx context.Context) error {
-				var err error
-				got, err = s.ClaimAndMarkPublished(ctx, limit, time.Now())
-				return err
-			}))
-			return got
-		}
 		// A relay whose publish fails rolls back: nothing stays marked.
 		err = s.InTx(ctx, func(ctx context.Context) error {
 			got, err := s.ClaimAndMarkPublished(ctx, 10, time.Now())
@@ -257,13 +293,13 @@ var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		require.True(t, ok)
 		require.Equal(t, stored(events[0].OccurredAt), oldest)
 
-		got := claimMarked(3)
+		got := claimMarked(t, s, 3)
 		require.Equal(t, eventIDs(events[:3]), eventIDs(got), "oldest first")
 		require.Equal(t, string(events[0].Payload), string(got[0].Payload))
 		require.Equal(t, events[2].TenantID, got[2].TenantID)
 		require.Equal(t, stored(events[1].OccurredAt), got[1].OccurredAt)
-		require.Equal(t, eventIDs(events[3:]), eventIDs(claimMarked(10)))
-		require.Empty(t, claimMarked(10), "marked events are not claimed again")
+		require.Equal(t, eventIDs(events[3:]), eventIDs(claimMarked(t, s, 10)))
+		require.Empty(t, claimMarked(t, s, 10), "marked events are not claimed again")
 		require.Empty(t, claim(t, s, 10))
 		_, ok, err = s.OldestUnpublished(ctx)
 		require.NoError(t, err)
@@ -275,37 +311,15 @@ var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
 			more = append(more, newEvent(t, tenantA, "E", time.Duration(i)*time.Millisecond))
 		}
 		require.NoError(t, s.AppendEvents(ctx, more...))
-		var (
-			mu   sync.Mutex
-			seen = map[string]int{}
-			wg   sync.WaitGroup
-			errs = make([]error, 3)
-		)
-		for c := range 3 {
-			wg.Go(func() {
-				for {
-					var got []domain.Event
-					err := s.InTx(ctx, func(ctx context.Context) error {
-						var err error
-						got, err = s.ClaimAndMarkPublished(ctx, 6, time.Now())
-						return err
-					})
-					if err != nil || len(got) == 0 {
-						errs[c] = err
-						return
-					}
-					mu.Lock()
-					for _, e := range got {
-						seen[e.ID]++
-					}
-					mu.Unlock()
-				}
+		seen := claimConcurrently(t, 3, func() ([]domain.Event, error) {
+			var got []domain.Event
+			err := s.InTx(ctx, func(ctx context.Context) error {
+				var err error
+				got, err = s.ClaimAndMarkPublished(ctx, 6, time.Now())
+				return err
 			})
-		}
-		wg.Wait()
-		for _, err := range errs {
-			require.NoError(t, err)
-		}
+			return got, err
+		})
 		require.Len(t, seen, len(more))
 		for id, n := range seen {
 			require.Equal(t, 1, n, "event %s claimed %d times", id, n)
@@ -315,16 +329,7 @@ var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		claimJobsFirst(t, s, claim)
 	},
 	"ClaimAndMarkJobsBeforeOtherEvents": func(t *testing.T, s *sqlstore.Store) {
-		claimJobsFirst(t, s, func(t *testing.T, s *sqlstore.Store, limit int) []domain.Event {
-			t.Helper()
-			var got []domain.Event
-			require.NoError(t, s.InTx(ctxFor(t), func(ctx context.Context) error {
-				var err error
-				got, err = s.ClaimAndMarkPublished(ctx, limit, time.Now())
-				return err
-			}))
-			return got
-		})
+		claimJobsFirst(t, s, claimMarked)
 	},
 	"ClaimUnmarkedIsClaimedAgain": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
@@ -361,42 +366,17 @@ var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		}
 		require.NoError(t, s.AppendEvents(ctx, events...))
 
-		var (
-			mu   sync.Mutex
-			seen = map[string]int{}
-			wg   sync.WaitGroup
-			errs = make([]error, claimers)
-		)
-		for c := range claimers {
-			wg.Go(func() {
-				for {
-					var got []domain.Event
-					err := s.InTx(ctx, func(ctx context.Context) error {
-						var err error
-						if got, err = s.ClaimUnpublished(ctx, 7); err != nil {
-							return err
-						}
-						return s.MarkPublished(ctx, eventIDs(got), time.Now())
-					})
-					if err != nil {
-						errs[c] = err
-						return
-					}
-					if len(got) == 0 {
-						return
-					}
-					mu.Lock()
-					for _, e := range got {
-						seen[e.ID]++
-					}
-					mu.Unlock()
+		seen := claimConcurrently(t, claimers, func() ([]domain.Event, error) {
+			var got []domain.Event
+			err := s.InTx(ctx, func(ctx context.Context) error {
+				var err error
+				if got, err = s.ClaimUnpublished(ctx, 7); err != nil {
+					return err
 				}
+				return s.MarkPublished(ctx, eventIDs(got), time.Now())
 			})
-		}
-		wg.Wait()
-		for _, err := range errs {
-			require.NoError(t, err)
-		}
+			return got, err
+		})
 		require.Len(t, seen, total, "every event claimed")
 		for id, n := range seen {
 			require.Equal(t, 1, n, "event %s claimed %d times", id, n)
