@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -224,9 +222,3 @@ func (c *client) closed() (bool, error) {
 		return false, nil
 	}
 }
-
-// counter counts a phase's receipts as they arrive, so the drain can stop
-// as soon as everything expected is in.
-type counter struct{ n atomic.Int64 }
-
-var errEndpointMissing = errors.New("endpoint not available on this server")

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -501,6 +500,3 @@ func (g *gen) account(l *ledger, phase int8, r *PhaseResult) {
 	r.Rate = t.Rate()
 	r.Tally = t
 }
-
-// memStats of this process, for the report's machine section.
-func goVersion() string { return runtime.Version() }

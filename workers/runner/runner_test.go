@@ -409,14 +409,6 @@ func TestShutdownReleasesWhatItDidNotStart(t *testing.T) {
 	}
 }
 
-func idsOf(msgs []stream.Message) []string {
-	out := make([]string, len(msgs))
-	for i, m := range msgs {
-		out[i] = m.ID
-	}
-	return out
-}
-
 func TestPermanentErrorsAreNotRetried(t *testing.T) {
 	t.Parallel()
 	b := backends(t)["sqlite+dbqueue"](t)
