@@ -103,6 +103,12 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, id Identity) error {
 		return nil
 	}
 	h.count(resultAccepted)
+	if len(h.slots) == cap(h.slots) {
+		// History reads are queueing, so the catch-up may be long: the
+		// 101 goes out now rather than with its first frames. A failed
+		// write fails the next one too, which ends the connection.
+		_ = hj.w.sendHead()
+	}
 	c.cleanup = func() { _ = ws.CloseNow() } // also ends the reader
 	// The socket outlives this request: its reader runs on its own, the
 	// hub's pinger pings it, and nothing uses r (or its context) after the

@@ -29,6 +29,9 @@ type hijacker struct {
 	w       *sockWriter
 	ic      *idleConn // nil: not a socket of its own (TLS)
 	early   bool      // the client sent bytes after its request: read them first
+	// switching: the library wrote the 101, held back for the socket
+	// writer to send with the first frames (handshake.go).
+	switching bool
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -69,6 +72,9 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 	}
 	h.w = &sockWriter{conn: conn, timeout: h.timeout}
+	if h.switching {
+		h.w.head = switchingHead(h.ResponseWriter.Header())
+	}
 	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(h.w, writeBufSize)), nil
 }
 
@@ -97,6 +103,9 @@ type sockWriter struct {
 	deadline time.Time // the write deadline set on conn
 	corked   bool
 	buf      *[]byte
+	// head is the upgrade's 101 answer until it is sent, ahead of the
+	// first bytes written (handshake.go).
+	head []byte
 }
 
 func (w *sockWriter) Write(p []byte) (int, error) {
@@ -106,7 +115,29 @@ func (w *sockWriter) Write(p []byte) (int, error) {
 		*w.buf = append(*w.buf, p...)
 		return len(p), nil
 	}
+	if w.head != nil {
+		// The library's own first frame (a close, a ping): still one write.
+		buf := append(w.head, p...)
+		w.head = nil
+		if _, err := w.write(buf, time.Now().Add(w.timeout)); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	return w.write(p, time.Now().Add(w.timeout))
+}
+
+// sendHead sends the held 101 answer on its own, if it is still held.
+func (w *sockWriter) sendHead() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.head == nil || w.corked {
+		return nil
+	}
+	head := w.head
+	w.head = nil
+	_, err := w.write(head, time.Now().Add(w.timeout))
+	return err
 }
 
 // write sends p, giving up at deadline or up to half a WriteTimeout
@@ -134,6 +165,10 @@ func (w *sockWriter) cork() bool {
 	}
 	w.corked = true
 	w.buf = batchPool.Get().(*[]byte)
+	if w.head != nil {
+		*w.buf = append(*w.buf, w.head...)
+		w.head = nil
+	}
 	return true
 }
 

@@ -149,6 +149,13 @@ func TestSocketEndToEnd(t *testing.T) {
 			}
 		}
 		require.EqualValues(t, 1, waitFor("unread_count")["unread_count"])
+		// The hub writes the 101 itself, with the first frame: it carries
+		// the headers every response does, and the access log records it.
+		require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+		require.NotEmpty(t, resp.Header.Get("X-Request-Id"))
+		require.Eventually(t, func() bool {
+			return strings.Contains(f.logs.String(), `"path":"/ws","route":"/ws","status":101,`)
+		}, 10*time.Second, time.Millisecond)
 
 		second := f.send(t, "acme", "alice", "live one")[0]
 		fr := waitFor("notification")
