@@ -94,7 +94,9 @@ type conn struct {
 	haltReason string
 	haltCause  error
 
-	expiry *time.Timer // halts with 4001 at the token's expiry
+	// expiryIdx is the connection's place in the hub's expiries (4001 at
+	// the token's expiry), -1 while it is not in them. Under their mu.
+	expiryIdx int32
 
 	// Owned by the loop.
 	batch   []*outbound // the updates being handled
@@ -128,12 +130,13 @@ type conn struct {
 // (or run) after register.
 func (h *Hub) newConn(id Identity, t transport) *conn {
 	return &conn{
-		h:       h,
-		key:     userKey{tenant: id.TenantID, user: id.UserID},
-		id:      id,
-		t:       t,
-		running: true,
-		wake:    make(chan struct{}, 1),
+		h:         h,
+		key:       userKey{tenant: id.TenantID, user: id.UserID},
+		id:        id,
+		t:         t,
+		running:   true,
+		wake:      make(chan struct{}, 1),
+		expiryIdx: -1,
 	}
 }
 
@@ -232,9 +235,7 @@ func (c *conn) run(ctx context.Context, since int64, hasSince bool) {
 // duplicate).
 func (c *conn) start(since int64, hasSince bool) {
 	if !c.id.ExpiresAt.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(c.id.ExpiresAt), func() {
-			c.halt(CloseTokenExpired, "token expired", nil)
-		})
+		c.h.expiries.add(c)
 	}
 	if err := c.catchUp(since, hasSince); err != nil {
 		c.finish(err)
@@ -731,7 +732,7 @@ func (c *conn) finish(err error) {
 	c.setResyncPending(false)
 	stopTimer(&c.resyncT)
 	stopTimer(&c.countT)
-	stopTimer(&c.expiry)
+	c.h.expiries.remove(c)
 	if c.halted() {
 		// Whatever ended the loop (often a write that failed because the
 		// peer stopped reading), the halt says why and how to close.

@@ -61,6 +61,11 @@ type Hub struct {
 	// heads, when History has InboxHeads, batches the catch-up reads of
 	// sockets opened without since.
 	heads *headReads
+
+	// idle watches the idle sockets (nil: each waits on a goroutine).
+	idle *idlePoller
+	// expiries closes connections at their token's expiry.
+	expiries expiries
 }
 
 // New returns a Hub reading catch-up history from history.
@@ -84,6 +89,7 @@ func New(cfg Config, history History) (*Hub, error) {
 		seed:     maphash.MakeSeed(),
 		slots:    make(chan struct{}, cfg.MaxConcurrentRefills),
 		stopPing: make(chan struct{}),
+		idle:     sharedPoller(),
 	}
 	for i := range h.shards {
 		h.shards[i].users = make(map[userKey][]*conn)

@@ -39,6 +39,11 @@ type idleConn struct {
 	headN  int
 	remain int64 // payload bytes of the current frame not handed over yet
 	inMsg  bool  // a fragmented data message has not ended
+
+	// The socket's slot in the idle poller (idlepoll.go), -1 while it has
+	// none; unwatched once the connection has ended. Under the poller's mu.
+	pollSlot  int32
+	unwatched bool
 }
 
 // newIdleConn wraps c, or returns nil when c is not a socket of its own
@@ -53,7 +58,7 @@ func newIdleConn(c net.Conn) *idleConn {
 	if err != nil {
 		return nil
 	}
-	return &idleConn{Conn: c, rc: rc}
+	return &idleConn{Conn: c, rc: rc, pollSlot: -1}
 }
 
 // betweenMessages reports whether everything handed over so far ends a

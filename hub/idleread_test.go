@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/notifyhub/notifyhub/domain"
 )
 
 // readerStacks returns the stacks of the hub's socket readers.
@@ -28,32 +31,68 @@ func readerStacks() []string {
 	return out
 }
 
-// An idle socket's reader waits outside the WebSocket library (with a
-// small stack), and a fresh one waits there again after each message and
-// control frame: one reading goroutine per socket at any time.
+// An idle socket has no reader goroutine: the idle poller starts one when
+// the socket is readable, and the socket is idle again, without one, after
+// each message and control frame.
+func TestIdleSocketHasNoReader(t *testing.T) {
+	e := setup(t, Config{PingInterval: -1})
+	require.NotNil(t, e.hub.idle, "epoll is available on Linux")
+	hc := checkIdleReaders(t, e, func() bool { return len(readerStacks()) == 0 })
+
+	// The socket's slot is freed once it has ended.
+	ic := hc.t.(*wsTransport).ic
+	require.Eventually(t, func() bool {
+		e.hub.idle.mu.Lock()
+		defer e.hub.idle.mu.Unlock()
+		return ic.unwatched && ic.pollSlot == -1
+	}, wait, time.Millisecond)
+}
+
+// Without the poller, an idle socket's reader waits outside the WebSocket
+// library (with a small stack), and a fresh one waits there again after
+// each message and control frame: one reading goroutine per socket.
 func TestIdleReaderWaitsOutsideTheLibrary(t *testing.T) {
 	e := setup(t, Config{PingInterval: -1})
-	c := e.dial("t1", "u1", dialOpts{})
-	c.ready()
-	waitsOutside := func() bool {
+	e.hub.idle = nil
+	checkIdleReaders(t, e, func() bool {
 		s := readerStacks()
 		return len(s) == 1 && strings.Contains(s[0], "hub.(*idleConn).waitReadable") &&
 			!strings.Contains(s[0], "websocket.(*Conn).Read")
-	}
-	require.Eventually(t, waitsOutside, wait, time.Millisecond, "after connecting")
+	})
+}
+
+// checkIdleReaders connects, sends a message and pings, and checks idle
+// (the state of the readers of an idle socket) after each; then closes.
+func checkIdleReaders(t *testing.T, e *env, idle func() bool) *conn {
+	t.Helper()
+	c := e.dial("t1", "u1", dialOpts{})
+	c.ready()
+	hcs := e.hub.connsOf("t1", "u1")
+	require.Len(t, hcs, 1)
+	require.Eventually(t, idle, wait, time.Millisecond, "after connecting")
 
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	require.NoError(t, c.ws.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)))
 	require.Equal(t, FramePong, c.next().Type)
-	require.Eventually(t, waitsOutside, wait, time.Millisecond, "after a message")
+	require.Eventually(t, idle, wait, time.Millisecond, "after a message")
 
-	s := e.hub.shard(userKey{"t1", "u1"})
+	require.NoError(t, hcs[0].t.(pingTransport).Ping(ctx), "the pong reached the library")
+	require.Eventually(t, idle, wait, time.Millisecond, "after a pong")
+
+	// The peer's close is read too: the connection ends.
+	require.NoError(t, c.ws.Close(websocket.StatusNormalClosure, "bye"))
+	require.Eventually(t, func() bool { return len(e.hub.connsOf("t1", "u1")) == 0 }, wait, time.Millisecond)
+	return hcs[0]
+}
+
+// connsOf returns the registered connections of (tenant, user).
+func (h *Hub) connsOf(tenant domain.TenantID, user domain.UserID) []*conn {
+	k := userKey{tenant, user}
+	s := h.shard(k)
 	s.mu.RLock()
-	p := s.users[userKey{"t1", "u1"}][0].t.(pingTransport)
-	s.mu.RUnlock()
-	require.NoError(t, p.Ping(ctx), "the pong reached the library")
-	require.Eventually(t, waitsOutside, wait, time.Millisecond, "after a pong")
+	defer s.mu.RUnlock()
+	return slices.Clone(s.users[k])
 }
 
 // The tracker knows where messages end, whatever the chunks the bytes come

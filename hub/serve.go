@@ -109,11 +109,21 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, id Identity) error {
 		// write fails the next one too, which ends the connection.
 		_ = hj.w.sendHead()
 	}
-	c.cleanup = func() { _ = ws.CloseNow() } // also ends the reader
-	// The socket outlives this request: its reader runs on its own, the
-	// hub's pinger pings it, and nothing uses r (or its context) after the
-	// upgrade.
-	go c.readLoop(ws, hj.ic, !hj.early)
+	ic := hj.ic // not hj: the closure lives as long as the socket
+	c.cleanup = func() {
+		_ = ws.CloseNow() // also ends the reader
+		if h.idle != nil && ic != nil {
+			h.idle.unwatch(ic)
+		}
+	}
+	// The socket outlives this request: its reader runs on its own (or the
+	// idle poller starts one when it is readable), the hub's pinger pings
+	// it, and nothing uses r (or its context) after the upgrade.
+	if hj.early || h.idle == nil || hj.ic == nil {
+		go c.readLoop(ws, hj.ic, !hj.early)
+	} else {
+		c.waitIdle(ws, hj.ic)
+	}
 	if h.cfg.PingInterval > 0 {
 		h.pingOnce.Do(func() { go h.pinger() })
 	}
@@ -202,6 +212,14 @@ func (t *wsTransport) Close(code CloseCode, reason string) error {
 	return t.ws.Close(websocket.StatusCode(code), reason)
 }
 
+// waitIdle leaves the socket to the idle poller, which starts its reader
+// once it has something to read: an idle socket has no goroutine.
+func (c *conn) waitIdle(ws *websocket.Conn, ic *idleConn) {
+	if err := c.h.idle.arm(c, ic); err != nil {
+		c.halt(0, "", fmt.Errorf("read: %w", err))
+	}
+}
+
 // readLoop reads what the client sends: nothing is expected but
 // {"type":"ping"}, answered with {"type":"pong"}; other messages are
 // ignored. Reading also processes control frames (pongs, the peer's close)
@@ -234,11 +252,16 @@ func (c *conn) readLoop(ws *websocket.Conn, ic *idleConn, wait bool) {
 }
 
 // readSome reads messages through the library until the socket is idle
-// (errIdle, only with ic), then leaves the waiting to a fresh readLoop.
+// (errIdle, only with ic), then leaves the waiting to the idle poller, or
+// without one to a fresh readLoop.
 func (c *conn) readSome(ws *websocket.Conn, ic *idleConn) {
 	for {
 		typ, data, err := ws.Read(context.Background())
 		if ic != nil && errors.Is(err, errIdle) {
+			if c.h.idle != nil {
+				c.waitIdle(ws, ic)
+				return
+			}
 			go c.readLoop(ws, ic, true)
 			return
 		}
