@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +171,35 @@ func TestSocketOverTLS(t *testing.T) {
 	require.Equal(t, FrameNotification, next().Type)
 	require.NoError(t, ws.Close(websocket.StatusNormalClosure, ""))
 	require.Eventually(t, func() bool { return metricNow(e.hub.metrics.connections) == 0 }, wait, time.Millisecond)
+}
+
+// A peer that drops the TCP connection of an idle socket (no close frame)
+// is noticed by the poller: the connection ends and its slot is freed,
+// and the next socket, which takes the slot over, is read as usual.
+func TestIdleSocketPeerDropAndSlotReuse(t *testing.T) {
+	e := setup(t, Config{PingInterval: -1})
+	require.NotNil(t, e.hub.idle)
+	for i := range 3 {
+		user := domain.UserID("u" + strconv.Itoa(i))
+		c := rawDial(t, e, string(user), nil)
+		require.Equal(t, FrameUnreadCount, c.nextText())
+		hcs := e.hub.connsOf("t1", user)
+		require.Len(t, hcs, 1)
+		ic := hcs[0].t.(*wsTransport).ic
+		require.Eventually(t, func() bool {
+			e.hub.idle.mu.Lock()
+			defer e.hub.idle.mu.Unlock()
+			return ic.pollSlot >= 0
+		}, wait, time.Millisecond, "waiting in the poller")
+
+		c.send(clientFrame(true, opText, []byte(`{"type":"ping"}`), true))
+		require.Equal(t, FramePong, c.nextText())
+
+		require.NoError(t, c.nc.Close())
+		require.Eventually(t, func() bool { return len(e.hub.connsOf("t1", user)) == 0 }, wait, time.Millisecond)
+		e.hub.idle.mu.Lock()
+		require.True(t, ic.unwatched)
+		require.Equal(t, int32(-1), ic.pollSlot)
+		e.hub.idle.mu.Unlock()
+	}
 }
