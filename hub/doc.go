@@ -10,11 +10,14 @@
 // own sockets. Delivery never blocks: each connection has a bounded queue and
 // a connection that does not keep up is closed with code 4008.
 //
-// An idle connection costs one reader goroutine, waiting outside the
-// WebSocket library with a 2 KiB stack (idleread.go), and a few small
-// buffers (sockio.go): its work runs on a short-lived loop started by whoever brings
-// it (conn.go), which writes everything queued meanwhile in one system call,
-// and one pinger per hub pings every socket.
+// An idle connection has no goroutine: its socket waits in the process's
+// epoll set of idle sockets, which starts a reader once it is readable
+// (idlepoll.go; without epoll, a reader waits on each socket with a 2 KiB
+// stack, idleread.go), and it keeps a few small buffers (sockio.go). Its
+// work runs on a short-lived loop started by whoever brings it (conn.go),
+// which writes everything queued meanwhile in one system call; one pinger
+// and one token-expiry timer per hub serve every socket. The upgrade's 101
+// goes out in the same write as the first frames (handshake.go).
 //
 // The hub spares the database: every History read of its connections
 // (catch-up, gap and resync refills, unread-count refreshes) takes one of
