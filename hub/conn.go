@@ -65,8 +65,10 @@ var (
 type conn struct {
 	h   *Hub
 	key userKey
-	id  Identity
-	t   transport
+	// expiresAt is the token's expiry (zero: none); the identity's tenant
+	// and user are in key.
+	expiresAt time.Time
+	t         transport
 
 	// cleanup, when set, runs once the connection has ended (Serve
 	// releases the socket with it); done, when set, is closed then.
@@ -132,7 +134,7 @@ func (h *Hub) newConn(id Identity, t transport) *conn {
 	return &conn{
 		h:         h,
 		key:       userKey{tenant: id.TenantID, user: id.UserID},
-		id:        id,
+		expiresAt: id.ExpiresAt,
 		t:         t,
 		running:   true,
 		wake:      make(chan struct{}, 1),
@@ -234,7 +236,7 @@ func (c *conn) run(ctx context.Context, since int64, hasSince bool) {
 // in the read or in the queue (or both, and the seq check drops the
 // duplicate).
 func (c *conn) start(since int64, hasSince bool) {
-	if !c.id.ExpiresAt.IsZero() {
+	if !c.expiresAt.IsZero() {
 		c.h.expiries.add(c)
 	}
 	if err := c.catchUp(since, hasSince); err != nil {

@@ -17,7 +17,7 @@ type expiries struct {
 	at time.Time   // when t is due; zero while it is stopped
 }
 
-// add watches c's expiry; c.id.ExpiresAt must be set.
+// add watches c's expiry; c.expiresAt must be set.
 func (e *expiries) add(c *conn) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -45,7 +45,7 @@ func (e *expiries) schedule() {
 		}
 		return
 	}
-	next := e.q[0].id.ExpiresAt
+	next := e.q[0].expiresAt
 	if next.Equal(e.at) {
 		return
 	}
@@ -63,7 +63,7 @@ func (e *expiries) fire() {
 	var due []*conn
 	e.mu.Lock()
 	now := time.Now()
-	for len(e.q) > 0 && !now.Before(e.q[0].id.ExpiresAt) {
+	for len(e.q) > 0 && !now.Before(e.q[0].expiresAt) {
 		due = append(due, heap.Pop(&e.q).(*conn))
 	}
 	e.at = time.Time{}
@@ -80,7 +80,7 @@ type expiryQueue []*conn
 
 func (q expiryQueue) Len() int { return len(q) }
 func (q expiryQueue) Less(i, j int) bool {
-	return q[i].id.ExpiresAt.Before(q[j].id.ExpiresAt)
+	return q[i].expiresAt.Before(q[j].expiresAt)
 }
 
 func (q expiryQueue) Swap(i, j int) {

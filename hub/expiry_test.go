@@ -91,7 +91,7 @@ func TestExpiryQueueOrder(t *testing.T) {
 		h.expiries.mu.Unlock()
 		h.expiries.remove(c)
 		h.expiries.mu.Lock()
-		got = append(got, int(c.id.ExpiresAt.Sub(base)/time.Minute))
+		got = append(got, int(c.expiresAt.Sub(base)/time.Minute))
 	}
 	h.expiries.mu.Unlock()
 	require.Equal(t, []int{2, 3, 4, 5, 6, 7, 8}, got)

@@ -14,9 +14,11 @@ import (
 // Sizes of the buffers the WebSocket library reads and writes through.
 // net/http hands over 4 KiB each, kept for the socket's life; the hub
 // writes through sockWriter (which has its own batch buffer, borrowed only
-// while writing) and reads little more than pings and close frames.
+// while writing) and reads little more than pings and close frames (a
+// client's ping message is 21 bytes; a frame header at most 14, and
+// payloads larger than the buffer are read into the library's own).
 const (
-	readBufSize  = 256
+	readBufSize  = 64
 	writeBufSize = 128
 )
 
