@@ -149,7 +149,7 @@ func splitWrite(t *testing.T, w []byte) (*http.Response, []string) {
 // of a plain connect.
 func TestHandshakeWrittenWithUnreadCount(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
+	e := setup(t, Config{PingInterval: -1}) // no ping among the writes checked
 	l := recordWrites(t, e)
 	e.hist.insert("t1", "u1", "one")
 	c := rawDial(t, e, "u1", nil)
@@ -170,7 +170,7 @@ func TestHandshakeWrittenWithUnreadCount(t *testing.T) {
 // then the unread count, all in the first write and in that order.
 func TestHandshakeWrittenWithCatchUp(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
+	e := setup(t, Config{PingInterval: -1}) // no ping among the writes checked
 	l := recordWrites(t, e)
 	first := e.hist.insert("t1", "u1", "one")
 	e.hist.insert("t1", "u1", "two")
@@ -193,7 +193,7 @@ func TestHandshakeWrittenWithCatchUp(t *testing.T) {
 // long: the 101 is sent at once, on its own, and the frames follow.
 func TestHandshakeNotHeldWhileHistoryQueues(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{MaxConcurrentRefills: 1})
+	e := setup(t, Config{MaxConcurrentRefills: 1, PingInterval: -1})
 	l := recordWrites(t, e)
 	require.NoError(t, e.hub.acquire(context.Background(), nil))
 	released := false
@@ -218,7 +218,7 @@ func TestHandshakeNotHeldWhileHistoryQueues(t *testing.T) {
 // the 101 with its close frame.
 func TestHandshakeWrittenWithClose(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
+	e := setup(t, Config{PingInterval: -1}) // no ping among the writes checked
 	l := recordWrites(t, e)
 	e.hist.setFail(errors.New("database down"))
 	c := rawDial(t, e, "u1", nil)
