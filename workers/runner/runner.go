@@ -344,10 +344,15 @@ func (r *Runner) runGroup(ctx context.Context, l BatchListener, group []prepared
 	if len(group) > 1 {
 		// Extends the whole batch when due; then only the entries still
 		// held may run.
-		b.holds(ctx, group[0].m.ID, policy.Timeout)
+		ids := make([]string, len(group))
+		for i, p := range group {
+			ids[i] = p.m.ID
+		}
+		still := b.holdsAll(ctx, ids, policy.Timeout)
 		held := group[:0]
 		for _, p := range group {
-			if b.has(p.m.ID) {
+			if len(still) > 0 && still[0] == p.m.ID {
+				still = still[1:]
 				held = append(held, p)
 			} else {
 				p.log.WarnContext(ctx, "entry no longer held (taken over, or its hold could not be confirmed); leaving it")
