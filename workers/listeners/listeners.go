@@ -18,6 +18,8 @@ type Store interface {
 // Notifier sends notifications (notification.Service has it).
 type Notifier interface {
 	SendToPermission(ctx context.Context, tenant domain.TenantID, perm string, d notification.Draft) ([]domain.Notification, error)
+	// SendToPermissions sends several drafts in one transaction.
+	SendToPermissions(ctx context.Context, ps []notification.PermissionSend) ([][]domain.Notification, error)
 }
 
 // once runs effect in a transaction together with the processed_events

@@ -34,9 +34,28 @@ type LowStockData struct {
 }
 
 func (l SendLowStockNotification) Handle(ctx context.Context, ev domain.Event) error {
+	draft, err := lowStockDraft(ev)
+	if err != nil {
+		return err
+	}
+	return once(ctx, l.Store, l.Name(), ev, func(ctx context.Context) error {
+		_, err := l.Notifier.SendToPermission(ctx, ev.TenantID, domain.PermInventoryAlerts, draft)
+		return err
+	})
+}
+
+// HandleBatch handles several events in one transaction (a group commit):
+// every low-stock alert goes to the same few holders of inventory.alerts,
+// whose rows each transaction locks to number their notifications, so one
+// transaction per event would run them one after another.
+func (l SendLowStockNotification) HandleBatch(ctx context.Context, evs []domain.Event) error {
+	return sendToPermissionEachOnce(ctx, l.Store, l.Notifier, l.Name(), domain.PermInventoryAlerts, evs, lowStockDraft)
+}
+
+func lowStockDraft(ev domain.Event) (notification.Draft, error) {
 	var e inventory.LowStockDetected
 	if err := ev.Decode(&e); err != nil {
-		return err
+		return notification.Draft{}, err
 	}
 	location := e.LocationName
 	if location == "" {
@@ -55,8 +74,5 @@ func (l SendLowStockNotification) Handle(ctx context.Context, ev domain.Event) e
 			LocationID: e.LocationID, Location: location, EventID: ev.ID,
 		},
 	}
-	return once(ctx, l.Store, l.Name(), ev, func(ctx context.Context) error {
-		_, err := l.Notifier.SendToPermission(ctx, ev.TenantID, domain.PermInventoryAlerts, draft)
-		return err
-	})
+	return draft, nil
 }

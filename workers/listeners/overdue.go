@@ -39,9 +39,25 @@ type OverdueInvoiceData struct {
 }
 
 func (l SendOverdueInvoiceReminder) Handle(ctx context.Context, ev domain.Event) error {
+	draft, err := overdueDraft(ev)
+	if err != nil {
+		return err
+	}
+	return once(ctx, l.Store, l.Name(), ev, func(ctx context.Context) error {
+		_, err := l.Notifier.SendToPermission(ctx, ev.TenantID, domain.PermInvoicesManage, draft)
+		return err
+	})
+}
+
+// HandleBatch handles several events in one transaction (a group commit).
+func (l SendOverdueInvoiceReminder) HandleBatch(ctx context.Context, evs []domain.Event) error {
+	return sendToPermissionEachOnce(ctx, l.Store, l.Notifier, l.Name(), domain.PermInvoicesManage, evs, overdueDraft)
+}
+
+func overdueDraft(ev domain.Event) (notification.Draft, error) {
 	var e invoice.InvoiceOverdue
 	if err := ev.Decode(&e); err != nil {
-		return err
+		return notification.Draft{}, err
 	}
 	draft := notification.Draft{
 		Type:     notification.TypeReminder,
@@ -57,10 +73,7 @@ func (l SendOverdueInvoiceReminder) Handle(ctx context.Context, ev domain.Event)
 			Threshold: e.Threshold, EventID: ev.ID,
 		},
 	}
-	return once(ctx, l.Store, l.Name(), ev, func(ctx context.Context) error {
-		_, err := l.Notifier.SendToPermission(ctx, ev.TenantID, domain.PermInvoicesManage, draft)
-		return err
-	})
+	return draft, nil
 }
 
 // overdueAmount shows an amount with two decimals, or all of them when it has more

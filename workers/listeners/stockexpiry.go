@@ -91,9 +91,25 @@ func countOf(n int, unit string) string {
 }
 
 func (l SendStockExpiryAlert) Handle(ctx context.Context, ev domain.Event) error {
+	draft, err := stockExpiryDraft(ev)
+	if err != nil {
+		return err
+	}
+	return once(ctx, l.Store, l.Name(), ev, func(ctx context.Context) error {
+		_, err := l.Notifier.SendToPermission(ctx, ev.TenantID, domain.PermInventoryAlerts, draft)
+		return err
+	})
+}
+
+// HandleBatch handles several events in one transaction (a group commit).
+func (l SendStockExpiryAlert) HandleBatch(ctx context.Context, evs []domain.Event) error {
+	return sendToPermissionEachOnce(ctx, l.Store, l.Notifier, l.Name(), domain.PermInventoryAlerts, evs, stockExpiryDraft)
+}
+
+func stockExpiryDraft(ev domain.Event) (notification.Draft, error) {
 	var e inventory.StockExpiring
 	if err := ev.Decode(&e); err != nil {
-		return err
+		return notification.Draft{}, err
 	}
 	draft := notification.Draft{
 		Type:      notification.TypeStockExpiry,
@@ -107,8 +123,5 @@ func (l SendStockExpiryAlert) Handle(ctx context.Context, ev domain.Event) error
 			Quantity: e.Quantity, DaysRemaining: e.DaysRemaining, Threshold: e.Threshold, EventID: ev.ID,
 		},
 	}
-	return once(ctx, l.Store, l.Name(), ev, func(ctx context.Context) error {
-		_, err := l.Notifier.SendToPermission(ctx, ev.TenantID, domain.PermInventoryAlerts, draft)
-		return err
-	})
+	return draft, nil
 }

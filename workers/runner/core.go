@@ -163,6 +163,12 @@ func (c *core) newBatch(topic, group, consumer string, msgs []stream.Message, lo
 // first when it is due. timeout is the limit of the attempt about to start.
 // Acknowledgements waiting longer than ackDelay go first.
 func (b *batch) holds(ctx context.Context, id string, timeout time.Duration) bool {
+	return len(b.holdsAll(ctx, []string{id}, timeout)) == 1
+}
+
+// holdsAll is holds for entries about to run in one attempt: it returns
+// those of ids the consumer still holds, in order.
+func (b *batch) holdsAll(ctx context.Context, ids []string, timeout time.Duration) []string {
 	if len(b.acks) > 0 && b.c.now().Sub(b.ackSince) >= ackDelay {
 		b.flush(ctx)
 	}
@@ -173,13 +179,21 @@ func (b *batch) holds(ctx context.Context, id string, timeout time.Duration) boo
 		if err != nil {
 			b.log.WarnContext(ctx, "extend entries failed", slog.Any("error", err))
 			// Cannot tell. Only start an attempt that surely ends before
-			// anyone may take the entry over; else leave it pending.
-			stale := b.c.now().Sub(b.extended)
-			return stale+timeout < b.c.reclaimAfter && b.has(id)
+			// anyone may take the entries over; else leave them pending.
+			if stale := b.c.now().Sub(b.extended); stale+timeout >= b.c.reclaimAfter {
+				return nil
+			}
+		} else {
+			b.ids, b.extended = held, b.c.now()
 		}
-		b.ids, b.extended = held, b.c.now()
 	}
-	return b.has(id)
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if b.has(id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // has reports whether id is among the unfinished entries. Entries run in

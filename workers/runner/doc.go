@@ -11,5 +11,8 @@
 // consumers after reclaim-after, and, after the last try, a failed job
 // recorded before the entry is acknowledged. Effects are made exactly-once
 // by listeners and jobs themselves (processed_events in the effect's
-// transaction, or their own progress records), not here.
+// transaction, or their own progress records), not here. A listener that
+// is also a BatchListener gets the entries of one read in one attempt (a
+// group commit: one transaction, one commit wait); if that attempt fails,
+// each entry runs alone with its own tries and failed job.
 package runner

@@ -26,6 +26,19 @@ type Listener interface {
 	Handle(ctx context.Context, ev domain.Event) error
 }
 
+// BatchListener is a Listener that can also handle several events of one
+// read together: a group commit, one transaction (and one commit wait)
+// for all of them instead of one each. HandleBatch must leave each event
+// exactly the effect Handle would, all of them or none (one transaction,
+// each event with its own processed-events key, so that an event already
+// handled is skipped on its own). When it fails the runner handles each
+// event alone with Handle, under the usual retries, so one event that
+// cannot succeed becomes a failed job without holding its neighbours back.
+type BatchListener interface {
+	Listener
+	HandleBatch(ctx context.Context, evs []domain.Event) error
+}
+
 // Store keeps failed jobs.
 type Store interface {
 	InsertFailedJob(ctx context.Context, j domain.FailedJob) error
@@ -231,11 +244,17 @@ func (r *Runner) consume(ctx context.Context, l Listener, topic, consumer string
 			return
 		}
 		b := r.newBatch(topic, l.Name(), consumer, msgs, log)
-		for _, m := range msgs {
-			if ctx.Err() != nil {
-				break // not started: released below
+		if bl, ok := l.(BatchListener); ok && len(msgs) > 1 {
+			r.handleBatch(ctx, bl, msgs, b, log)
+		} else {
+			for _, m := range msgs {
+				if ctx.Err() != nil {
+					break // not started: released below
+				}
+				if p, ok := r.prepare(ctx, l, m, b, log); ok {
+					r.process(ctx, m, b, &p.task, p.log)
+				}
 			}
-			r.handle(ctx, l, m, b, log)
 		}
 		b.end(ctx)
 	}
@@ -251,31 +270,119 @@ func (r *Runner) ensureGroup(ctx context.Context, l Listener, topic string, log 
 	return true
 }
 
-// handle decodes one entry for the listener and runs it, or acknowledges
-// it untouched when it is not the listener's (another type, or a retry
-// meant for another listener).
-func (r *Runner) handle(ctx context.Context, l Listener, m stream.Message, b *batch, log *slog.Logger) {
+// prepared is an entry decoded into a task of the listener.
+type prepared struct {
+	m    stream.Message
+	ev   domain.Event
+	task Task
+	log  *slog.Logger
+}
+
+// prepare decodes one entry for the listener. It reports false when there
+// is nothing to run: an entry that is not the listener's (another type, or
+// a retry meant for another listener), acknowledged untouched, or one that
+// cannot be decoded, recorded as a failed job.
+func (r *Runner) prepare(ctx context.Context, l Listener, m stream.Message, b *batch, log *slog.Logger) (prepared, bool) {
 	task := Task{Name: l.Name(), Queue: r.cfg.Topic, Payload: m.Body, Policy: r.cfg.policy()}
 	d, err := decodeDelivery(m.Body)
 	if err != nil {
 		r.fail(ctx, m, b, &task, 0, fmt.Errorf("undecodable event: %w", err), log)
-		return
+		return prepared{}, false
 	}
 	ev := d.Event
 	if (d.OnlyListener != "" && d.OnlyListener != l.Name()) || !r.handles[l.Name()][ev.Type] {
 		b.ack(m.ID)
-		return
+		return prepared{}, false
 	}
 	if d.OnlyListener != "" {
 		// A failed job of this listener keeps the plain event, so a
 		// retry of the retry looks the same as the first.
 		if task.Payload, err = json.Marshal(ev); err != nil {
 			r.fail(ctx, m, b, &task, 0, fmt.Errorf("re-encode event: %w", err), log)
-			return
+			return prepared{}, false
 		}
 	}
 	task.Tenant = ev.TenantID
 	task.Run = func(ctx context.Context) error { return l.Handle(ctx, ev) }
 	log = log.With(slog.String("event", ev.Type), slog.String("event_id", ev.ID), slog.String("tenant", string(ev.TenantID)))
-	r.process(ctx, m, b, &task, log)
+	return prepared{m: m, ev: ev, task: task, log: log}, true
+}
+
+// handleBatch runs the listener's entries of one read together, in one
+// HandleBatch attempt. Entries delivered more often than the listener's
+// tries (consumers died while handling them) get their last try alone, so
+// that a poison entry cannot take its neighbours down with it.
+func (r *Runner) handleBatch(ctx context.Context, l BatchListener, msgs []stream.Message, b *batch, log *slog.Logger) {
+	var group, alone []prepared
+	for _, m := range msgs {
+		p, ok := r.prepare(ctx, l, m, b, log)
+		switch {
+		case !ok:
+		case m.Deliveries > p.task.Policy.Tries:
+			alone = append(alone, p)
+		default:
+			group = append(group, p)
+		}
+	}
+	r.runGroup(ctx, l, group, b, log)
+	for _, p := range alone {
+		if ctx.Err() != nil {
+			return // not started: released by the caller
+		}
+		r.process(ctx, p.m, b, &p.task, p.log)
+	}
+}
+
+// runGroup makes one HandleBatch attempt of the group and acknowledges its
+// entries once it succeeded (the effects committed). If it failed, each
+// entry is handled alone, with its own retries and failed job.
+func (r *Runner) runGroup(ctx context.Context, l BatchListener, group []prepared, b *batch, log *slog.Logger) {
+	if len(group) == 0 || ctx.Err() != nil {
+		return
+	}
+	policy := r.cfg.policy()
+	if len(group) > 1 {
+		// Extends the whole batch when due; then only the entries still
+		// held may run.
+		ids := make([]string, len(group))
+		for i, p := range group {
+			ids[i] = p.m.ID
+		}
+		still := b.holdsAll(ctx, ids, policy.Timeout)
+		held := group[:0]
+		for _, p := range group {
+			if len(still) > 0 && still[0] == p.m.ID {
+				still = still[1:]
+				held = append(held, p)
+			} else {
+				p.log.WarnContext(ctx, "entry no longer held (taken over, or its hold could not be confirmed); leaving it")
+			}
+		}
+		group = held
+	}
+	if len(group) > 1 {
+		evs := make([]domain.Event, len(group))
+		for i, p := range group {
+			evs[i] = p.ev
+		}
+		t := Task{Name: l.Name(), Queue: r.cfg.Topic, Policy: policy,
+			Run: func(ctx context.Context) error { return l.HandleBatch(ctx, evs) }}
+		took, err := r.attempt(ctx, &t)
+		if err == nil {
+			for _, p := range group {
+				r.obs.attempt(&p.task, nil, false, took)
+				b.ack(p.m.ID)
+			}
+			return
+		}
+		// Not counted as a try of any one entry: which of them failed it
+		// is found out by running each alone.
+		log.WarnContext(ctx, "batch failed; handling its events one by one", slog.Int("events", len(group)), slog.Any("error", err))
+	}
+	for _, p := range group {
+		if ctx.Err() != nil {
+			return // not started: released by the caller
+		}
+		r.process(ctx, p.m, b, &p.task, p.log)
+	}
 }
