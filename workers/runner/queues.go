@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -180,6 +181,7 @@ type QueueWorker struct {
 	cfg     QueueConfig
 	jobs    Jobs
 	metrics *queueMetrics
+	watch   *queueWatch  // news of appends to the queues; nil with one queue
 	started atomic.Int64 // jobs taken (MaxJobs)
 	done    atomic.Int64 // jobs finished, whatever the outcome
 }
@@ -209,12 +211,16 @@ func NewQueueWorker(cfg QueueConfig, s stream.Stream, store Store, jobs Jobs) (*
 	if err != nil {
 		return nil, err
 	}
-	return &QueueWorker{
+	w := &QueueWorker{
 		core:    newCore(s, store, cfg.Logger, cfg.Now, cfg.ReclaimAfter, longest, m),
 		cfg:     cfg,
 		jobs:    jobs,
 		metrics: m,
-	}, nil
+	}
+	if _, ok := s.(appendWatcher); ok && len(cfg.Queues) > 1 {
+		w.watch = newQueueWatch(len(cfg.Queues))
+	}
+	return w, nil
 }
 
 // Run serves the queues until ctx is done or the worker stops by itself,
@@ -240,7 +246,8 @@ func (w *QueueWorker) Run(ctx context.Context) error {
 	helperCtx, stopHelpers := context.WithCancel(runCtx)
 	helpers.Go(func() { w.trim(helperCtx, w.cfg.TrimEvery, topics...) })
 	helpers.Go(func() { w.sample(helperCtx) })
-	helpers.Go(func() { w.watch(helperCtx, stop, marker, markerKnown) })
+	helpers.Go(func() { w.watchRestart(helperCtx, stop, marker, markerKnown) })
+	helpers.Go(func() { w.watchQueues(helperCtx) })
 	consumers.Wait()
 	stopHelpers()
 	helpers.Wait()
@@ -285,6 +292,7 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 	var perJob time.Duration // moving average of a job's run time
 	var carry []stream.Message
 	var carryQueue string
+	var seen watchView // the watch as it was before the last read of the queues
 	defer func() {
 		// Read for the next round that did not come: hand them back.
 		if len(carry) > 0 {
@@ -315,6 +323,7 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 		} else {
 			var again bool
 			var err error
+			w.watch.look(&seen)
 			msgs, queue, again, err = w.next(ctx, consumer, reclaimNow, want)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -342,9 +351,11 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 			over := w.started.Add(int64(len(msgs))) - int64(w.cfg.MaxJobs)
 			msgs = msgs[:len(msgs)-int(min(max(over, 0), int64(len(msgs))))]
 		}
+		qi := slices.Index(w.cfg.Queues, queue)
 		start := w.now()
 		checked := start
 		ran := 0
+		var last time.Duration // how long the job before ran
 		for _, m := range msgs {
 			if ctx.Err() != nil {
 				// Stopping: start nothing new; released below.
@@ -357,15 +368,20 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 					reclaimNow = true
 					break
 				}
-				if w.now().Sub(checked) >= w.cfg.PriorityLag {
+				// Higher queues are read unless the watch vouches that
+				// nothing came there since the last read.
+				if qi > 0 && (last >= exactAfter || !w.watch.quiet(&seen, qi)) && w.now().Sub(checked) >= w.cfg.PriorityLag {
 					checked = w.now()
+					w.watch.look(&seen)
 					if carry, carryQueue = w.higher(ctx, consumer, queue, batchSize(perJob)); len(carry) > 0 {
 						reclaimNow = true
 						break
 					}
 				}
 			}
+			began := w.now()
 			w.run(ctx, queue, m, b, log)
+			last = w.now().Sub(began)
 			ran++
 			if n := w.done.Add(1); w.cfg.MaxJobs > 0 && n >= int64(w.cfg.MaxJobs) {
 				stop(&Stopped{Reason: fmt.Sprintf("ran --max-jobs=%d jobs", w.cfg.MaxJobs)})
@@ -494,9 +510,9 @@ func (w *QueueWorker) readMarker(ctx context.Context) (string, bool) {
 	return v, true
 }
 
-// watch stops the worker when max-time has passed or a restart was
+// watchRestart stops the worker when max-time has passed or a restart was
 // requested (the marker changed from what it was at start).
-func (w *QueueWorker) watch(ctx context.Context, stop context.CancelCauseFunc, marker string, known bool) {
+func (w *QueueWorker) watchRestart(ctx context.Context, stop context.CancelCauseFunc, marker string, known bool) {
 	var deadline <-chan time.Time
 	if w.cfg.MaxTime > 0 {
 		t := time.NewTimer(w.cfg.MaxTime)
