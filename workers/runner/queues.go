@@ -83,9 +83,12 @@ type QueueConfig struct {
 	// PriorityLag is how long a job queued on a higher queue may wait
 	// behind the rest of a batch taken from a lower one. 0 (the default)
 	// keeps priority strict job by job: before each job of a batch from a
-	// lower queue, the consumer looks at the higher ones (one read each).
-	// A positive lag looks at most that often, which saves those reads
-	// when lower queues are busy with quick jobs.
+	// lower queue, the consumer looks at the higher ones. On Redis a
+	// watch (one blocking read per worker) tells it when something came
+	// there, and it reads them only then, or after a job of 1ms or more;
+	// elsewhere it reads them every time (one read each). A positive lag
+	// looks at most that often, which saves those reads when lower queues
+	// are busy with quick jobs.
 	PriorityLag time.Duration
 	// MaxJobs stops the worker once it has run this many jobs; MaxTime
 	// once it has run this long. Either way it finishes the jobs in hand
@@ -266,8 +269,9 @@ func (w *QueueWorker) Run(ctx context.Context) error {
 // batch is sized so that it runs for about batchTime at the speed jobs
 // have run so far, at most maxBatch; a slow job brings it back to one.
 // Priority stays strict (see QueueConfig.PriorityLag): before each job of
-// a batch from a lower queue, the consumer reads the higher queues, and a
-// job found there runs next. Jobs of a batch not started (a higher job
+// a batch from a lower queue, the consumer reads the higher queues, unless
+// the queue watch vouches that nothing was queued there since its last
+// read, and a job found there runs next. Jobs of a batch not started (a higher job
 // came, batchTime passed, or shutdown) are released and taken back through
 // the next round's reclaim, after any higher-priority job.
 const (
