@@ -184,9 +184,12 @@ type QueueWorker struct {
 	cfg     QueueConfig
 	jobs    Jobs
 	metrics *queueMetrics
-	watch   *queueWatch  // news of appends to the queues; nil with one queue
-	started atomic.Int64 // jobs taken (MaxJobs)
-	done    atomic.Int64 // jobs finished, whatever the outcome
+	watch   *queueWatch // news of appends to the queues; nil with one queue
+	// exactAfter is the package's exactAfter; tests raise it to see the
+	// watch alone at work.
+	exactAfter time.Duration
+	started    atomic.Int64 // jobs taken (MaxJobs)
+	done       atomic.Int64 // jobs finished, whatever the outcome
 }
 
 // NewQueueWorker returns a worker for the jobs. It refuses a reclaim-after
@@ -219,6 +222,8 @@ func NewQueueWorker(cfg QueueConfig, s stream.Stream, store Store, jobs Jobs) (*
 		cfg:     cfg,
 		jobs:    jobs,
 		metrics: m,
+
+		exactAfter: exactAfter,
 	}
 	if _, ok := s.(appendWatcher); ok && len(cfg.Queues) > 1 {
 		w.watch = newQueueWatch(len(cfg.Queues))
@@ -374,7 +379,7 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 				}
 				// Higher queues are read unless the watch vouches that
 				// nothing came there since the last read.
-				if qi > 0 && (last >= exactAfter || !w.watch.quiet(&seen, qi)) && w.now().Sub(checked) >= w.cfg.PriorityLag {
+				if qi > 0 && (last >= w.exactAfter || !w.watch.quiet(&seen, qi)) && w.now().Sub(checked) >= w.cfg.PriorityLag {
 					checked = w.now()
 					w.watch.look(&seen)
 					if carry, carryQueue = w.higher(ctx, consumer, queue, batchSize(perJob)); len(carry) > 0 {
