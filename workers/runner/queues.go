@@ -276,9 +276,9 @@ func (w *QueueWorker) Run(ctx context.Context) error {
 // Priority stays strict (see QueueConfig.PriorityLag): before each job of
 // a batch from a lower queue, the consumer reads the higher queues, unless
 // the queue watch vouches that nothing was queued there since its last
-// read, and a job found there runs next. Jobs of a batch not started (a higher job
-// came, batchTime passed, or shutdown) are released and taken back through
-// the next round's reclaim, after any higher-priority job.
+// read, and a job found there runs next. Jobs of a batch not started (a
+// higher job came, batchTime passed, or shutdown) are released and taken
+// back through the next round's reclaim, after any higher-priority job.
 const (
 	batchTime = 50 * time.Millisecond
 	maxBatch  = 256

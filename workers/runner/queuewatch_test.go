@@ -60,7 +60,9 @@ func (c *countingReads) Read(ctx context.Context, topic, group, consumer string,
 }
 
 // bodyJobs runs every entry as a job named by its body.
-type bodyJobs struct{ run func(ctx context.Context, name string) error }
+type bodyJobs struct {
+	run func(ctx context.Context, name string) error
+}
 
 func (j bodyJobs) Task(_ string, body []byte) (Task, error) {
 	name := string(body)
