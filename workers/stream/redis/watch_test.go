@@ -63,11 +63,12 @@ func TestWatchAppends(t *testing.T) {
 
 	require.NoError(t, s.Publish(ctx, "default", []byte("a")))
 	require.Equal(t, "1", next(t, events))
+	// Two XADDs: reported once or twice, as the watch woke.
 	require.NoError(t, s.Publish(ctx, "high", []byte("b"), []byte("c")))
 	require.Equal(t, "0", next(t, events))
 	require.NoError(t, s.Publish(ctx, "low", []byte("not watched")))
 	require.NoError(t, s.Publish(ctx, "high", []byte("d")))
-	require.Equal(t, "0", next(t, events), "an unwatched topic is not reported")
+	require.Equal(t, "0", next(t, events))
 
 	got, err := s.Read(ctx, "high", "g", "c", 10, 0)
 	require.NoError(t, err)
@@ -80,7 +81,9 @@ func TestWatchAppends(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("WatchAppends did not return after Close")
 	}
-	require.Equal(t, "broken", next(t, events))
+	for e := next(t, events); e != "broken"; e = next(t, events) {
+		require.Equal(t, "0", e, "only the high topic had more")
+	}
 }
 
 // A watch whose connection dies says so, and once armed again reports
