@@ -150,3 +150,107 @@ func TestPriorityLagBoundsTheWaitOfAHigherJob(t *testing.T) {
 		require.Equal(t, 13, len(slices.Compact(got)), "every job once: %v", got)
 	})
 }
+
+// TestCrashedWorkersBatchIsTakenOver: a worker that read a batch of jobs
+// and died before starting them leaves them pending; another worker takes
+// every one over after reclaim-after and runs each once, ahead of nothing
+// it should not: a job on a higher queue still goes first.
+func TestCrashedWorkersBatchIsTakenOver(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, b backend) {
+		var rec recorder
+		record := func(_ context.Context, _ domain.TenantID, p json.RawMessage) error {
+			rec.add(label(p))
+			return nil
+		}
+		e := newEnv(t, b,
+			jobs.Type{Name: "Report", Queue: runner.QueueLow, Tries: 1, Timeout: 50 * time.Millisecond, Handle: record},
+			jobs.Type{Name: "Payment", Queue: runner.QueueHigh, Tries: 1, Timeout: 50 * time.Millisecond, Handle: record},
+		)
+		ctx := context.Background()
+		const n = 20
+		for i := range n {
+			_, err := e.disp.Dispatch(ctx, "acme", "Report", labelled{fmt.Sprint("low-", i)})
+			require.NoError(t, err)
+		}
+		e.flush(t)
+		topic := runner.QueueTopic(runner.QueueLow)
+		require.NoError(t, b.stream.EnsureGroup(ctx, topic, runner.QueueGroup))
+		msgs, err := b.stream.Read(ctx, topic, runner.QueueGroup, "dead-worker", n, time.Second)
+		require.NoError(t, err)
+		require.Len(t, msgs, n) // the whole batch claimed, none started: it dies
+		e.dispatch(t, "acme", "Payment", labelled{"high"})
+
+		e.start(t, runner.QueueConfig{ReclaimAfter: 300 * time.Millisecond, ReclaimEvery: 20 * time.Millisecond})
+		eventually(t, func() bool { return rec.len() == n+1 }, "another worker takes the batch over")
+		got := rec.all()
+		require.Equal(t, "high", got[0], "the higher job first: %v", got)
+		slices.Sort(got)
+		require.Len(t, slices.Compact(got), n+1, "each once: %v", got)
+		eventually(t, func() bool { return e.backlog(t, runner.QueueLow) == 0 }, "and acknowledges them")
+		require.Empty(t, e.failedJobs(t))
+	})
+}
+
+// TestShutdownInTheMiddleOfABatch: on SIGTERM in the middle of a batch of
+// quick jobs, the job in hand finishes and is acknowledged; the jobs of the
+// batch not started are handed back unacknowledged, for any worker to take
+// at once, and none of them ran.
+func TestShutdownInTheMiddleOfABatch(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, b backend) {
+		const n = 400
+		var rec recorder
+		inHand := make(chan struct{})
+		release := make(chan struct{})
+		e := newEnv(t, b, jobs.Type{Name: "Quick", Queue: runner.QueueLow, Handle: func(_ context.Context, _ domain.TenantID, p json.RawMessage) error {
+			rec.add(label(p))
+			if label(p) == "job-300" {
+				close(inHand)
+				<-release
+			}
+			return nil
+		}})
+		ctx := context.Background()
+		for i := range n {
+			_, err := e.disp.Dispatch(ctx, "acme", "Quick", labelled{fmt.Sprint("job-", i)})
+			require.NoError(t, err)
+		}
+		e.flush(t)
+		w := e.start(t, runner.QueueConfig{ReclaimAfter: 2 * time.Hour})
+		<-inHand
+		stopped := make(chan struct{})
+		go func() { w.stop(); close(stopped) }() // SIGTERM
+		select {
+		case <-stopped:
+			t.Fatal("the worker returned while a job was in hand")
+		case <-time.After(50 * time.Millisecond):
+		}
+		close(release)
+		<-stopped
+		require.NoError(t, w.err)
+
+		ran := rec.all()
+		require.Equal(t, "job-300", ran[len(ran)-1], "nothing started after the job in hand")
+		require.EqualValues(t, n-len(ran), e.backlog(t, runner.QueueLow), "only what ran was acknowledged")
+		// What the worker held and did not start is free at once (not
+		// after reclaim-after, 2h); the rest was never handed out.
+		topic := runner.QueueTopic(runner.QueueLow)
+		back, err := b.stream.Reclaim(ctx, topic, runner.QueueGroup, "next-worker", time.Hour, n)
+		require.NoError(t, err)
+		fresh, err := b.stream.Read(ctx, topic, runner.QueueGroup, "next-worker", n, 0)
+		require.NoError(t, err)
+		seen := map[string]bool{}
+		for _, l := range ran {
+			seen[l] = true
+		}
+		for _, m := range append(back, fresh...) {
+			l := label(mustEnvelope(t, m.Body).Payload)
+			require.False(t, seen[l], "%s ran, or was handed out twice", l)
+			seen[l] = true
+		}
+		// An entry held and neither run nor handed back would be missing
+		// here: pending for the stopped worker, out of reach for 2h.
+		require.Len(t, seen, n, "every job either ran or is free for the next worker")
+	})
+}

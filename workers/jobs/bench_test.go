@@ -32,7 +32,9 @@ import (
 // worker (this process) running no-op jobs (queue.ping) that were queued
 // beforehand on the default queue (the worker serves high, default, low),
 // with retries, reclaim, extension and failed-job handling in
-// place as in production. Each op is a whole drain of
+// place as in production. concurrency=1/priority-lag=0s is `notifyhub
+// worker` as it comes: strict priority, which on Redis the queue watch
+// keeps without a read of the higher queues before each job. Each op is a whole drain of
 // NOTIFYHUB_BENCH_JOBS jobs (default 20,000); it reports jobs/s and the
 // CPU-seconds per 100,000 jobs of this process and, on Redis, of
 // redis-server (read from /proc, so Redis must run on this machine).

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,9 +83,12 @@ type QueueConfig struct {
 	// PriorityLag is how long a job queued on a higher queue may wait
 	// behind the rest of a batch taken from a lower one. 0 (the default)
 	// keeps priority strict job by job: before each job of a batch from a
-	// lower queue, the consumer looks at the higher ones (one read each).
-	// A positive lag looks at most that often, which saves those reads
-	// when lower queues are busy with quick jobs.
+	// lower queue, the consumer looks at the higher ones. On Redis a
+	// watch (one blocking read per worker) tells it when something came
+	// there, and it reads them only then, or after a job of 1ms or more;
+	// elsewhere it reads them every time (one read each). A positive lag
+	// looks at most that often, which saves those reads when lower queues
+	// are busy with quick jobs.
 	PriorityLag time.Duration
 	// MaxJobs stops the worker once it has run this many jobs; MaxTime
 	// once it has run this long. Either way it finishes the jobs in hand
@@ -180,8 +184,12 @@ type QueueWorker struct {
 	cfg     QueueConfig
 	jobs    Jobs
 	metrics *queueMetrics
-	started atomic.Int64 // jobs taken (MaxJobs)
-	done    atomic.Int64 // jobs finished, whatever the outcome
+	watch   *queueWatch // news of appends to the queues; nil with one queue
+	// exactAfter is the package's exactAfter; tests raise it to see the
+	// watch alone at work.
+	exactAfter time.Duration
+	started    atomic.Int64 // jobs taken (MaxJobs)
+	done       atomic.Int64 // jobs finished, whatever the outcome
 }
 
 // NewQueueWorker returns a worker for the jobs. It refuses a reclaim-after
@@ -209,12 +217,18 @@ func NewQueueWorker(cfg QueueConfig, s stream.Stream, store Store, jobs Jobs) (*
 	if err != nil {
 		return nil, err
 	}
-	return &QueueWorker{
+	w := &QueueWorker{
 		core:    newCore(s, store, cfg.Logger, cfg.Now, cfg.ReclaimAfter, longest, m),
 		cfg:     cfg,
 		jobs:    jobs,
 		metrics: m,
-	}, nil
+
+		exactAfter: exactAfter,
+	}
+	if _, ok := s.(appendWatcher); ok && len(cfg.Queues) > 1 {
+		w.watch = newQueueWatch(len(cfg.Queues))
+	}
+	return w, nil
 }
 
 // Run serves the queues until ctx is done or the worker stops by itself,
@@ -240,7 +254,8 @@ func (w *QueueWorker) Run(ctx context.Context) error {
 	helperCtx, stopHelpers := context.WithCancel(runCtx)
 	helpers.Go(func() { w.trim(helperCtx, w.cfg.TrimEvery, topics...) })
 	helpers.Go(func() { w.sample(helperCtx) })
-	helpers.Go(func() { w.watch(helperCtx, stop, marker, markerKnown) })
+	helpers.Go(func() { w.watchRestart(helperCtx, stop, marker, markerKnown) })
+	helpers.Go(func() { w.watchQueues(helperCtx) })
 	consumers.Wait()
 	stopHelpers()
 	helpers.Wait()
@@ -259,10 +274,11 @@ func (w *QueueWorker) Run(ctx context.Context) error {
 // batch is sized so that it runs for about batchTime at the speed jobs
 // have run so far, at most maxBatch; a slow job brings it back to one.
 // Priority stays strict (see QueueConfig.PriorityLag): before each job of
-// a batch from a lower queue, the consumer reads the higher queues, and a
-// job found there runs next. Jobs of a batch not started (a higher job
-// came, batchTime passed, or shutdown) are released and taken back through
-// the next round's reclaim, after any higher-priority job.
+// a batch from a lower queue, the consumer reads the higher queues, unless
+// the queue watch vouches that nothing was queued there since its last
+// read, and a job found there runs next. Jobs of a batch not started (a
+// higher job came, batchTime passed, or shutdown) are released and taken
+// back through the next round's reclaim, after any higher-priority job.
 const (
 	batchTime = 50 * time.Millisecond
 	maxBatch  = 256
@@ -285,6 +301,7 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 	var perJob time.Duration // moving average of a job's run time
 	var carry []stream.Message
 	var carryQueue string
+	var seen watchView // the watch as it was before the last read of the queues
 	defer func() {
 		// Read for the next round that did not come: hand them back.
 		if len(carry) > 0 {
@@ -315,6 +332,7 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 		} else {
 			var again bool
 			var err error
+			w.watch.look(&seen)
 			msgs, queue, again, err = w.next(ctx, consumer, reclaimNow, want)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -342,9 +360,11 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 			over := w.started.Add(int64(len(msgs))) - int64(w.cfg.MaxJobs)
 			msgs = msgs[:len(msgs)-int(min(max(over, 0), int64(len(msgs))))]
 		}
+		qi := slices.Index(w.cfg.Queues, queue)
 		start := w.now()
 		checked := start
 		ran := 0
+		var last time.Duration // how long the job before ran
 		for _, m := range msgs {
 			if ctx.Err() != nil {
 				// Stopping: start nothing new; released below.
@@ -357,15 +377,20 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 					reclaimNow = true
 					break
 				}
-				if w.now().Sub(checked) >= w.cfg.PriorityLag {
+				// Higher queues are read unless the watch vouches that
+				// nothing came there since the last read.
+				if qi > 0 && (last >= w.exactAfter || !w.watch.quiet(&seen, qi)) && w.now().Sub(checked) >= w.cfg.PriorityLag {
 					checked = w.now()
+					w.watch.look(&seen)
 					if carry, carryQueue = w.higher(ctx, consumer, queue, batchSize(perJob)); len(carry) > 0 {
 						reclaimNow = true
 						break
 					}
 				}
 			}
+			began := w.now()
 			w.run(ctx, queue, m, b, log)
+			last = w.now().Sub(began)
 			ran++
 			if n := w.done.Add(1); w.cfg.MaxJobs > 0 && n >= int64(w.cfg.MaxJobs) {
 				stop(&Stopped{Reason: fmt.Sprintf("ran --max-jobs=%d jobs", w.cfg.MaxJobs)})
@@ -494,9 +519,9 @@ func (w *QueueWorker) readMarker(ctx context.Context) (string, bool) {
 	return v, true
 }
 
-// watch stops the worker when max-time has passed or a restart was
+// watchRestart stops the worker when max-time has passed or a restart was
 // requested (the marker changed from what it was at start).
-func (w *QueueWorker) watch(ctx context.Context, stop context.CancelCauseFunc, marker string, known bool) {
+func (w *QueueWorker) watchRestart(ctx context.Context, stop context.CancelCauseFunc, marker string, known bool) {
 	var deadline <-chan time.Time
 	if w.cfg.MaxTime > 0 {
 		t := time.NewTimer(w.cfg.MaxTime)
