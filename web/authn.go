@@ -80,7 +80,7 @@ func (s *server) authenticate(r *http.Request, allowQuery bool) (auth.Claims, cr
 	if err := s.users.sync(r.Context(), claims); err != nil {
 		return auth.Claims{}, src, err
 	}
-	noteCaller(r.Context(), string(claims.TenantID), claims.Subject)
+	noteCaller(r.Context(), &claims)
 	return claims, src, nil
 }
 
@@ -92,7 +92,7 @@ func (s *server) requireAPI(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey, claims)))
+		next.ServeHTTP(w, withClaims(r, &claims))
 	})
 }
 
@@ -113,13 +113,32 @@ func (s *server) requirePage(next http.Handler) http.Handler {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey, claims)))
+		next.ServeHTTP(w, withClaims(r, &claims))
 	})
 }
 
+// withClaims gives the handlers behind authentication its claims, and the
+// access log its caller: in the request's state when it has one (no copy
+// of the request), else in a context value.
+func withClaims(r *http.Request, c *auth.Claims) *http.Request {
+	if st := stateFrom(r.Context()); st != nil {
+		st.setCaller(c)
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), claimsKey, *c))
+}
+
 func claimsFrom(ctx context.Context) (auth.Claims, bool) {
-	c, ok := ctx.Value(claimsKey).(auth.Claims)
-	return c, ok
+	// A context value first: the WebSocket handler sets its own.
+	if c, ok := ctx.Value(claimsKey).(auth.Claims); ok {
+		return c, true
+	}
+	if st := stateFrom(ctx); st != nil {
+		if c, ok := st.authenticated(); ok {
+			return *c, true
+		}
+	}
+	return auth.Claims{}, false
 }
 
 // mustClaims is for handlers mounted behind requireAPI/requirePage.
