@@ -80,7 +80,7 @@ func (s *server) authenticate(r *http.Request, allowQuery bool) (auth.Claims, cr
 	if err := s.users.sync(r.Context(), claims); err != nil {
 		return auth.Claims{}, src, err
 	}
-	noteCaller(r.Context(), string(claims.TenantID), claims.Subject)
+	noteCaller(r.Context(), &claims)
 	return claims, src, nil
 }
 
@@ -92,7 +92,7 @@ func (s *server) requireAPI(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey, claims)))
+		next.ServeHTTP(w, withClaims(r, &claims))
 	})
 }
 
@@ -113,13 +113,32 @@ func (s *server) requirePage(next http.Handler) http.Handler {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey, claims)))
+		next.ServeHTTP(w, withClaims(r, &claims))
 	})
 }
 
+// withClaims gives the handlers behind authentication its claims, and the
+// access log its caller: in the request's state when it has one (no copy
+// of the request), else in a context value.
+func withClaims(r *http.Request, c *auth.Claims) *http.Request {
+	if st := stateFrom(r.Context()); st != nil {
+		st.setCaller(c)
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), claimsKey, *c))
+}
+
 func claimsFrom(ctx context.Context) (auth.Claims, bool) {
-	c, ok := ctx.Value(claimsKey).(auth.Claims)
-	return c, ok
+	// A context value first: the WebSocket handler sets its own.
+	if c, ok := ctx.Value(claimsKey).(auth.Claims); ok {
+		return c, true
+	}
+	if st := stateFrom(ctx); st != nil {
+		if c, ok := st.authenticated(); ok {
+			return *c, true
+		}
+	}
+	return auth.Claims{}, false
 }
 
 // mustClaims is for handlers mounted behind requireAPI/requirePage.
@@ -184,6 +203,11 @@ type userKey struct {
 type userEntry struct {
 	key userKey
 	sum [sha256.Size]byte
+	// The stored fields as last recorded: claims equal to them field by
+	// field are known without hashing (the usual case: one token sent
+	// again and again). Others are compared by fingerprint.
+	name, email string
+	perms       []string
 }
 
 // userWrite is one request's user waiting to be written.
@@ -229,6 +253,9 @@ func fingerprint(u domain.User) [sha256.Size]byte {
 func (u *userSync) sync(ctx context.Context, c auth.Claims) error {
 	user := c.User()
 	key := userKey{user.TenantID, user.ID}
+	if u.same(key, user) {
+		return nil
+	}
 	sum := fingerprint(user)
 	if u.known(key, sum) {
 		return nil
@@ -237,6 +264,7 @@ func (u *userSync) sync(ctx context.Context, c auth.Claims) error {
 		user.Perms = []string{}
 	}
 	w := &userWrite{user: user, key: key, sum: sum, done: make(chan error, 1)}
+	w.user.Perms = slices.Clone(user.Perms) // kept by the cache once written
 	u.writes.Add(w)
 	select {
 	case err := <-w.done:
@@ -261,7 +289,7 @@ func (u *userSync) write(batch []*userWrite) {
 			// In order: for a user queued twice the store kept the last
 			// claims, and so does the cache.
 			for _, w := range batch {
-				u.remember(w.key, w.sum)
+				u.remember(w.key, w.sum, w.user)
 				w.done <- nil
 			}
 			return
@@ -272,7 +300,7 @@ func (u *userSync) write(batch []*userWrite) {
 			w.done <- fmt.Errorf("record user %s/%s: %w", w.user.TenantID, w.user.ID, err)
 			continue
 		}
-		u.remember(w.key, w.sum)
+		u.remember(w.key, w.sum, w.user)
 		w.done <- nil
 	}
 }
@@ -288,15 +316,35 @@ func (u *userSync) known(key userKey, sum [sha256.Size]byte) bool {
 	return el.Value.(*userEntry).sum == sum
 }
 
-func (u *userSync) remember(key userKey, sum [sha256.Size]byte) {
+// same reports whether user's stored fields are exactly those last
+// recorded for key (and marks key as used when they are).
+func (u *userSync) same(key userKey, user domain.User) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	el, ok := u.byKey[key]
+	if !ok {
+		return false
+	}
+	e := el.Value.(*userEntry)
+	if e.name != user.Name || e.email != user.Email || !slices.Equal(e.perms, user.Perms) {
+		return false
+	}
+	u.order.MoveToFront(el)
+	return true
+}
+
+// remember records that key's user is stored with fingerprint sum, as
+// user (whose perms the cache keeps: not to be changed after).
+func (u *userSync) remember(key userKey, sum [sha256.Size]byte, user domain.User) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if el, ok := u.byKey[key]; ok {
-		el.Value.(*userEntry).sum = sum
+		e := el.Value.(*userEntry)
+		e.sum, e.name, e.email, e.perms = sum, user.Name, user.Email, user.Perms
 		u.order.MoveToFront(el)
 		return
 	}
-	u.byKey[key] = u.order.PushFront(&userEntry{key: key, sum: sum})
+	u.byKey[key] = u.order.PushFront(&userEntry{key: key, sum: sum, name: user.Name, email: user.Email, perms: user.Perms})
 	for u.order.Len() > u.max {
 		oldest := u.order.Back()
 		u.order.Remove(oldest)

@@ -84,9 +84,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // own types and a broken connection; neither can be answered any more.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = hvJSON
+	h["Cache-Control"] = hvNoStore
+	h["X-Content-Type-Options"] = hvNosniff
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }

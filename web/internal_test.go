@@ -106,3 +106,33 @@ func TestClassify(t *testing.T) {
 	require.Equal(t, "insufficient_stock", d.Code)
 	require.Equal(t, "only 3 left", d.Message)
 }
+
+// Claims equal to the recorded ones, field by field or as a set of
+// perms, write nothing; any change of a stored field writes the user
+// again; a caller changing its claims afterwards changes nothing cached.
+func TestUserSyncKnowsSameClaims(t *testing.T) {
+	t.Parallel()
+	store := &memUsers{}
+	u := newUserSync(store, 10)
+	ctx := context.Background()
+
+	c := claimsFor("a", "A", "x", "y")
+	require.NoError(t, u.sync(ctx, c))
+	c.Perms[0] = "admin" // the caller's slice, not the cache's
+	require.NoError(t, u.sync(ctx, claimsFor("a", "A", "x", "y")))
+	require.NoError(t, u.sync(ctx, claimsFor("a", "A", "y", "x", "x"))) // same set
+	require.Equal(t, []domain.UserID{"a"}, store.upserts)
+
+	require.NoError(t, u.sync(ctx, claimsFor("a", "A", "x")))      // a perm less
+	require.NoError(t, u.sync(ctx, claimsFor("a", "A2", "x")))     // renamed
+	require.NoError(t, u.sync(ctx, claimsFor("a", "A2", "x")))     // known
+	require.NoError(t, u.sync(ctx, claimsFor("a", "A2", "admin"))) // changed perm
+	require.Equal(t, []domain.UserID{"a", "a", "a", "a"}, store.upserts)
+
+	// No perms at all, nil or empty, is one state.
+	require.NoError(t, u.sync(ctx, claimsFor("b", "B")))
+	c = claimsFor("b", "B")
+	c.Perms = []string{}
+	require.NoError(t, u.sync(ctx, c))
+	require.Equal(t, []domain.UserID{"a", "a", "a", "a", "b"}, store.upserts)
+}

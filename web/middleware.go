@@ -17,40 +17,67 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/notifyhub/notifyhub/web/auth"
 )
 
 type ctxKey int
 
 const (
-	requestIDKey ctxKey = iota
+	requestKey ctxKey = iota
 	claimsKey
-	logInfoKey
 )
 
-// logInfo lets authentication, deeper in the chain, tell the access log
-// who the caller was.
-type logInfo struct {
+// requestState is what the middleware learns about one request, in one
+// context value (each context value costs a copy of the request): its id,
+// and the caller that authentication, deeper in the chain, tells the
+// access log about.
+type requestState struct {
+	id string
+
 	mu     sync.Mutex
 	tenant string
 	user   string
+	claims *auth.Claims // set by requireAPI/requirePage for the handlers behind them
 }
 
-func (li *logInfo) set(tenant, user string) {
-	li.mu.Lock()
-	li.tenant, li.user = tenant, user
-	li.mu.Unlock()
+func (st *requestState) setCaller(c *auth.Claims) {
+	st.mu.Lock()
+	st.tenant, st.user, st.claims = string(c.TenantID), c.Subject, c
+	st.mu.Unlock()
 }
 
-func (li *logInfo) get() (tenant, user string) {
-	li.mu.Lock()
-	defer li.mu.Unlock()
-	return li.tenant, li.user
+func (st *requestState) caller() (tenant, user string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.tenant, st.user
+}
+
+func (st *requestState) authenticated() (*auth.Claims, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.claims, st.claims != nil
+}
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(requestKey).(*requestState)
+	return st
+}
+
+// withState returns r with a request state, the one it has or a new one
+// with id.
+func withState(r *http.Request, id string) (*http.Request, *requestState) {
+	if st := stateFrom(r.Context()); st != nil {
+		return r, st
+	}
+	st := &requestState{id: id}
+	return r.WithContext(context.WithValue(r.Context(), requestKey, st)), st
 }
 
 // noteCaller records the authenticated caller for the access log.
-func noteCaller(ctx context.Context, tenant, user string) {
-	if li, ok := ctx.Value(logInfoKey).(*logInfo); ok {
-		li.set(tenant, user)
+func noteCaller(ctx context.Context, c *auth.Claims) {
+	if st := stateFrom(ctx); st != nil {
+		st.setCaller(c)
 	}
 }
 
@@ -66,8 +93,9 @@ func requestID(next http.Handler) http.Handler {
 			_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 			id = hex.EncodeToString(b[:])
 		}
-		w.Header().Set(requestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		w.Header()[requestIDHeader] = []string{id}
+		r, _ = withState(r, id)
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -84,8 +112,10 @@ func validRequestID(s string) bool {
 }
 
 func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if st := stateFrom(ctx); st != nil {
+		return st.id
+	}
+	return ""
 }
 
 // statusWriter records the status and size of a response. Unwrap lets
@@ -187,8 +217,8 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		info := &logInfo{}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), logInfoKey, info)))
+		r, st := withState(r, "")
+		next.ServeHTTP(sw, r)
 		elapsed := time.Since(start)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
@@ -202,8 +232,11 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 		if sw.status != http.StatusSwitchingProtocols {
 			s.metrics.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 		}
+		if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+			return // nothing to build the line for
+		}
 		attrs := []slog.Attr{
-			slog.String("request_id", requestIDFrom(r.Context())),
+			slog.String("request_id", st.id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.String("route", route),
@@ -212,7 +245,7 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 			slog.Duration("duration", elapsed),
 			slog.String("remote", r.RemoteAddr),
 		}
-		if tenant, user := info.get(); tenant != "" {
+		if tenant, user := st.caller(); tenant != "" {
 			attrs = append(attrs, slog.String("tenant", tenant), slog.String("user", user))
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
@@ -268,9 +301,21 @@ func (s *server) limitBody(next http.Handler) http.Handler {
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("X-Frame-Options", "DENY")
+		h["X-Content-Type-Options"] = hvNosniff
+		h["Referrer-Policy"] = hvSameOrigin
+		h["X-Frame-Options"] = hvDeny
 		next.ServeHTTP(w, r)
 	})
 }
+
+// Header values every response carries, shared by all responses: net/http
+// only reads them, a change replaces the slice (Set) or appends past its
+// capacity (Add), and Header.Set would allocate one slice per header per
+// response. Keys are in canonical form.
+var (
+	hvNosniff    = []string{"nosniff"}
+	hvSameOrigin = []string{"same-origin"}
+	hvDeny       = []string{"DENY"}
+	hvJSON       = []string{"application/json; charset=utf-8"}
+	hvNoStore    = []string{"no-store"}
+)

@@ -38,13 +38,15 @@ const maxReconnects = 20
 
 var unreadPrefix = []byte(`{"type":"unread_count"`)
 
-// wireFrame is the part of a server frame the load generator reads.
+// wireFrame is the part of a server frame the load generator reads, data
+// included: one pass over the frame (decoding data apart scanned it twice
+// and copied it).
 type wireFrame struct {
 	Type         string `json:"type"`
 	Notification *struct {
-		ID   string          `json:"id"`
-		Type string          `json:"type"`
-		Data json.RawMessage `json:"data"`
+		ID   string `json:"id"`
+		Type string `json:"type"`
+		Data marker `json:"data"`
 	} `json:"notification"`
 }
 
@@ -154,7 +156,6 @@ func (c *client) readLoop(g *gen) {
 	defer close(c.done)
 	var buf bytes.Buffer
 	var f wireFrame
-	var m marker
 	ws := c.conn()
 	for {
 		_, r, err := ws.Reader(context.Background())
@@ -180,15 +181,15 @@ func (c *client) readLoop(g *gen) {
 			continue
 		}
 		f = wireFrame{}
-		if json.Unmarshal(frame, &f) != nil || f.Type != "notification" || f.Notification == nil {
+		ok, dataOK := decodeFrame(frame, &f)
+		if !ok {
 			continue
 		}
 		c.lastID = f.Notification.ID
-		m = marker{}
-		if json.Unmarshal(f.Notification.Data, &m) != nil {
+		if !dataOK {
 			continue
 		}
-		rc, ok := g.match(f.Notification.Type, &m)
+		rc, ok := g.match(f.Notification.Type, &f.Notification.Data)
 		if !ok {
 			continue
 		}
@@ -221,4 +222,34 @@ func (c *client) closed() (bool, error) {
 	default:
 		return false, nil
 	}
+}
+
+// decodeFrame decodes a server frame into f. ok says it is a notification
+// frame (f.Notification.ID is its id); dataOK that its data also decoded as
+// a marker. A frame that does not decode in one pass is decoded again as
+// before the one pass, data apart, so that a data of other types than a
+// marker's still counts the frame's id for ?since=.
+func decodeFrame(frame []byte, f *wireFrame) (ok, dataOK bool) {
+	if err := json.Unmarshal(frame, f); err == nil {
+		return f.Type == "notification" && f.Notification != nil, true
+	}
+	var raw struct {
+		Type         string `json:"type"`
+		Notification *struct {
+			ID   string          `json:"id"`
+			Type string          `json:"type"`
+			Data json.RawMessage `json:"data"`
+		} `json:"notification"`
+	}
+	*f = wireFrame{}
+	if json.Unmarshal(frame, &raw) != nil || raw.Type != "notification" || raw.Notification == nil {
+		return false, false
+	}
+	f.Type = raw.Type
+	f.Notification = &struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+		Data marker `json:"data"`
+	}{ID: raw.Notification.ID, Type: raw.Notification.Type}
+	return true, json.Unmarshal(raw.Notification.Data, &f.Notification.Data) == nil
 }
