@@ -301,6 +301,8 @@ func (s *Store) InsertDirect(ctx context.Context, bs []notification.Bulk, ns []*
 	}
 	var enc pgNotifications
 	var backs pgArray
+	enc.reserve(len(ns))
+	backs.grow(2 * len(ns))
 	for i, n := range ns {
 		if err := enc.add(n); err != nil {
 			return nil, fmt.Errorf("insert direct: notification %d: %w", i, err)

@@ -173,7 +173,9 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 		enc  pgNotifications
 	)
 	pg := s.pgArrays()
-	if !pg {
+	if pg {
+		enc.reserve(len(ns))
+	} else {
 		rows = make([]any, 0, len(ns)*notificationColCount)
 	}
 	counts := map[domain.UserID]seqCounts{}
