@@ -143,7 +143,7 @@ func (h *Hub) newConn(id Identity, t transport) *conn {
 }
 
 // post queues ob without blocking. When no loop runs it reports true: the
-// caller owns the connection's next loop and must start it (go c.loop()),
+// caller owns the connection's next loop and must start it (startLoop(c)),
 // which it may do after posting more, so that they go out in one write.
 // A connection whose queue is full is halted as slow (4008) instead.
 func (c *conn) post(ob *outbound) bool {
@@ -194,7 +194,7 @@ func (c *conn) kickLocked() {
 	}
 	c.running = true
 	c.mu.Unlock()
-	go c.loop()
+	startLoop(c)
 }
 
 // halt asks the loop to stop and close with code (0: peer gone). Only the

@@ -191,7 +191,7 @@ func (h *Hub) DeliverBatch(us []domain.InboxUpdate) {
 		s.mu.RUnlock()
 	}
 	for _, c := range starts {
-		go c.loop()
+		startLoop(c)
 	}
 }
 

@@ -1,6 +1,13 @@
 package sqlstore
 
-import "github.com/notifyhub/notifyhub/domain"
+import (
+	"bytes"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/notifyhub/notifyhub/domain"
+)
 
 // On PostgreSQL a notification batch binds one array per column instead of
 // one parameter per value: a 500-row INSERT of 6,000 parameters spent more
@@ -8,6 +15,13 @@ import "github.com/notifyhub/notifyhub/domain"
 // its own) than inserting, and so did the 1,500-parameter VALUES list of
 // the seq UPDATE. unnest turns the arrays back into rows server-side, and
 // with no parameter limit left a batch of any size is one statement each.
+//
+// Every notification insert on PostgreSQL (a group of direct sends, a
+// batch of a queued bulk send or of a listener) goes through one encoder,
+// pgNotifications: the values a run of rows shares (a broadcast's tenant,
+// type, severity, title, body, action_url, data, read_at and created_at)
+// are one "set", bound, parsed and validated once; each row is its id,
+// user, seq and set number. A personal send is a set of its own.
 
 // pgArrays reports whether the store binds batches as arrays.
 func (s *Store) pgArrays() bool { return s.d.Name() == "postgres" }
@@ -25,142 +39,199 @@ const pgAddSeqsQuery = `UPDATE users SET notification_seq = users.notification_s
 
 // pgSeqArgs are the arguments of pgAddSeqsQuery for users.
 func pgSeqArgs(tenant domain.TenantID, users []domain.UserID, counts map[domain.UserID]seqCounts) []any {
-	ids := make([]string, len(users))
-	seqs := make([]int64, len(users))
-	unread := make([]int64, len(users))
-	for i, u := range users {
-		ids[i], seqs[i], unread[i] = string(u), counts[u].seqs, counts[u].unread
+	var ids, seqs, unread pgArray
+	for _, u := range users {
+		ids.text(string(u))
+		seqs.int(counts[u].seqs)
+		unread.int(counts[u].unread)
 	}
-	return []any{ids, seqs, unread, tenant}
+	return []any{ids.String(), seqs.String(), unread.String(), tenant}
 }
 
-// pgInsertNotificationsQuery inserts the rows held column by column in
-// twelve arrays, in notificationCols order (times as text, like encTime).
-const pgInsertNotificationsQuery = `INSERT INTO notifications (` + notificationCols + `)
-	SELECT id, tenant_id, user_id, seq, type, severity, title, body, action_url, CAST(data AS json),
-		CAST(read_at AS timestamptz), CAST(created_at AS timestamptz)
-	FROM unnest(CAST(? AS uuid[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS text[]),
-		CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
-		CAST(? AS text[]), CAST(? AS text[]))
-	AS r(id, tenant_id, user_id, seq, type, severity, title, body, action_url, data, read_at, created_at)`
-
-// pgSharedNotificationsQuery inserts rows that share their values but id,
-// user_id and seq with many others, as the recipients of a broadcast do
-// (a group commit may hold several broadcasts): each distinct set of the
-// shared values (type, severity, title, body, action_url, data, read_at,
-// created_at) is bound once, in eight arrays, and materialised once, so
-// PostgreSQL parses the json and times once per set, not per row; each row
-// is its id, user, seq and set number. The client encodes four long arrays
-// instead of twelve.
-const pgSharedNotificationsQuery = `WITH t AS MATERIALIZED (
-		SELECT k, type, severity, title, body, action_url, CAST(data AS json) AS data,
-			CAST(read_at AS timestamptz) AS read_at, CAST(created_at AS timestamptz) AS created_at
+// pgNotificationSetsCTE is the CTE t of the sets a pgNotifications binds
+// (its first nine arguments): materialised, so that PostgreSQL casts each
+// set's data to json once, not once per row that joins it.
+const pgNotificationSetsCTE = `t AS MATERIALIZED (
+		SELECT k, tenant_id, type, severity, title, body, action_url, CAST(data AS json) AS data, read_at, created_at
 		FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
-			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]))
-			WITH ORDINALITY AS s(type, severity, title, body, action_url, data, read_at, created_at, k))
-	INSERT INTO notifications (` + notificationCols + `)
-	SELECT r.id, CAST(? AS text), r.user_id, r.seq, t.type, t.severity, t.title, t.body, t.action_url, t.data,
-		t.read_at, t.created_at
-	FROM unnest(CAST(? AS uuid[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[])) AS r(id, user_id, seq, k)
-	JOIN t ON t.k = r.k`
+			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS timestamptz[]), CAST(? AS timestamptz[]))
+			WITH ORDINALITY AS s(tenant_id, type, severity, title, body, action_url, data, read_at, created_at, k))`
 
-// Columns of a notification row (notificationCols order): those that
-// differ between the recipients of one broadcast, and the first of those
-// they share.
-const (
-	colID     = 0
-	colTenant = 1
-	colUser   = 2
-	colSeq    = 3
-	colShared = 4 // type, then severity ... created_at
-)
-
-// sharedSet is the values of a row outside id, tenant, user and seq.
-type sharedSet [notificationColCount - colShared]any
-
-// pgInsertNotifications is the statement and arguments inserting rows
-// (notificationColCount values each, as prepareNotification builds them,
-// seqs set, one tenant): pgSharedNotificationsQuery when the rows hold at
-// most half as many sets of shared values as rows, else
-// pgInsertNotificationsQuery.
-func pgInsertNotifications(rows []any) (string, []any) {
-	n := len(rows) / notificationColCount
-	if n < 2 {
-		return pgInsertNotificationsQuery, pgNotificationArgs(rows)
-	}
-	var sets []sharedSet
-	index := map[sharedSet]int64{}
-	ids, users, seqs, ks := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
-	for i := range n {
-		row := rows[i*notificationColCount : (i+1)*notificationColCount]
-		set := sharedSet(row[colShared:])
-		k := int64(len(sets))
-		// A broadcast's rows come one after the other: most rows share
-		// the set of the row before them (strings compare by pointer first).
-		if k > 0 && set == sets[k-1] {
-			k--
-		} else if at, ok := index[set]; ok {
-			k = at
-		} else {
-			if 2*(len(sets)+1) > n {
-				return pgInsertNotificationsQuery, pgNotificationArgs(rows)
-			}
-			index[set] = k
-			sets = append(sets, set)
-		}
-		ids[i], users[i], seqs[i], ks[i] = row[colID].(string), row[colUser].(string), row[colSeq].(int64), k+1
-	}
-	args := make([]any, 0, notificationColCount+4)
-	for c := range len(sharedSet{}) {
-		if c+colShared == 10 { // read_at: NULL for unread
-			col := make([]*string, len(sets))
-			for k := range sets {
-				if v, ok := sets[k][c].(string); ok {
-					col[k] = &v
-				}
-			}
-			args = append(args, col)
-			continue
-		}
-		col := make([]string, len(sets))
-		for k := range sets {
-			col[k] = sets[k][c].(string)
-		}
-		args = append(args, col)
-	}
-	return pgSharedNotificationsQuery, append(args, rows[colTenant], ids, users, seqs, ks)
+// pgNotificationRowsFrom are the rows a pgNotifications binds (its last
+// four arguments: id, user, seq or what stands for it, set number) joined
+// to their sets; the third column is named seqCol.
+func pgNotificationRowsFrom(seqCol string) string {
+	return `unnest(CAST(? AS uuid[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[]))
+		AS r(id, user_id, ` + seqCol + `, k) JOIN t ON t.k = r.k`
 }
 
-// pgNotificationArgs turns rows (notificationColCount values each, as
-// prepareNotification builds them) into the arrays of
-// pgInsertNotificationsQuery.
-func pgNotificationArgs(rows []any) []any {
-	n := len(rows) / notificationColCount
-	cols := make([]any, notificationColCount)
-	for c := range notificationColCount {
-		switch c {
-		case 3:
-			seqs := make([]int64, n)
-			for i := range n {
-				seqs[i] = rows[i*notificationColCount+c].(int64)
-			}
-			cols[c] = seqs
-		case 10:
-			// read_at: NULL for unread.
-			readAt := make([]*string, n)
-			for i := range n {
-				if v, ok := rows[i*notificationColCount+c].(string); ok {
-					readAt[i] = &v
-				}
-			}
-			cols[c] = readAt
-		default:
-			col := make([]string, n)
-			for i := range n {
-				col[i] = rows[i*notificationColCount+c].(string)
-			}
-			cols[c] = col
+// pgInsertNotificationsQuery inserts the rows of a pgNotifications whose
+// seqs are known (one array of them between users and set numbers).
+var pgInsertNotificationsQuery = `WITH ` + pgNotificationSetsCTE + `
+	INSERT INTO notifications (` + notificationCols + `)
+	SELECT r.id, t.tenant_id, r.user_id, r.seq, t.type, t.severity, t.title, t.body, t.action_url, t.data,
+		t.read_at, t.created_at
+	FROM ` + pgNotificationRowsFrom("seq")
+
+// pgNotifications encodes notification rows as the arguments of a
+// statement built on pgNotificationSetsCTE and pgNotificationRowsFrom.
+// Only a row alike to the row before it shares that row's set: a
+// broadcast's rows come one after the other, and a personal send (a set of
+// its own) then costs one comparison, no hashing.
+type pgNotifications struct {
+	// One element per set: tenant_id, type, severity, title, body,
+	// action_url, data, read_at, created_at.
+	sets [9]pgArray
+	// One element per row.
+	ids, users, ks pgArray
+	nsets          int64
+	prev           *domain.Notification // the last row added: its set is the latest
+}
+
+// reserve makes room for rows more rows of one set each (most of the
+// encoding's bytes are the ids: 36 characters, quoted).
+func (e *pgNotifications) reserve(rows int) {
+	e.ids.grow(39 * rows)
+	e.users.grow(16 * rows)
+	e.ks.grow(4 * rows)
+}
+
+// add validates and normalises n (as normaliseNotification does) and
+// appends it; its data is validated only when it starts a new set.
+func (e *pgNotifications) add(n *domain.Notification) error {
+	if err := normaliseRow(n); err != nil {
+		return err
+	}
+	if e.prev == nil || !sameSet(e.prev, n) {
+		data, err := encJSON("data", n.Data, "{}")
+		if err != nil {
+			return err
+		}
+		e.sets[0].text(string(n.TenantID))
+		e.sets[1].text(n.Type)
+		e.sets[2].text(string(n.Severity))
+		e.sets[3].text(n.Title)
+		e.sets[4].text(n.Body)
+		e.sets[5].text(n.ActionURL)
+		e.sets[6].text(data)
+		e.sets[7].timeOrNull(n.ReadAt)
+		e.sets[8].time(n.CreatedAt)
+		e.nsets++
+	}
+	e.prev = n
+	e.ids.text(n.ID)
+	e.users.text(string(n.UserID))
+	e.ks.int(e.nsets)
+	return nil
+}
+
+// sameSet reports whether normalised a and b store the same values
+// outside id, user and seq. Strings compare by pointer first, and a
+// broadcast's rows share theirs.
+func sameSet(a, b *domain.Notification) bool {
+	return a.TenantID == b.TenantID && a.Type == b.Type && a.Severity == b.Severity && a.Title == b.Title &&
+		a.Body == b.Body && a.ActionURL == b.ActionURL && bytes.Equal(a.Data, b.Data) &&
+		a.CreatedAt.Equal(b.CreatedAt) && sameTime(a.ReadAt, b.ReadAt)
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// args are the statement's arguments: the sets, then ids, users, seqs
+// (or what the statement takes in their place) and set numbers.
+func (e *pgNotifications) args(seqs *pgArray) []any {
+	out := make([]any, 0, len(e.sets)+4)
+	for i := range e.sets {
+		out = append(out, e.sets[i].String())
+	}
+	return append(out, e.ids.String(), e.users.String(), seqs.String(), e.ks.String())
+}
+
+// pgArray builds a PostgreSQL array literal ({"a","b",NULL}) element by
+// element, so that a whole column is one text parameter that PostgreSQL
+// casts to the column's array type: binding a []string instead boxes every
+// element (pgx encodes arrays through an interface per element), which was
+// most of a direct send's allocations.
+type pgArray struct {
+	b []byte
+	n int
+}
+
+func (a *pgArray) grow(n int) { a.b = slices.Grow(a.b, n) }
+
+func (a *pgArray) next() {
+	if a.n == 0 {
+		a.b = append(a.b, '{')
+	} else {
+		a.b = append(a.b, ',')
+	}
+	a.n++
+}
+
+// text appends s quoted: inside double quotes only " and \ are special
+// (braces, commas, spaces and the word NULL are plain text there).
+func (a *pgArray) text(s string) {
+	a.next()
+	a.b = append(a.b, '"')
+	for {
+		i := indexQuoteOrBackslash(s)
+		if i < 0 {
+			break
+		}
+		a.b = append(a.b, s[:i]...)
+		a.b = append(a.b, '\\', s[i])
+		s = s[i+1:]
+	}
+	a.b = append(a.b, s...)
+	a.b = append(a.b, '"')
+}
+
+func indexQuoteOrBackslash(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			return i
 		}
 	}
-	return cols
+	return -1
+}
+
+func (a *pgArray) int(v int64) {
+	a.next()
+	a.b = strconv.AppendInt(a.b, v, 10)
+}
+
+// time appends t as encTime writes it (UTC, microseconds).
+func (a *pgArray) time(t time.Time) {
+	a.next()
+	a.b = append(a.b, '"')
+	a.b = t.UTC().AppendFormat(a.b, timeLayout)
+	a.b = append(a.b, '"')
+}
+
+func (a *pgArray) timeOrNull(t *time.Time) {
+	if t == nil {
+		a.next()
+		a.b = append(a.b, "NULL"...)
+		return
+	}
+	a.time(*t)
+}
+
+func (a *pgArray) String() string {
+	if a.n == 0 {
+		return "{}"
+	}
+	return string(append(a.b, '}'))
+}
+
+func arrayArgs(cols []pgArray) []any {
+	out := make([]any, len(cols))
+	for i := range cols {
+		out[i] = cols[i].String()
+	}
+	return out
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
-	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/notification"
@@ -301,13 +299,19 @@ func (s *Store) InsertDirect(ctx context.Context, bs []notification.Bulk, ns []*
 		recipients[2].int(counts[k].seqs)
 		recipients[3].int(counts[k].unread)
 	}
-	nargs, err := notificationArrays(ns, back)
-	if err != nil {
-		return nil, fmt.Errorf("insert direct: %w", err)
+	var enc pgNotifications
+	var backs pgArray
+	enc.reserve(len(ns))
+	backs.grow(2 * len(ns))
+	for i, n := range ns {
+		if err := enc.add(n); err != nil {
+			return nil, fmt.Errorf("insert direct: notification %d: %w", i, err)
+		}
+		backs.int(back[i])
 	}
-	args := make([]any, 0, 4+notificationColCount+bulkColCount)
+	args := make([]any, 0, 4+13+bulkColCount)
 	args = append(args, arrayArgs(recipients[:])...)
-	args = append(args, nargs...)
+	args = append(args, enc.args(&backs)...)
 	args = append(args, bargs...)
 	r, err := s.query(ctx, pgInsertDirectQuery, args...)
 	if err != nil {
@@ -339,35 +343,6 @@ func (s *Store) InsertDirect(ctx context.Context, bs []notification.Bulk, ns []*
 		n.Seq = last[notification.InboxKey{TenantID: n.TenantID, UserID: n.UserID}] - back[i]
 	}
 	return out, nil
-}
-
-// notificationArrays are the notification columns of
-// pgInsertDirectQuery, back in place of seq, each one array literal
-// (pgArray). An unset read_at is NULL.
-func notificationArrays(ns []*domain.Notification, back []int64) ([]any, error) {
-	var cols [notificationColCount]pgArray
-	for i, n := range ns {
-		if n == nil {
-			return nil, fmt.Errorf("notification %d is nil", i)
-		}
-		data, err := normaliseNotification(n)
-		if err != nil {
-			return nil, fmt.Errorf("notification %d: %w", i, err)
-		}
-		cols[0].text(n.ID)
-		cols[1].text(string(n.TenantID))
-		cols[2].text(string(n.UserID))
-		cols[3].int(back[i])
-		cols[4].text(n.Type)
-		cols[5].text(string(n.Severity))
-		cols[6].text(n.Title)
-		cols[7].text(n.Body)
-		cols[8].text(n.ActionURL)
-		cols[9].text(data)
-		cols[10].timeOrNull(n.ReadAt)
-		cols[11].time(n.CreatedAt)
-	}
-	return arrayArgs(cols[:]), nil
 }
 
 // bulkArrays are the bulk columns of pgInsertDirectQuery, in bulkCols
@@ -406,75 +381,6 @@ func bulkArrays(bs []notification.Bulk) ([]any, error) {
 		cols[19].timeOrNull(b.CompletedAt)
 	}
 	return arrayArgs(cols[:]), nil
-}
-
-// pgArray builds a PostgreSQL array literal ({"a","b",NULL}) element by
-// element, so that a whole column is one text parameter that PostgreSQL
-// casts to the column's array type: binding a []string instead boxes every
-// element (pgx encodes arrays through an interface per element), which was
-// most of a direct send's allocations.
-type pgArray struct {
-	b []byte
-	n int
-}
-
-func (a *pgArray) next() {
-	if a.n == 0 {
-		a.b = append(a.b, '{')
-	} else {
-		a.b = append(a.b, ',')
-	}
-	a.n++
-}
-
-// text appends s quoted: inside double quotes only " and \ are special.
-func (a *pgArray) text(s string) {
-	a.next()
-	a.b = append(a.b, '"')
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' {
-			a.b = append(a.b, '\\')
-		}
-		a.b = append(a.b, s[i])
-	}
-	a.b = append(a.b, '"')
-}
-
-func (a *pgArray) int(v int64) {
-	a.next()
-	a.b = strconv.AppendInt(a.b, v, 10)
-}
-
-// time appends t as encTime writes it (UTC, microseconds).
-func (a *pgArray) time(t time.Time) {
-	a.next()
-	a.b = append(a.b, '"')
-	a.b = t.UTC().AppendFormat(a.b, timeLayout)
-	a.b = append(a.b, '"')
-}
-
-func (a *pgArray) timeOrNull(t *time.Time) {
-	if t == nil {
-		a.next()
-		a.b = append(a.b, "NULL"...)
-		return
-	}
-	a.time(*t)
-}
-
-func (a *pgArray) String() string {
-	if a.n == 0 {
-		return "{}"
-	}
-	return string(append(a.b, '}'))
-}
-
-func arrayArgs(cols []pgArray) []any {
-	out := make([]any, len(cols))
-	for i := range cols {
-		out[i] = cols[i].String()
-	}
-	return out
 }
 
 // directErr turns an error of the direct write into the store's: a taken
@@ -538,9 +444,9 @@ func (s *Store) insertDirectTx(ctx context.Context, bs []notification.Bulk, ns [
 // the UPDATE wait for those locks before it touches any row. A recipient
 // without a row leaves its notifications' seq NULL, which fails the
 // statement as a whole. Arguments: the recipients (tenant, id, seqs,
-// unread), the notification columns (seq carrying how many later rows go
-// to the same user), then the 20 bulk columns.
-const pgInsertDirectQuery = `WITH v AS (
+// unread), the notifications as pgNotifications binds them (seq carrying
+// how many later rows go to the same user), then the 20 bulk columns.
+var pgInsertDirectQuery = `WITH v AS (
 		SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[]))
 		AS x(tenant_id, id, seqs, unread)
 	), lk AS MATERIALIZED (
@@ -550,15 +456,12 @@ const pgInsertDirectQuery = `WITH v AS (
 		UPDATE users u SET notification_seq = u.notification_seq + v.seqs, unread_count = u.unread_count + v.unread
 		FROM v WHERE u.tenant_id = v.tenant_id AND u.id = v.id AND (SELECT count(*) FROM lk) >= 0
 		RETURNING u.tenant_id, u.id, u.notification_seq, u.unread_count
-	), ins AS (
+	), ` + pgNotificationSetsCTE + `, ins AS (
 		INSERT INTO notifications (` + notificationCols + `)
-		SELECT r.id, r.tenant_id, r.user_id, upd.notification_seq - r.back, r.type, r.severity, r.title, r.body,
-			r.action_url, CAST(r.data AS json), CAST(NULLIF(r.read_at, '') AS timestamptz), r.created_at
-		FROM unnest(CAST(? AS uuid[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS text[]),
-			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
-			CAST(? AS text[]), CAST(? AS timestamptz[]))
-		AS r(id, tenant_id, user_id, back, type, severity, title, body, action_url, data, read_at, created_at)
-		LEFT JOIN upd ON upd.tenant_id = r.tenant_id AND upd.id = r.user_id
+		SELECT r.id, t.tenant_id, r.user_id, upd.notification_seq - r.back, t.type, t.severity, t.title, t.body,
+			t.action_url, t.data, t.read_at, t.created_at
+		FROM ` + pgNotificationRowsFrom("back") + `
+		LEFT JOIN upd ON upd.tenant_id = t.tenant_id AND upd.id = r.user_id
 	), bk AS (
 		INSERT INTO bulk_notifications (` + bulkCols + `)
 		SELECT tenant_id, CAST(id AS uuid), requested_by, CAST(audience AS json), type, severity, title, body, action_url,

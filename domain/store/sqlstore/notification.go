@@ -109,19 +109,24 @@ func prepareNotification(n *domain.Notification) ([]any, error) {
 // time for a zero created_at, times in UTC microseconds. It returns the
 // data column.
 func normaliseNotification(n *domain.Notification) (string, error) {
-	if err := requireUser(n.TenantID, n.UserID); err != nil {
+	if err := normaliseRow(n); err != nil {
 		return "", err
+	}
+	return encJSON("data", n.Data, "{}")
+}
+
+// normaliseRow is normaliseNotification but for the data, which
+// pgNotifications validates once per set.
+func normaliseRow(n *domain.Notification) error {
+	if err := requireUser(n.TenantID, n.UserID); err != nil {
+		return err
 	}
 	if n.ID == "" {
 		n.ID = domain.NewID()
 	}
 	id, err := newRowID("id", n.ID)
 	if err != nil {
-		return "", err
-	}
-	data, err := encJSON("data", n.Data, "{}")
-	if err != nil {
-		return "", err
+		return err
 	}
 	if n.CreatedAt.IsZero() {
 		n.CreatedAt = now()
@@ -132,7 +137,7 @@ func normaliseNotification(n *domain.Notification) (string, error) {
 		r := n.ReadAt.UTC().Truncate(time.Microsecond)
 		n.ReadAt = &r
 	}
-	return data, nil
+	return nil
 }
 
 // Batch sizes: users per statement, notification rows per INSERT (12 bind
@@ -161,7 +166,18 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 	if len(ns) == 0 {
 		return map[domain.UserID]int{}, nil
 	}
-	rows := make([]any, 0, len(ns)*notificationColCount)
+	// On PostgreSQL the rows are encoded as pgNotifications, elsewhere as
+	// bind values (notificationColCount a row).
+	var (
+		rows []any
+		enc  pgNotifications
+	)
+	pg := s.pgArrays()
+	if pg {
+		enc.reserve(len(ns))
+	} else {
+		rows = make([]any, 0, len(ns)*notificationColCount)
+	}
 	counts := map[domain.UserID]seqCounts{}
 	tenant := ns[0].TenantID
 	for i, n := range ns {
@@ -171,11 +187,17 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 		if n.TenantID != tenant {
 			return nil, fmt.Errorf("insert notifications: %w", domain.Invalid("tenant_id", "one tenant per batch"))
 		}
-		row, err := prepareNotification(n)
-		if err != nil {
-			return nil, fmt.Errorf("insert notifications: notification %d: %w", i, err)
+		if pg {
+			if err := enc.add(n); err != nil {
+				return nil, fmt.Errorf("insert notifications: notification %d: %w", i, err)
+			}
+		} else {
+			row, err := prepareNotification(n)
+			if err != nil {
+				return nil, fmt.Errorf("insert notifications: notification %d: %w", i, err)
+			}
+			rows = append(rows, row...)
 		}
-		rows = append(rows, row...)
 		c := counts[n.UserID]
 		c.seqs++
 		c.unread += unreadDelta(n)
@@ -197,15 +219,25 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 		for u, l := range last {
 			next[u] = l - counts[u].seqs + 1
 		}
+		seqs := make([]int64, len(ns))
 		for i, n := range ns {
-			rows[i*notificationColCount+3] = next[n.UserID]
+			seqs[i] = next[n.UserID]
 			next[n.UserID]++
 		}
-		if err := s.insertNotificationRows(ctx, rows); err != nil {
+		if pg {
+			err = s.insertNotificationSets(ctx, &enc, seqs)
+		} else {
+			for i, seq := range seqs {
+				rows[i*notificationColCount+3] = seq
+			}
+			err = s.insertRows(ctx, "insert notifications", `INSERT INTO notifications (`+notificationCols+`) VALUES `,
+				notificationColCount, notificationsPerInsert, rows)
+		}
+		if err != nil {
 			return err
 		}
 		for i, n := range ns {
-			n.Seq = rows[i*notificationColCount+3].(int64)
+			n.Seq = seqs[i]
 		}
 		unread = got
 		return nil
@@ -289,11 +321,11 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 // chunk) in id order, or "" when the dialect has no row locks.
 func (s *Store) lockUsersStatement(tenant domain.TenantID, users []domain.UserID) (string, []any) {
 	if s.pgArrays() {
-		ids := make([]string, len(users))
-		for i, u := range users {
-			ids[i] = string(u)
+		var ids pgArray
+		for _, u := range users {
+			ids.text(string(u))
 		}
-		return pgLockUsersQuery, []any{tenant, ids}
+		return pgLockUsersQuery, []any{tenant, ids.String()}
 	}
 	lock := s.d.LockRows(false)
 	if lock == "" {
@@ -325,16 +357,14 @@ func (s *Store) addSeqsStatement(tenant domain.TenantID, users []domain.UserID, 
 		RETURNING users.id, users.notification_seq, users.unread_count`, args
 }
 
-// insertNotificationRows inserts rows (notificationColCount values each,
-// seqs set): one array-bound statement on PostgreSQL, 500-row INSERTs
-// elsewhere.
-func (s *Store) insertNotificationRows(ctx context.Context, rows []any) error {
-	if !s.pgArrays() {
-		return s.insertRows(ctx, "insert notifications", `INSERT INTO notifications (`+notificationCols+`) VALUES `,
-			notificationColCount, notificationsPerInsert, rows)
+// insertNotificationSets inserts the rows enc holds with their seqs, in
+// one statement (PostgreSQL).
+func (s *Store) insertNotificationSets(ctx context.Context, enc *pgNotifications, seqs []int64) error {
+	var seqArr pgArray
+	for _, seq := range seqs {
+		seqArr.int(seq)
 	}
-	q, args := pgInsertNotifications(rows)
-	_, err := s.exec(ctx, q, args...)
+	_, err := s.exec(ctx, pgInsertNotificationsQuery, enc.args(&seqArr)...)
 	if s.kind(err) == KindUniqueViolation {
 		return fmt.Errorf("insert notifications: id taken: %w", domain.ErrConflict)
 	}

@@ -94,11 +94,36 @@ func lookupID(id string) (string, bool) {
 	if len(id) != 36 {
 		return "", false
 	}
+	if isCanonicalUUID(id) { // what the store itself generates: no parse, no copy
+		return id, true
+	}
 	u, err := uuid.Parse(id)
 	if err != nil {
 		return "", false
 	}
 	return u.String(), true
+}
+
+// isCanonicalUUID reports whether id is a UUID in the form
+// uuid.UUID.String writes: lower-case hex in groups of 8-4-4-4-12.
+func isCanonicalUUID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // newRowID canonicalises the id of a row being inserted.

@@ -1,0 +1,68 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/domain/notification"
+	"github.com/notifyhub/notifyhub/domain/store/storetest"
+)
+
+// BenchmarkInsertDirect measures a group commit of direct sends on
+// PostgreSQL, as the service writes it: a 1,000-user broadcast (one bulk,
+// 1,000 rows sharing their content) and 64 personal sends (64 bulks, one
+// row each, each its own content).
+func BenchmarkInsertDirect(b *testing.B) {
+	for _, tc := range []struct {
+		name          string
+		bulks, rowsPB int
+	}{{"broadcast=1000", 1, 1000}, {"personal=64", 64, 1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			s := storetest.OpenPostgres(b)
+			ctx := context.Background()
+			users := make([]domain.UserID, tc.bulks*tc.rowsPB)
+			for i := range users {
+				users[i] = domain.UserID(fmt.Sprintf("u%05d", i))
+				if err := s.UpsertUser(ctx, domain.User{TenantID: "t1", ID: users[i]}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			group := func(round int) ([]notification.Bulk, []*domain.Notification) {
+				now := time.Now().UTC()
+				var (
+					bs []notification.Bulk
+					ns []*domain.Notification
+				)
+				for k := range tc.bulks {
+					to := users[k*tc.rowsPB : (k+1)*tc.rowsPB]
+					bk := notification.Bulk{TenantID: "t1", ID: domain.NewID(), RequestedBy: "admin",
+						Type: "AnnouncementNotification", Severity: domain.SeverityInfo,
+						Title: fmt.Sprintf("Stocktake %d/%d", round, k), Body: "The warehouse closes at noon for the quarterly stocktake.",
+						ActionURL: "/announcements/1", Data: []byte(fmt.Sprintf(`{"lg":"bench","n":%d}`, k)),
+						Status: notification.BulkCompleted, StartedAt: &now, CompletedAt: &now,
+						Total: int64(len(to)), Sent: int64(len(to)), ResumeAfter: to[len(to)-1]}
+					bk.Audience.UserIDs = to
+					bs = append(bs, bk)
+					for _, u := range to {
+						ns = append(ns, &domain.Notification{TenantID: "t1", UserID: u, Type: bk.Type,
+							Severity: bk.Severity, Title: bk.Title, Body: bk.Body, ActionURL: bk.ActionURL,
+							Data: bk.Data, CreatedAt: now})
+					}
+				}
+				return bs, ns
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				bs, ns := group(i)
+				if _, err := s.InsertDirect(ctx, bs, ns); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(users))/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
