@@ -3,8 +3,7 @@ package hub
 import "time"
 
 // A connection's loop runs only while it has work (an idle socket keeps
-// no goroutine of its own besides its reader), so a broadcast starts one
-// loop per socket. A fresh goroutine starts on the small stack the idle
+// no goroutine of its own), so a broadcast starts one loop per socket. A fresh goroutine starts on the small stack the idle
 // readers keep the runtime's average at, and the write path grows it,
 // copying it twice or so, every time: ~9% of the server's CPU at the
 // highest broadcast rate went to growing stacks and starting goroutines.

@@ -340,20 +340,22 @@ func TestLongBatchIsNotTakenOver(t *testing.T) {
 			var mu sync.Mutex
 			runs := map[string]int{}
 			l := funcListener{name: "Slow", handle: func(ctx context.Context, ev domain.Event) error {
-				time.Sleep(200 * time.Millisecond) // real work that takes a while
+				time.Sleep(400 * time.Millisecond) // real work that takes a while
 				mu.Lock()
 				defer mu.Unlock()
 				runs[ev.ID]++
 				return nil
 			}}
-			// Twenty entries × 200ms is well past reclaim-after (3s). The
-			// margin over the timeout (2s) is what the consumer has to
-			// extend in; it leaves room for a loaded machine's delays.
+			// Twenty entries × 400ms is well past reclaim-after (5s). The
+			// margin over the timeout (4s) is what the consumer has to
+			// extend in; it leaves room for a loaded machine's delays (CI
+			// runs packages in parallel under the race detector, and
+			// SQLite's writers then wait for each other: 2s was too few).
 			startRunner(t, b, runner.Config{Tries: 1, Timeout: time.Second, Backoff: []time.Duration{time.Millisecond},
-				ReclaimAfter: 3 * time.Second, ReclaimEvery: time.Hour, BatchSize: n}, l)
+				ReclaimAfter: 5 * time.Second, ReclaimEvery: time.Hour, BatchSize: n}, l)
 			stolen := 0
 			require.Eventually(t, func() bool {
-				got, err := b.stream.Reclaim(ctx, "events", "Slow", "rival", 3*time.Second, n)
+				got, err := b.stream.Reclaim(ctx, "events", "Slow", "rival", 5*time.Second, n)
 				require.NoError(t, err)
 				stolen += len(got)
 				if stolen > 0 {
