@@ -307,15 +307,23 @@ func (s *Stream) readSliced(ctx context.Context, args *redis.XReadGroupArgs, blo
 }
 
 // readUnblockable blocks on a dedicated connection for the whole duration.
+func (s *Stream) readUnblockable(ctx context.Context, args *redis.XReadGroupArgs, block time.Duration) ([]stream.Message, error) {
+	args.Block = block
+	return unblockableRead(ctx, s, func(ctx context.Context, c redis.Cmdable) ([]stream.Message, error) {
+		return xreadGroup(ctx, c, args)
+	})
+}
+
+// unblockableRead runs one blocking read on a dedicated connection.
 // go-redis does not interrupt a blocking command when ctx is cancelled, so
 // a watcher sends CLIENT UNBLOCK for that connection, which makes Redis
 // answer as on a timeout.
-func (s *Stream) readUnblockable(ctx context.Context, args *redis.XReadGroupArgs, block time.Duration) ([]stream.Message, error) {
-	args.Block = block
+func unblockableRead[T any](ctx context.Context, s *Stream, read func(ctx context.Context, c redis.Cmdable) (T, error)) (T, error) {
 	for attempt := 0; ; attempt++ {
 		bc, reused, err := s.takeConn(ctx)
 		if err != nil {
-			return nil, err
+			var zero T
+			return zero, err
 		}
 		done := make(chan struct{})
 		finished := make(chan struct{})
@@ -325,7 +333,7 @@ func (s *Stream) readUnblockable(ctx context.Context, args *redis.XReadGroupArgs
 		})
 		// The watcher, not ctx, ends the wait: a cancelled ctx must not
 		// strand entries Redis already handed to this consumer.
-		msgs, err := xreadGroup(context.WithoutCancel(ctx), bc.conn, args)
+		res, err := read(context.WithoutCancel(ctx), bc.conn)
 		close(done)
 		if !stop() {
 			// Let the watcher finish before the connection is reused, so a
@@ -338,7 +346,7 @@ func (s *Stream) readUnblockable(ctx context.Context, args *redis.XReadGroupArgs
 			// An idle connection may have gone stale; try a fresh one once.
 			continue
 		}
-		return msgs, err
+		return res, err
 	}
 }
 

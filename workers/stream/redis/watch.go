@@ -117,7 +117,7 @@ func (s *Stream) lastIDs(ctx context.Context, args []string) error {
 func (s *Stream) follow(ctx context.Context, keys map[string]int, args []string, appended func(int)) error {
 	n := len(args) / 2
 	for ctx.Err() == nil {
-		res, err := s.readUnblockableWith(ctx, func(ctx context.Context, c redis.Cmdable) ([]redis.XStream, error) {
+		res, err := unblockableRead(ctx, s, func(ctx context.Context, c redis.Cmdable) ([]redis.XStream, error) {
 			return c.XRead(ctx, &redis.XReadArgs{Streams: args, Count: watchCount, Block: watchBlock}).Result()
 		})
 		if errors.Is(err, redis.Nil) {
@@ -136,34 +136,6 @@ func (s *Stream) follow(ctx context.Context, keys map[string]int, args []string,
 		}
 	}
 	return ctx.Err()
-}
-
-// readUnblockableWith runs one blocking read on a dedicated connection,
-// woken by CLIENT UNBLOCK when ctx is done (see readUnblockable).
-func (s *Stream) readUnblockableWith(ctx context.Context, read func(ctx context.Context, c redis.Cmdable) ([]redis.XStream, error)) ([]redis.XStream, error) {
-	for attempt := 0; ; attempt++ {
-		bc, reused, err := s.takeConn(ctx)
-		if err != nil {
-			return nil, err
-		}
-		done := make(chan struct{})
-		finished := make(chan struct{})
-		stop := context.AfterFunc(ctx, func() {
-			defer close(finished)
-			s.unblock(bc.id, done)
-		})
-		res, err := read(context.WithoutCancel(ctx), bc.conn)
-		close(done)
-		if !stop() {
-			<-finished
-		}
-		healthy := isServerReply(err)
-		s.releaseConn(bc, healthy)
-		if !healthy && reused && attempt == 0 && ctx.Err() == nil {
-			continue // an idle connection may have gone stale
-		}
-		return res, err
-	}
 }
 
 func pause(ctx context.Context, d time.Duration) bool {
