@@ -129,26 +129,8 @@ func BenchmarkBroadcast(b *testing.B) {
 func BenchmarkBroadcastSockets(b *testing.B) {
 	for _, users := range []int{100, 1000} {
 		b.Run(fmt.Sprint("users=", users), func(b *testing.B) {
-			h, err := New(Config{PingInterval: -1}, newFakeHistory())
-			if err != nil {
-				b.Fatal(err)
-			}
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_ = h.Serve(w, r, Identity{TenantID: "t1", UserID: domain.UserID(r.URL.Query().Get("u"))})
-			}))
-			var got sync.WaitGroup
-			var readers sync.WaitGroup
-			socks := make([]*websocket.Conn, users)
-			for u := range users {
-				ws, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http")+fmt.Sprint("/?u=u", u), nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				socks[u] = ws
-				ready := make(chan struct{})
-				readers.Go(func() { readFrames(ws, ready, &got) })
-				<-ready
-			}
+			sb := newSocketBench(b, users)
+			h, got := sb.h, &sb.got
 			ns := make([]domain.Notification, users)
 			for u := range ns {
 				ns[u] = *benchNotification()
@@ -167,12 +149,7 @@ func BenchmarkBroadcastSockets(b *testing.B) {
 			}
 			b.StopTimer()
 			reportDeliveries(b, b.N*users, cpu0)
-			for _, ws := range socks {
-				_ = ws.CloseNow()
-			}
-			readers.Wait()
-			h.Close()
-			srv.Close()
+			sb.close()
 		})
 	}
 }
@@ -186,26 +163,8 @@ func BenchmarkBroadcastSocketsBatch(b *testing.B) {
 	for _, n := range []int{1, 4} {
 		b.Run(fmt.Sprint("users=1000/broadcasts=", n), func(b *testing.B) {
 			const users = 1000
-			h, err := New(Config{PingInterval: -1}, newFakeHistory())
-			if err != nil {
-				b.Fatal(err)
-			}
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_ = h.Serve(w, r, Identity{TenantID: "t1", UserID: domain.UserID(r.URL.Query().Get("u"))})
-			}))
-			var got sync.WaitGroup
-			var readers sync.WaitGroup
-			socks := make([]*websocket.Conn, users)
-			for u := range users {
-				ws, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http")+fmt.Sprint("/?u=u", u), nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				socks[u] = ws
-				ready := make(chan struct{})
-				readers.Go(func() { readFrames(ws, ready, &got) })
-				<-ready
-			}
+			sb := newSocketBench(b, users)
+			h, got := sb.h, &sb.got
 			// One broadcast's notifications share their text, as the
 			// service's do.
 			shared := benchNotification()
@@ -232,14 +191,50 @@ func BenchmarkBroadcastSocketsBatch(b *testing.B) {
 			}
 			b.StopTimer()
 			reportDeliveries(b, b.N*n*users, cpu0)
-			for _, ws := range socks {
-				_ = ws.CloseNow()
-			}
-			readers.Wait()
-			h.Close()
-			srv.Close()
+			sb.close()
 		})
 	}
+}
+
+// socketBench is a hub serving users sockets of tenant t1 (u0, u1, ...)
+// over loopback, each read by readFrames in this process.
+type socketBench struct {
+	h       *Hub
+	srv     *httptest.Server
+	socks   []*websocket.Conn
+	got     sync.WaitGroup // one per notification frame still to arrive
+	readers sync.WaitGroup
+}
+
+func newSocketBench(b *testing.B, users int) *socketBench {
+	h, err := New(Config{PingInterval: -1}, newFakeHistory())
+	if err != nil {
+		b.Fatal(err)
+	}
+	sb := &socketBench{h: h, socks: make([]*websocket.Conn, users)}
+	sb.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = h.Serve(w, r, Identity{TenantID: "t1", UserID: domain.UserID(r.URL.Query().Get("u"))})
+	}))
+	for u := range users {
+		ws, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(sb.srv.URL, "http")+fmt.Sprint("/?u=u", u), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sb.socks[u] = ws
+		ready := make(chan struct{})
+		sb.readers.Go(func() { readFrames(ws, ready, &sb.got) })
+		<-ready
+	}
+	return sb
+}
+
+func (sb *socketBench) close() {
+	for _, ws := range sb.socks {
+		_ = ws.CloseNow()
+	}
+	sb.readers.Wait()
+	sb.h.Close()
+	sb.srv.Close()
 }
 
 // readFrames reads a socket until it ends: ready closes at the first
