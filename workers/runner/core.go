@@ -163,12 +163,28 @@ func (c *core) newBatch(topic, group, consumer string, msgs []stream.Message, lo
 // first when it is due. timeout is the limit of the attempt about to start.
 // Acknowledgements waiting longer than ackDelay go first.
 func (b *batch) holds(ctx context.Context, id string, timeout time.Duration) bool {
-	return len(b.holdsAll(ctx, []string{id}, timeout)) == 1
+	return b.extendIfDue(ctx, timeout) && b.has(id)
 }
 
 // holdsAll is holds for entries about to run in one attempt: it returns
 // those of ids the consumer still holds, in order.
 func (b *batch) holdsAll(ctx context.Context, ids []string, timeout time.Duration) []string {
+	if !b.extendIfDue(ctx, timeout) {
+		return nil
+	}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if b.has(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// extendIfDue flushes the acknowledgements waiting longer than ackDelay
+// and extends the batch when it is due. It reports false when the hold
+// cannot be told and an attempt of timeout might outlive it.
+func (b *batch) extendIfDue(ctx context.Context, timeout time.Duration) bool {
 	if len(b.acks) > 0 && b.c.now().Sub(b.ackSince) >= ackDelay {
 		b.flush(ctx)
 	}
@@ -181,19 +197,13 @@ func (b *batch) holdsAll(ctx context.Context, ids []string, timeout time.Duratio
 			// Cannot tell. Only start an attempt that surely ends before
 			// anyone may take the entries over; else leave them pending.
 			if stale := b.c.now().Sub(b.extended); stale+timeout >= b.c.reclaimAfter {
-				return nil
+				return false
 			}
 		} else {
 			b.ids, b.extended = held, b.c.now()
 		}
 	}
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if b.has(id) {
-			out = append(out, id)
-		}
-	}
-	return out
+	return true
 }
 
 // has reports whether id is among the unfinished entries. Entries run in
