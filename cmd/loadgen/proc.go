@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -51,15 +50,6 @@ func readProc(pid int) (procSample, error) {
 		rss: rss * int64(os.Getpagesize()),
 		cpu: time.Duration(utime+stime) * time.Second / clockTicks,
 	}, nil
-}
-
-// selfCPU is this process's user + system CPU time.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // sampler watches the server's RSS in the background, so that a phase
