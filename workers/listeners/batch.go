@@ -39,28 +39,12 @@ func sendToPermissionEachOnce(ctx context.Context, store Store, n Notifier, list
 	})
 }
 
-// manyMarker is a Store that records a batch's markers in one call.
-type manyMarker interface {
-	MarkProcessedMany(ctx context.Context, listener string, eventIDs []string) ([]bool, error)
-}
-
-// markProcessedMany marks every event of a batch: in one call where the
-// store can (one round trip on PostgreSQL), else one by one.
+// markProcessedMany marks every event of a batch in one call (one round
+// trip on PostgreSQL).
 func markProcessedMany(ctx context.Context, store Store, listener string, evs []domain.Event) ([]bool, error) {
 	ids := make([]string, len(evs))
 	for i, ev := range evs {
 		ids[i] = ev.ID
 	}
-	if m, ok := store.(manyMarker); ok {
-		return m.MarkProcessedMany(ctx, listener, ids)
-	}
-	first := make([]bool, len(ids))
-	for i, id := range ids {
-		f, err := store.MarkProcessed(ctx, listener, id)
-		if err != nil {
-			return nil, err
-		}
-		first[i] = f
-	}
-	return first, nil
+	return store.MarkProcessedMany(ctx, listener, ids)
 }
