@@ -24,17 +24,27 @@ func sendToPermissionEachOnce(ctx context.Context, store Store, n Notifier, list
 		}
 	}
 	return store.InTx(ctx, func(ctx context.Context) error {
+		first, err := markProcessedMany(ctx, store, listener, evs)
+		if err != nil {
+			return err
+		}
 		var sends []notification.PermissionSend
 		for i, ev := range evs {
-			first, err := store.MarkProcessed(ctx, listener, ev.ID)
-			if err != nil {
-				return err
-			}
-			if first {
+			if first[i] {
 				sends = append(sends, notification.PermissionSend{Tenant: ev.TenantID, Permission: perm, Draft: drafts[i]})
 			}
 		}
-		_, err := n.SendToPermissions(ctx, sends)
+		_, err = n.SendToPermissions(ctx, sends)
 		return err
 	})
+}
+
+// markProcessedMany marks every event of a batch in one call (one round
+// trip on PostgreSQL).
+func markProcessedMany(ctx context.Context, store Store, listener string, evs []domain.Event) ([]bool, error) {
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	return store.MarkProcessedMany(ctx, listener, ids)
 }

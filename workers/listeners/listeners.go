@@ -13,6 +13,9 @@ type Store interface {
 	// MarkProcessed records (listener, event) and reports whether this is
 	// the first time; call it inside the effect's transaction.
 	MarkProcessed(ctx context.Context, listener, eventID string) (first bool, err error)
+	// MarkProcessedMany is MarkProcessed for a batch's events: first[i]
+	// for eventIDs[i] (false for a repeat earlier in the list).
+	MarkProcessedMany(ctx context.Context, listener string, eventIDs []string) (first []bool, err error)
 }
 
 // Notifier sends notifications (notification.Service has it).

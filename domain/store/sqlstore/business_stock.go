@@ -36,9 +36,13 @@ func (s *Store) LockProductAt(ctx context.Context, tenant domain.TenantID, produ
 		}
 	}
 	args = append(args, tenant, key)
-	q := `SELECT ` + productColsP + `, l.id, l.code, l.name FROM products p
+	// deleted_at is read, not filtered on: a condition on it lets the
+	// planner pick the partial index on (tenant_id, sku) when statistics
+	// are stale, which walks all of the tenant's products (RecordMovement
+	// says more). Locking a deleted product is harmless: nothing writes it.
+	q := `SELECT ` + productColsP + `, l.id, l.code, l.name, p.deleted_at IS NULL FROM products p
 		LEFT JOIN locations l ON l.tenant_id = p.tenant_id AND ` + locCond + `
-		WHERE p.tenant_id = ? AND p.id = ? AND p.deleted_at IS NULL`
+		WHERE p.tenant_id = ? AND p.id = ?`
 	if lock := s.d.LockRows(false); lock != "" {
 		// OF p: lock the product only (a locked location would serialise
 		// every movement there), and an outer join's nullable side cannot
@@ -48,10 +52,11 @@ func (s *Store) LockProductAt(ctx context.Context, tenant domain.TenantID, produ
 	var (
 		p               product.Product
 		lid, code, name sql.NullString
+		live            bool
 	)
 	err := s.queryRow(ctx, q, args...).Scan(&p.ID, &p.TenantID, &p.SKU, &p.Name, &p.Price,
-		&p.ReorderLevel, &p.OnHand, &p.LowStock, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}, &lid, &code, &name)
-	if errors.Is(err, sql.ErrNoRows) {
+		&p.ReorderLevel, &p.OnHand, &p.LowStock, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}, &lid, &code, &name, &live)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !live) {
 		return product.Product{}, inventory.Location{}, fmt.Errorf("lock product %s: %w", key, domain.ErrNotFound)
 	}
 	if err != nil {

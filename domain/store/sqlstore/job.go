@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
@@ -29,6 +30,53 @@ func (s *Store) MarkProcessed(ctx context.Context, listener, eventID string) (bo
 		return false, err
 	}
 	return n == 1, nil
+}
+
+// MarkProcessedMany is MarkProcessed for several events of one listener:
+// first[i] tells whether eventIDs[i] was recorded now (false for one
+// already there, and for a repeat of an id earlier in the list). On
+// PostgreSQL it is one statement, where MarkProcessed per event is a round
+// trip each inside a listener's batch transaction.
+func (s *Store) MarkProcessedMany(ctx context.Context, listener string, eventIDs []string) ([]bool, error) {
+	first := make([]bool, len(eventIDs))
+	if listener == "" || slices.Contains(eventIDs, "") {
+		return nil, fmt.Errorf("mark processed: %w", domain.Invalid("listener", "listener and event ids are required"))
+	}
+	if !s.pgArrays() || len(eventIDs) < 2 {
+		for i, id := range eventIDs {
+			f, err := s.MarkProcessed(ctx, listener, id)
+			if err != nil {
+				return nil, err
+			}
+			first[i] = f
+		}
+		return first, nil
+	}
+	rows, err := s.query(ctx, `INSERT INTO processed_events (listener, event_id, processed_at)
+		SELECT ?, e, ? FROM unnest(CAST(? AS text[])) AS e
+		ON CONFLICT (listener, event_id) DO NOTHING RETURNING event_id`, listener, encTime(now()), eventIDs)
+	if err != nil {
+		return nil, s.wrap("mark processed", err)
+	}
+	defer rows.Close()
+	inserted := make(map[string]bool, len(eventIDs))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("mark processed: scan: %w", err)
+		}
+		inserted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("mark processed", err)
+	}
+	for i, id := range eventIDs {
+		if inserted[id] {
+			first[i] = true
+			delete(inserted, id) // a repeat later in the list is not first
+		}
+	}
+	return first, nil
 }
 
 func scanFailedJob(sc scanner) (domain.FailedJob, error) {

@@ -43,6 +43,41 @@ var jobTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		_, err = s.MarkProcessed(ctx, "", id)
 		requireInvalid(t, err)
 	},
+	"MarkProcessedMany": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		a, b, c := domain.NewID(), domain.NewID(), domain.NewID()
+		first, err := s.MarkProcessed(ctx, "low-stock", b)
+		require.NoError(t, err)
+		require.True(t, first)
+		got, err := s.MarkProcessedMany(ctx, "low-stock", []string{a, b, c, a})
+		require.NoError(t, err)
+		require.Equal(t, []bool{true, false, true, false}, got, "b was there; a repeats in the batch")
+		got, err = s.MarkProcessedMany(ctx, "invoice", []string{a, b})
+		require.NoError(t, err)
+		require.Equal(t, []bool{true, true}, got, "keys are per listener")
+		got, err = s.MarkProcessedMany(ctx, "low-stock", []string{c})
+		require.NoError(t, err)
+		require.Equal(t, []bool{false}, got)
+		got, err = s.MarkProcessedMany(ctx, "low-stock", nil)
+		require.NoError(t, err)
+		require.Empty(t, got)
+		_, err = s.MarkProcessedMany(ctx, "", []string{a})
+		requireInvalid(t, err)
+		_, err = s.MarkProcessedMany(ctx, "low-stock", []string{domain.NewID(), ""})
+		requireInvalid(t, err)
+		// Inside a transaction that rolls back, the keys vanish with it.
+		d := domain.NewID()
+		err = s.InTx(ctx, func(ctx context.Context) error {
+			got, err := s.MarkProcessedMany(ctx, "l", []string{d, domain.NewID()})
+			require.NoError(t, err)
+			require.Equal(t, []bool{true, true}, got)
+			return errBoom
+		})
+		require.ErrorIs(t, err, errBoom)
+		got, err = s.MarkProcessedMany(ctx, "l", []string{d, d})
+		require.NoError(t, err)
+		require.Equal(t, []bool{true, false}, got)
+	},
 	"MarkProcessedRollsBackWithEffect": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
 		id := domain.NewID()
