@@ -20,6 +20,17 @@ import (
 	"github.com/notifyhub/notifyhub/web/auth"
 )
 
+// withHub puts a real hub over the fixture's store behind /ws, into *h.
+func withHub(t testing.TB, h **hub.Hub) option {
+	return func(_ *web.Config, d *web.Deps) {
+		var err error
+		*h, err = hub.New(hub.Config{}, d.Events.(*sqlstore.Store))
+		require.NoError(t, err)
+		d.Hub = *h
+		t.Cleanup((*h).Close)
+	}
+}
+
 // A socket's first connect records its user in the hub's catch-up read
 // (not through the web layer's UserStore), with the claims' fields; the
 // unread_count it gets is its own tenant's, also for a user id known in
@@ -30,13 +41,7 @@ func TestSocketRecordsItsUserInTheCatchUpRead(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, open func(testing.TB) *sqlstore.Store) {
 		var h *hub.Hub
-		f := newFixture(t, open, func(_ *web.Config, d *web.Deps) {
-			var err error
-			h, err = hub.New(hub.Config{}, d.Events.(*sqlstore.Store))
-			require.NoError(t, err)
-			d.Hub = h
-		})
-		t.Cleanup(h.Close)
+		f := newFixture(t, open, withHub(t, &h))
 		require.True(t, h.RecordsUsers())
 		srv := httptest.NewServer(f.h)
 		t.Cleanup(srv.Close)
