@@ -272,7 +272,7 @@ func (c *conn) catchUp(since int64, hasSince bool, rec *Registration) error {
 			c.lastSeq, unread, err = c.h.heads.read(hctx, c.key, rec.user())
 			return err
 		})
-		rec.done(err)
+		c.recorded(rec, err)
 		if err != nil {
 			return err
 		}
@@ -299,8 +299,17 @@ func (c *conn) record(rec *Registration) error {
 		_, _, err := c.h.heads.read(hctx, c.key, &rec.User)
 		return err
 	})
-	rec.done(err)
+	c.recorded(rec, err)
 	return err
+}
+
+// recorded tells rec the outcome of its record: nil, or History's error.
+// A socket that ended meanwhile leaves it untold (the caller records the
+// user itself), since its batch may or may not have run.
+func (c *conn) recorded(rec *Registration, err error) {
+	if !errors.Is(err, errHalted) {
+		rec.done(err)
+	}
 }
 
 // loop handles the connection's work until there is none left (it then

@@ -195,15 +195,25 @@ func TestSocketsRecordTheirUsersInTheCatchUpRead(t *testing.T) {
 	}
 }
 
-// recordingHistory is a fakeHistory that records users, or fails to.
+// recordingHistory is a fakeHistory that records users, or fails to; with
+// gate set, a record waits for it (calls counts those that started).
 type recordingHistory struct {
 	*fakeHistory
 	mu       sync.Mutex
 	recorded []domain.User
 	fail     error
+	gate     chan struct{}
+	calls    int
 }
 
 func (r *recordingHistory) RecordInboxHeads(ctx context.Context, record []domain.User, tenants []domain.TenantID, users []domain.UserID) ([]int64, []int, error) {
+	r.mu.Lock()
+	r.calls++
+	gate := r.gate
+	r.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	r.mu.Lock()
 	fail := r.fail
 	if fail == nil {
@@ -243,4 +253,33 @@ func TestSocketRecordFailsOrIsLeftToTheCaller(t *testing.T) {
 	_, _, _, closed = plain.connect(t, who("t1", "u1", "One"), "")
 	require.Zero(t, closed)
 	require.Empty(t, plain.outcomes("t1", "u1"))
+}
+
+// A socket that ends while its record is in History leaves Done untold:
+// the batch may or may not record the user, so the caller records it.
+func TestSocketEndedBeforeItsRecordLeavesItToTheCaller(t *testing.T) {
+	t.Parallel()
+	rh := &recordingHistory{fakeHistory: newFakeHistory(), gate: make(chan struct{})}
+	e := newRecordEnv(t, rh)
+	ctx, cancel := context.WithCancel(context.Background())
+	dialed := make(chan error, 1)
+	go func() {
+		ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.srv.URL, "http")+"/ws",
+			&websocket.DialOptions{HTTPHeader: who("t1", "u1", "One")})
+		if err == nil {
+			_ = ws.CloseNow()
+		}
+		dialed <- err
+	}()
+	require.Eventually(t, func() bool {
+		rh.mu.Lock()
+		defer rh.mu.Unlock()
+		return rh.calls == 1 && len(e.hub.connsOf("t1", "u1")) == 1
+	}, wait, time.Millisecond, "the record did not reach History")
+	cancel() // the client gives up: its connection closes
+	require.Error(t, <-dialed)
+	require.Eventually(t, func() bool { return len(e.hub.connsOf("t1", "u1")) == 0 }, wait, time.Millisecond,
+		"the socket did not end")
+	require.Empty(t, e.outcomes("t1", "u1"))
+	close(rh.gate)
 }

@@ -36,9 +36,11 @@ type Identity struct {
 // Registration is a user a socket records on connect.
 type Registration struct {
 	User domain.User // its tenant and id are the identity's
-	// Done, when set, is called once with the outcome if the hub tried to
-	// record User; it is not called when Serve refused the socket before
-	// (the caller then records the user itself, if it must).
+	// Done, when set, is called once, before Serve returns, with the
+	// outcome of the record: nil, or History's error (the socket is then
+	// closed with 1013). It is not called when Serve refused the socket,
+	// or the socket ended, before the outcome was known: the caller then
+	// records the user itself.
 	Done func(error)
 }
 

@@ -38,10 +38,6 @@ const tokenCacheSize = 4096
 // header first, then the session cookie, then (only where allowQuery) the
 // token query parameter. It then applies the CSRF check to cookie-borne
 // unsafe requests and records the user from the claims.
-//
-// The WebSocket upgrade (allowQuery) verifies its token without the cache
-// of verified tokens: it does so once per connection, where caching would
-// only hold memory per connection.
 func (s *server) authenticate(r *http.Request, allowQuery bool) (auth.Claims, credSource, error) {
 	claims, src, err := s.verifyRequest(r, allowQuery)
 	if err != nil {
@@ -54,7 +50,12 @@ func (s *server) authenticate(r *http.Request, allowQuery bool) (auth.Claims, cr
 	return claims, src, nil
 }
 
-// verifyRequest is authenticate without recording the user.
+// verifyRequest is authenticate without recording the user (the WebSocket
+// upgrade leaves that to the hub when it can).
+//
+// The WebSocket upgrade (allowQuery) verifies its token without the cache
+// of verified tokens: it does so once per connection, where caching would
+// only hold memory per connection.
 func (s *server) verifyRequest(r *http.Request, allowQuery bool) (auth.Claims, credSource, error) {
 	var (
 		token string

@@ -44,8 +44,8 @@ func (s *server) serveSocket(w http.ResponseWriter, r *http.Request) error {
 	r = withoutToken(r.WithContext(context.WithValue(r.Context(), claimsKey, claims)))
 	err = s.deps.Hub.Serve(w, r, id)
 	if id.Record != nil && !tried {
-		// Refused before the record (Done runs before Serve returns, if
-		// at all): record it here.
+		// Refused or ended before the record's outcome (Done runs before
+		// Serve returns, if at all): record it here.
 		if serr := s.users.sync(context.WithoutCancel(r.Context()), claims); serr != nil {
 			if err != nil && !errors.Is(err, hub.ErrHandshake) {
 				return serr // answered as before: the failed record first
