@@ -219,7 +219,9 @@ type SocketServer interface {
 }
 
 // socketRecorder is a SocketServer that records a socket's user in its
-// catch-up read (Identity.Record) when RecordsUsers says so (*hub.Hub).
+// catch-up read (Identity.Record) when RecordsUsers says so (*hub.Hub). It
+// records into its own History, which must be the store Deps.Users is (the
+// app wires one store into both).
 type socketRecorder interface {
 	RecordsUsers() bool
 }
