@@ -225,7 +225,7 @@ func (c *conn) run(ctx context.Context, since int64, hasSince bool) {
 	c.done = make(chan struct{})
 	stop := context.AfterFunc(ctx, func() { c.halt(0, "", ctx.Err()) })
 	defer stop()
-	c.start(since, hasSince)
+	c.start(since, hasSince, nil)
 	<-c.done
 }
 
@@ -234,19 +234,27 @@ func (c *conn) run(ctx context.Context, since int64, hasSince bool) {
 // later work runs on loops of its own. It must be called after register,
 // so nothing committed after the catch-up read can be missed: it is either
 // in the read or in the queue (or both, and the seq check drops the
-// duplicate).
-func (c *conn) start(since int64, hasSince bool) {
+// duplicate). rec, when not nil, is recorded before the catch-up.
+func (c *conn) start(since int64, hasSince bool, rec *Registration) {
 	if !c.expiresAt.IsZero() {
 		c.h.expiries.add(c)
 	}
-	if err := c.catchUp(since, hasSince); err != nil {
+	if err := c.catchUp(since, hasSince, rec); err != nil {
 		c.finish(err)
 		return
 	}
 	c.loop()
 }
 
-func (c *conn) catchUp(since int64, hasSince bool) error {
+func (c *conn) catchUp(since int64, hasSince bool, rec *Registration) error {
+	if rec != nil && (hasSince || !c.h.RecordsUsers()) {
+		// The head read records the user; here its figures are not
+		// needed (or, without a recorder, the caller records it).
+		if err := c.record(rec); err != nil {
+			return err
+		}
+		rec = nil
+	}
 	if hasSince {
 		c.lastSeq = since
 		c.h.metrics.refills.WithLabelValues(refillCatchUp).Inc()
@@ -261,9 +269,10 @@ func (c *conn) catchUp(since int64, hasSince bool) error {
 		// one History slot for its one query; the socket takes none.
 		var unread int
 		err := c.historyCall("inbox head", func(hctx context.Context) (err error) {
-			c.lastSeq, unread, err = c.h.heads.read(hctx, c.key)
+			c.lastSeq, unread, err = c.h.heads.read(hctx, c.key, rec.user())
 			return err
 		})
+		c.recorded(rec, err)
 		if err != nil {
 			return err
 		}
@@ -277,6 +286,30 @@ func (c *conn) catchUp(since int64, hasSince bool) error {
 		return err
 	}
 	return c.sendCount()
+}
+
+// record records rec's user in an inbox-head read whose figures it drops
+// (a socket with since catches up from there). Without a recorder it
+// leaves rec to the caller (its Done is not called).
+func (c *conn) record(rec *Registration) error {
+	if !c.h.RecordsUsers() {
+		return nil
+	}
+	err := c.historyCall("record user", func(hctx context.Context) error {
+		_, _, err := c.h.heads.read(hctx, c.key, &rec.User)
+		return err
+	})
+	c.recorded(rec, err)
+	return err
+}
+
+// recorded tells rec the outcome of its record: nil, or History's error.
+// A socket that ended meanwhile leaves it untold (the caller records the
+// user itself), since its batch may or may not have run.
+func (c *conn) recorded(rec *Registration, err error) {
+	if !errors.Is(err, errHalted) {
+		rec.done(err)
+	}
 }
 
 // loop handles the connection's work until there is none left (it then

@@ -37,3 +37,14 @@ type InboxHeadsReader interface {
 	// given twice.
 	InboxHeads(ctx context.Context, tenants []domain.TenantID, users []domain.UserID) (maxSeqs []int64, unread []int, err error)
 }
+
+// InboxHeadsRecorder is what a History may add so that a socket that must
+// record its user (its first connect, or changed claims) does so in its
+// catch-up read: one round trip for both (*sqlstore.Store has it).
+type InboxHeadsRecorder interface {
+	InboxHeadsReader
+	// RecordInboxHeads records the users of record (created, or updated
+	// where their claims changed) and returns InboxHeads of tenants and
+	// users, read no earlier than the call began.
+	RecordInboxHeads(ctx context.Context, record []domain.User, tenants []domain.TenantID, users []domain.UserID) (maxSeqs []int64, unread []int, err error)
+}

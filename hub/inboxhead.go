@@ -17,14 +17,16 @@ import (
 // larger queries, and no socket queues for a slot behind its own batch.
 type headReads struct {
 	src     InboxHeadsReader
-	timeout time.Duration // of one call
-	acquire func() error  // takes a History slot
+	rec     InboxHeadsRecorder // src, when it can record users; else nil
+	timeout time.Duration      // of one call
+	acquire func() error       // takes a History slot
 	release func()
 	batches *gather.Batcher[*headRead]
 }
 
 func newHeadReads(src InboxHeadsReader, timeout time.Duration, acquire func() error, release func()) *headReads {
 	r := &headReads{src: src, timeout: timeout, acquire: acquire, release: release}
+	r.rec, _ = src.(InboxHeadsRecorder)
 	r.batches = gather.New(r.readBatch)
 	return r
 }
@@ -33,16 +35,19 @@ func newHeadReads(src InboxHeadsReader, timeout time.Duration, acquire func() er
 // closed.
 type headRead struct {
 	key    userKey
+	user   *domain.User // to record first, or nil
 	maxSeq int64
 	unread int
 	err    error
 	done   chan struct{}
 }
 
-// read returns the user's latest seq and unread count. It gives up when
-// ctx ends (a halt or the History timeout); the batch goes on without it.
-func (r *headReads) read(ctx context.Context, key userKey) (int64, int, error) {
-	req := &headRead{key: key, done: make(chan struct{})}
+// read returns the user's latest seq and unread count, after recording
+// user when it is not nil (only with rec). It gives up when ctx ends (a
+// halt or the History timeout); the batch goes on without it, so user may
+// be recorded all the same.
+func (r *headReads) read(ctx context.Context, key userKey, user *domain.User) (int64, int, error) {
+	req := &headRead{key: key, user: user, done: make(chan struct{})}
 	r.batches.Add(req)
 	select {
 	case <-req.done:
@@ -58,8 +63,12 @@ func (r *headReads) read(ctx context.Context, key userKey) (int64, int, error) {
 // stops waiting for it.
 func (r *headReads) readBatch(batch []*headRead) {
 	tenants, users := make([]domain.TenantID, len(batch)), make([]domain.UserID, len(batch))
+	var record []domain.User
 	for i, req := range batch {
 		tenants[i], users[i] = req.key.tenant, req.key.user
+		if req.user != nil {
+			record = append(record, *req.user)
+		}
 	}
 	var (
 		maxSeqs []int64
@@ -68,7 +77,11 @@ func (r *headReads) readBatch(batch []*headRead) {
 	err := r.acquire()
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-		maxSeqs, unread, err = r.src.InboxHeads(ctx, tenants, users)
+		if len(record) > 0 {
+			maxSeqs, unread, err = r.rec.RecordInboxHeads(ctx, record, tenants, users)
+		} else {
+			maxSeqs, unread, err = r.src.InboxHeads(ctx, tenants, users)
+		}
 		cancel()
 		r.release()
 	}

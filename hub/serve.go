@@ -27,7 +27,39 @@ type Identity struct {
 	// ExpiresAt is the token's expiry: the socket is closed with 4001 then.
 	// Zero means the socket does not expire.
 	ExpiresAt time.Time
+	// Record, when not nil, is the user to record before the catch-up
+	// (its first connect, or changed claims). Only for a hub that
+	// RecordsUsers: it then records it in the catch-up read's round trip.
+	Record *Registration
 }
+
+// Registration is a user a socket records on connect.
+type Registration struct {
+	User domain.User // its tenant and id are the identity's
+	// Done, when set, is called once, before Serve returns, with the
+	// outcome of the record: nil, or History's error (the socket is then
+	// closed with 1013). It is not called when Serve refused the socket,
+	// or the socket ended, before the outcome was known: the caller then
+	// records the user itself.
+	Done func(error)
+}
+
+func (r *Registration) user() *domain.User {
+	if r == nil {
+		return nil
+	}
+	return &r.User
+}
+
+func (r *Registration) done(err error) {
+	if r != nil && r.Done != nil {
+		r.Done(err)
+	}
+}
+
+// RecordsUsers reports whether Serve can record an Identity's Record in
+// the catch-up read (History is an InboxHeadsRecorder).
+func (h *Hub) RecordsUsers() bool { return h.heads != nil && h.heads.rec != nil }
 
 // Serve upgrades r to a WebSocket for id and hands it to the hub.
 //
@@ -46,7 +78,8 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, id Identity) error {
 		h.count(resultUnavailable)
 		return fmt.Errorf("hub: serve: %w", ErrClosed)
 	}
-	if id.TenantID == "" || id.UserID == "" {
+	if id.TenantID == "" || id.UserID == "" ||
+		(id.Record != nil && (id.Record.User.TenantID != id.TenantID || id.Record.User.ID != id.UserID)) {
 		h.count(resultUnauthenticated)
 		return fmt.Errorf("hub: serve: identity without tenant or user: %w", domain.ErrUnauthenticated)
 	}
@@ -127,7 +160,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, id Identity) error {
 	if h.cfg.PingInterval > 0 {
 		h.pingOnce.Do(func() { go h.pinger() })
 	}
-	c.start(since, hasSince)
+	c.start(since, hasSince, id.Record)
 	return nil
 }
 

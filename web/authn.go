@@ -38,11 +38,25 @@ const tokenCacheSize = 4096
 // header first, then the session cookie, then (only where allowQuery) the
 // token query parameter. It then applies the CSRF check to cookie-borne
 // unsafe requests and records the user from the claims.
+func (s *server) authenticate(r *http.Request, allowQuery bool) (auth.Claims, credSource, error) {
+	claims, src, err := s.verifyRequest(r, allowQuery)
+	if err != nil {
+		return auth.Claims{}, src, err
+	}
+	if err := s.users.sync(r.Context(), claims); err != nil {
+		return auth.Claims{}, src, err
+	}
+	noteCaller(r.Context(), &claims)
+	return claims, src, nil
+}
+
+// verifyRequest is authenticate without recording the user (the WebSocket
+// upgrade leaves that to the hub when it can).
 //
 // The WebSocket upgrade (allowQuery) verifies its token without the cache
 // of verified tokens: it does so once per connection, where caching would
 // only hold memory per connection.
-func (s *server) authenticate(r *http.Request, allowQuery bool) (auth.Claims, credSource, error) {
+func (s *server) verifyRequest(r *http.Request, allowQuery bool) (auth.Claims, credSource, error) {
 	var (
 		token string
 		src   credSource
@@ -77,10 +91,6 @@ func (s *server) authenticate(r *http.Request, allowQuery bool) (auth.Claims, cr
 			return auth.Claims{}, src, fmt.Errorf("%w: cross-origin request with a session cookie: %w", domain.ErrForbidden, err)
 		}
 	}
-	if err := s.users.sync(r.Context(), claims); err != nil {
-		return auth.Claims{}, src, err
-	}
-	noteCaller(r.Context(), &claims)
 	return claims, src, nil
 }
 
@@ -251,6 +261,22 @@ func fingerprint(u domain.User) [sha256.Size]byte {
 }
 
 func (u *userSync) sync(ctx context.Context, c auth.Claims) error {
+	w := u.pending(c)
+	if w == nil {
+		return nil
+	}
+	u.writes.Add(w)
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("record user %s/%s: %w", w.user.TenantID, w.user.ID, ctx.Err())
+	}
+}
+
+// pending returns the write c's user needs, or nil when the user is
+// recorded with these claims already.
+func (u *userSync) pending(c auth.Claims) *userWrite {
 	user := c.User()
 	key := userKey{user.TenantID, user.ID}
 	if u.same(key, user) {
@@ -265,12 +291,14 @@ func (u *userSync) sync(ctx context.Context, c auth.Claims) error {
 	}
 	w := &userWrite{user: user, key: key, sum: sum, done: make(chan error, 1)}
 	w.user.Perms = slices.Clone(user.Perms) // kept by the cache once written
-	u.writes.Add(w)
-	select {
-	case err := <-w.done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("record user %s/%s: %w", user.TenantID, user.ID, ctx.Err())
+	return w
+}
+
+// written tells the cache the outcome of w written elsewhere (the hub
+// records a socket's user in its catch-up read).
+func (u *userSync) written(w *userWrite, err error) {
+	if err == nil {
+		u.remember(w.key, w.sum, w.user)
 	}
 }
 

@@ -218,6 +218,14 @@ type SocketServer interface {
 	Serve(w http.ResponseWriter, r *http.Request, id hub.Identity) error
 }
 
+// socketRecorder is a SocketServer that records a socket's user in its
+// catch-up read (Identity.Record) when RecordsUsers says so (*hub.Hub). It
+// records into its own History, which must be the store Deps.Users is (the
+// app wires one store into both).
+type socketRecorder interface {
+	RecordsUsers() bool
+}
+
 // BulkNotificationService accepts bulk sends and reports their progress
 // (*notification.BulkService). Request checks notifications.send and
 // validates; Get answers domain.ErrNotFound for another tenant's bulk.

@@ -17,7 +17,6 @@ import (
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/domain/store/sqlstore"
 	"github.com/notifyhub/notifyhub/hub"
-	"github.com/notifyhub/notifyhub/web"
 	"github.com/notifyhub/notifyhub/web/auth"
 )
 
@@ -102,13 +101,7 @@ func TestSocketEndToEnd(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, open func(testing.TB) *sqlstore.Store) {
 		var h *hub.Hub
-		f := newFixture(t, open, func(_ *web.Config, d *web.Deps) {
-			var err error
-			h, err = hub.New(hub.Config{}, d.Events.(*sqlstore.Store))
-			require.NoError(t, err)
-			d.Hub = h
-		})
-		t.Cleanup(h.Close)
+		f := newFixture(t, open, withHub(t, &h))
 		f.fanout.mu.Lock()
 		f.fanout.deliver = h.Deliver
 		f.fanout.mu.Unlock()

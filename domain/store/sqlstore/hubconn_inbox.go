@@ -35,9 +35,31 @@ func (s *Store) InboxHeads(ctx context.Context, tenants []domain.TenantID, users
 }
 
 func (s *Store) inboxHeads(ctx context.Context, tenants []domain.TenantID, users []domain.UserID, maxSeqs []int64, unread []int) error {
+	if err := s.inboxHeadsAfter(ctx, nil, tenants, users, maxSeqs, unread); err != nil {
+		return s.wrap("inbox heads", err)
+	}
+	return nil
+}
+
+// inboxHeadsAfter reads the heads in one statement that first upserts
+// record (PostgreSQL only, when record is not empty): a user the upsert
+// inserted or changed reads the row it returned, a user it left alone
+// (or did not record) the row of the statement's snapshot. Either way
+// both figures of a user come from one row version. Its errors are the
+// driver's, unwrapped, for upsertWith to classify.
+func (s *Store) inboxHeadsAfter(ctx context.Context, record []domain.User, tenants []domain.TenantID, users []domain.UserID, maxSeqs []int64, unread []int) error {
 	var q strings.Builder
-	q.WriteString(`WITH u (tenant_id, user_id) AS (VALUES `)
-	args := make([]any, 0, 2*len(users))
+	args := make([]any, 0, 7*len(record)+2*len(users))
+	seq, count := `COALESCE(x.notification_seq, 0)`, `COALESCE(x.unread_count, 0)`
+	q.WriteString(`WITH `)
+	if len(record) > 0 {
+		q.WriteString(`w AS (`)
+		args = writeUpsertUsers(&q, args, record)
+		q.WriteString(` RETURNING tenant_id, id, notification_seq, unread_count), `)
+		seq = `CASE WHEN w.id IS NULL THEN ` + seq + ` ELSE w.notification_seq END`
+		count = `CASE WHEN w.id IS NULL THEN ` + count + ` ELSE w.unread_count END`
+	}
+	q.WriteString(`u (tenant_id, user_id) AS (VALUES `)
 	for i, u := range users {
 		if i > 0 {
 			q.WriteString(", ")
@@ -45,11 +67,14 @@ func (s *Store) inboxHeads(ctx context.Context, tenants []domain.TenantID, users
 		q.WriteString("(?, ?)")
 		args = append(args, tenants[i], u)
 	}
-	q.WriteString(`) SELECT u.tenant_id, u.user_id, COALESCE(x.notification_seq, 0), COALESCE(x.unread_count, 0)
+	q.WriteString(`) SELECT u.tenant_id, u.user_id, ` + seq + `, ` + count + `
 		FROM u LEFT JOIN users x ON x.tenant_id = u.tenant_id AND x.id = u.user_id`)
+	if len(record) > 0 {
+		q.WriteString(` LEFT JOIN w ON w.tenant_id = u.tenant_id AND w.id = u.user_id`)
+	}
 	rows, err := s.query(ctx, q.String(), args...)
 	if err != nil {
-		return s.wrap("inbox heads", err)
+		return err
 	}
 	defer rows.Close()
 	// Rows come in no promised order: place each by its key (a key given
@@ -71,7 +96,7 @@ func (s *Store) inboxHeads(ctx context.Context, tenants []domain.TenantID, users
 			count int
 		)
 		if err := rows.Scan(&k.tenant, &k.user, &seq, &count); err != nil {
-			return s.wrap("inbox heads", err)
+			return err
 		}
 		idx := at[k]
 		if len(idx) == 0 {
@@ -82,10 +107,45 @@ func (s *Store) inboxHeads(ctx context.Context, tenants []domain.TenantID, users
 		maxSeqs[i], unread[i], seen[i] = seq, count, true
 	}
 	if err := rows.Err(); err != nil {
-		return s.wrap("inbox heads", err)
+		return err
 	}
 	if i := slices.Index(seen, false); i >= 0 {
 		return fmt.Errorf("inbox heads: no row for %s/%s", tenants[i], users[i])
 	}
 	return nil
+}
+
+// RecordInboxHeads records the users of record (as UpsertUsers) and then
+// reads the inbox heads of tenants and users (as InboxHeads): the first
+// connect of a user needs both, and on PostgreSQL they are one statement,
+// one round trip and one commit, instead of two in turn.
+//
+// Each user's figures are one row version's: the one the statement wrote
+// when it inserted or changed the row, else the one its snapshot sees.
+// Either is no older than the start of the call, which is all a catch-up
+// needs (the socket was registered before it: anything committed later
+// reaches it live). Too many users for one statement, or SQLite (no
+// writing WITH), take the two calls in turn, with the same results.
+func (s *Store) RecordInboxHeads(ctx context.Context, record []domain.User, tenants []domain.TenantID, users []domain.UserID) (maxSeqs []int64, unread []int, err error) {
+	if len(tenants) != len(users) {
+		return nil, nil, fmt.Errorf("inbox heads: %d tenants for %d users", len(tenants), len(users))
+	}
+	rows, err := userRows(record)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rows) == 0 || !s.pgArrays() || len(rows) > maxUsersPerUpsert || len(users) > maxUsersPerInboxHeads {
+		if err := s.UpsertUsers(ctx, record); err != nil {
+			return nil, nil, err
+		}
+		return s.InboxHeads(ctx, tenants, users)
+	}
+	maxSeqs, unread = make([]int64, len(users)), make([]int, len(users))
+	err = s.upsertWith(ctx, rows, func(ctx context.Context) error {
+		return s.inboxHeadsAfter(ctx, rows, tenants, users, maxSeqs, unread)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return maxSeqs, unread, nil
 }

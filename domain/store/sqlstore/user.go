@@ -86,17 +86,36 @@ const maxUsersPerUpsert = 500
 //
 // Every user's first request after a start comes here (the web layer's
 // cache skips it afterwards, and gathers concurrent first requests into one
-// call), so a reconnect storm is a burst of these. Outside a transaction
-// the user statement is tried alone first: one round trip and one commit.
-// Only when a tenant row is missing (the foreign key refuses the statement,
-// and nothing was written) or the statement lost a race does it run again,
-// with the tenants', in a transaction.
+// call), so a reconnect storm is a burst of these: each statement is tried
+// alone first (upsertWith). A socket's first connect comes through
+// RecordInboxHeads instead, which adds its catch-up read to the statement.
 func (s *Store) UpsertUsers(ctx context.Context, users []domain.User) error {
+	rows, err := userRows(users)
+	if err != nil {
+		return err
+	}
+	for chunk := range slices.Chunk(rows, maxUsersPerUpsert) {
+		err := s.upsertWith(ctx, chunk, func(ctx context.Context) error {
+			var q strings.Builder
+			args := writeUpsertUsers(&q, make([]any, 0, 7*len(chunk)), chunk)
+			_, err := s.exec(ctx, q.String(), args...)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// userRows checks users and returns them once each (the last given wins),
+// in key order.
+func userRows(users []domain.User) ([]domain.User, error) {
 	rows := make([]domain.User, 0, len(users))
 	at := map[userRowKey]int{}
 	for _, u := range users {
 		if err := requireUser(u.TenantID, u.ID); err != nil {
-			return fmt.Errorf("upsert user: %w", err)
+			return nil, fmt.Errorf("upsert user: %w", err)
 		}
 		// One statement may not touch a row twice (PostgreSQL refuses it).
 		if i, ok := at[userRowKey{u.TenantID, u.ID}]; ok {
@@ -111,12 +130,7 @@ func (s *Store) UpsertUsers(ctx context.Context, users []domain.User) error {
 	slices.SortFunc(rows, func(a, b domain.User) int {
 		return cmp.Or(cmp.Compare(a.TenantID, b.TenantID), cmp.Compare(a.ID, b.ID))
 	})
-	for chunk := range slices.Chunk(rows, maxUsersPerUpsert) {
-		if err := s.upsertUsers(ctx, chunk); err != nil {
-			return err
-		}
-	}
-	return nil
+	return rows, nil
 }
 
 type userRowKey struct {
@@ -124,9 +138,14 @@ type userRowKey struct {
 	user   domain.UserID
 }
 
-func (s *Store) upsertUsers(ctx context.Context, users []domain.User) error {
+// upsertWith runs write, a statement that upserts users (and may do more).
+// Outside a transaction it is tried alone first: one round trip and one
+// commit. Only when a tenant row is missing (the foreign key refuses the
+// statement, and nothing was written) or the statement lost a race does
+// it run again, after the tenants', in a transaction.
+func (s *Store) upsertWith(ctx context.Context, users []domain.User, write func(context.Context) error) error {
 	if !s.inTx(ctx) {
-		err := s.upsertUserRows(ctx, users)
+		err := write(ctx)
 		if err == nil {
 			return nil
 		}
@@ -146,17 +165,18 @@ func (s *Store) upsertUsers(ctx context.Context, users []domain.User) error {
 				return err
 			}
 		}
-		if err := s.upsertUserRows(ctx, users); err != nil {
+		if err := write(ctx); err != nil {
 			return s.wrap("upsert user", err)
 		}
 		return nil
 	})
 }
 
-func (s *Store) upsertUserRows(ctx context.Context, users []domain.User) error {
-	var q strings.Builder
+// writeUpsertUsers writes the upsert of users into q and returns args with
+// its parameters: a changed user's name, email and perms are updated, an
+// unchanged one is left as it is.
+func writeUpsertUsers(q *strings.Builder, args []any, users []domain.User) []any {
 	q.WriteString(`INSERT INTO users (tenant_id, id, name, email, perms, created_at, updated_at) VALUES `)
-	args := make([]any, 0, 7*len(users))
 	at := encTime(now())
 	for i, u := range users {
 		if i > 0 {
@@ -168,8 +188,7 @@ func (s *Store) upsertUserRows(ctx context.Context, users []domain.User) error {
 	q.WriteString(` ON CONFLICT (tenant_id, id) DO UPDATE SET
 		name = excluded.name, email = excluded.email, perms = excluded.perms, updated_at = excluded.updated_at
 		WHERE users.name <> excluded.name OR users.email <> excluded.email OR users.perms <> excluded.perms`)
-	_, err := s.exec(ctx, q.String(), args...)
-	return err
+	return args
 }
 
 // GetUser returns one user of the tenant; domain.ErrNotFound when unknown.

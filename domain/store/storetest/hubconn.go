@@ -135,4 +135,87 @@ var hubconnTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		_, err = s.GetUser(ctx, tenantB, "ok")
 		requireNotFound(t, err)
 	},
+
+	"RecordInboxHeadsRecordsAndReadsInOneCall": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		ns := insertNotifications(t, s, tenantA, userA, 4)
+		_, err := s.MarkRead(ctx, tenantA, userA, ns[0].ID, time.Now())
+		require.NoError(t, err)
+		insertNotifications(t, s, tenantB, userA, 7) // same user id, other tenant
+		require.NoError(t, s.UpsertUser(ctx, domain.User{TenantID: tenantB, ID: userA, Name: "B's"}))
+		require.NoError(t, s.UpsertUser(ctx, domain.User{TenantID: tenantA, ID: userB, Name: "same"}))
+
+		record := []domain.User{
+			{TenantID: tenantA, ID: userA, Name: "changed", Perms: []string{"b", "a"}}, // has notifications
+			{TenantID: tenantA, ID: userB, Name: "same"},                               // unchanged
+			{TenantID: "fresh", ID: userA, Name: "first"},                              // tenant not there yet
+			{TenantID: "fresh", ID: userA, Name: "last"},                               // given twice: the last wins
+		}
+		tenants := []domain.TenantID{tenantA, tenantB, tenantA, "fresh", tenantA, "nowhere"}
+		users := []domain.UserID{userA, userA, userB, userA, userA, "nobody"}
+		seqs, unread, err := s.RecordInboxHeads(ctx, record, tenants, users)
+		require.NoError(t, err)
+		require.Equal(t, []int64{4, 7, 0, 0, 4, 0}, seqs)
+		require.Equal(t, []int{3, 7, 0, 0, 3, 0}, unread)
+		for i := range tenants {
+			requireInboxHead(t, s, tenants[i], users[i], seqs[i], unread[i])
+		}
+
+		got, err := s.GetUser(ctx, tenantA, userA)
+		require.NoError(t, err)
+		require.Equal(t, domain.User{TenantID: tenantA, ID: userA, Name: "changed", Perms: []string{"a", "b"}}, got)
+		got, err = s.GetUser(ctx, "fresh", userA)
+		require.NoError(t, err)
+		require.Equal(t, "last", got.Name)
+		got, err = s.GetUser(ctx, tenantB, userA)
+		require.NoError(t, err)
+		require.Equal(t, "B's", got.Name, "a record in tenant A leaves B's user of that id alone")
+
+		// Recording again (unchanged) reads the figures as they are now.
+		insertNotifications(t, s, tenantA, userA, 1)
+		seqs, unread, err = s.RecordInboxHeads(ctx, record[:1], []domain.TenantID{tenantA}, []domain.UserID{userA})
+		require.NoError(t, err)
+		require.Equal(t, []any{int64(5), 4}, []any{seqs[0], unread[0]})
+
+		// Hostile ids are values, recorded and read like any other.
+		for _, h := range hostile {
+			u := domain.User{TenantID: domain.TenantID(h), ID: domain.UserID(h), Name: h}
+			seqs, unread, err = s.RecordInboxHeads(ctx, []domain.User{u}, []domain.TenantID{u.TenantID}, []domain.UserID{u.ID})
+			require.NoError(t, err)
+			require.Equal(t, []any{int64(0), 0}, []any{seqs[0], unread[0]})
+			got, err := s.GetUser(ctx, u.TenantID, u.ID)
+			require.NoError(t, err)
+			require.Equal(t, h, got.Name)
+		}
+
+		// Bad input fails the call before anything is written.
+		_, _, err = s.RecordInboxHeads(ctx, []domain.User{{TenantID: tenantB, ID: "ok"}, {TenantID: tenantB}},
+			[]domain.TenantID{tenantB}, []domain.UserID{"ok"})
+		requireInvalid(t, err)
+		_, err = s.GetUser(ctx, tenantB, "ok")
+		requireNotFound(t, err)
+		_, _, err = s.RecordInboxHeads(ctx, record, tenants[:1], users)
+		require.Error(t, err, "tenants and users must pair up")
+
+		// More users than one statement takes: the two calls in turn.
+		many := make([]domain.User, 1001)
+		manyTenants, manyUsers := make([]domain.TenantID, len(many)), make([]domain.UserID, len(many))
+		for i := range many {
+			many[i] = domain.User{TenantID: "bulk", ID: domain.UserID(fmt.Sprintf("m%04d", i))}
+			manyTenants[i], manyUsers[i] = many[i].TenantID, many[i].ID
+		}
+		manyTenants[1000], manyUsers[1000] = tenantA, userA
+		seqs, unread, err = s.RecordInboxHeads(ctx, many, manyTenants, manyUsers)
+		require.NoError(t, err)
+		require.Len(t, seqs, len(many))
+		require.Equal(t, []any{int64(0), 0, int64(5), 4}, []any{seqs[0], unread[0], seqs[1000], unread[1000]})
+		list, err := s.ListUsers(ctx, "bulk")
+		require.NoError(t, err)
+		require.Len(t, list, len(many))
+
+		// Nothing to record is InboxHeads.
+		seqs, unread, err = s.RecordInboxHeads(ctx, nil, []domain.TenantID{tenantB}, []domain.UserID{userA})
+		require.NoError(t, err)
+		require.Equal(t, []any{int64(7), 7}, []any{seqs[0], unread[0]})
+	},
 }
