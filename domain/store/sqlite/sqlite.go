@@ -104,9 +104,9 @@ func (Dialect) LockRows(bool) string { return "" }
 
 func (Dialect) ShareRows() string { return "" }
 
-// JSONArrayText uses json_each, whose rows have a value column.
-func (Dialect) JSONArrayText(column, alias string) string {
-	return "json_each(" + column + ") AS " + alias
+// JSONArrayHasEither walks the array with json_each.
+func (Dialect) JSONArrayHasEither(column string) string {
+	return "EXISTS (SELECT 1 FROM json_each(" + column + ") AS e WHERE e.value IN (?, ?))"
 }
 
 // Classify maps SQLite result codes (extended codes are on).

@@ -218,7 +218,7 @@ func (s *Store) audienceQuery(sel string, tenant domain.TenantID, perm string) (
 	q := sel + ` WHERE u.tenant_id = ?`
 	args := []any{tenant}
 	if perm != "" {
-		q += ` AND EXISTS (SELECT 1 FROM ` + s.d.JSONArrayText("u.perms", "p") + ` WHERE p.value IN (?, ?))`
+		q += ` AND ` + s.d.JSONArrayHasEither("u.perms")
 		args = append(args, perm, domain.PermAdmin)
 	}
 	return q, args

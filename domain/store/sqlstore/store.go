@@ -41,9 +41,9 @@ type Dialect interface {
 	// ShareRows is LockRows in shared mode: others may share the lock,
 	// but nobody may change the rows until the transaction ends.
 	ShareRows() string
-	// JSONArrayText is a FROM item yielding the text elements of the JSON
-	// array in column as rows with a column named value, under alias.
-	JSONArrayText(column, alias string) string
+	// JSONArrayHasEither is a condition true when the JSON array of text in
+	// column holds either of two text parameters (it binds both, in order).
+	JSONArrayHasEither(column string) string
 	// Classify tells what a driver error means to the store.
 	Classify(err error) ErrorKind
 }

@@ -214,8 +214,7 @@ func (s *Store) UsersWithPermission(ctx context.Context, tenant domain.TenantID,
 	if perm == "" {
 		return nil, fmt.Errorf("users with permission: %w", domain.Invalid("permission", "required"))
 	}
-	q := `SELECT ` + userCols + ` FROM users u WHERE u.tenant_id = ? AND EXISTS (
-		SELECT 1 FROM ` + s.d.JSONArrayText("u.perms", "p") + ` WHERE p.value IN (?, ?)) ORDER BY u.id`
+	q := `SELECT ` + userCols + ` FROM users u WHERE u.tenant_id = ? AND ` + s.d.JSONArrayHasEither("u.perms") + ` ORDER BY u.id`
 	return s.listUsers(ctx, "users with permission", q, tenant, perm, domain.PermAdmin)
 }
 
