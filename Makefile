@@ -26,6 +26,7 @@ generate:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
+	GOOS=darwin $(GO) build ./... && GOOS=windows $(GO) build ./...
 
 # Go benchmarks of the hot paths (hub fan-out over the seam and over
 # sockets, frame encoding, notification insert batch, catch-up page, relay
