@@ -62,10 +62,9 @@ func smokeConfig(a *app.App) Config {
 // Redis are configured) and requires zero loss, zero duplicates and zero
 // misrouted deliveries in every phase that ran. It never asserts on time.
 //
-// Connect and business (stock movement → LowStockNotification on the
-// socket) always run. The personal and broadcast phases need
-// POST /api/v1/notifications: on a server without it they are skipped,
-// and once it exists they are held to the same zero-loss bar.
+// Every phase runs (connect, business: stock movement →
+// LowStockNotification on the socket, personal and broadcast) and none
+// may skip: notifyhub serves every endpoint they need.
 func TestSmokeAgainstNotifyhub(t *testing.T) {
 	t.Parallel()
 	modes := map[string]func(t *testing.T) app.Config{

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/workers/pause"
 	"github.com/notifyhub/notifyhub/workers/stream"
 )
 
@@ -152,7 +153,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.metrics.errors.Inc()
 			r.cfg.Logger.WarnContext(ctx, "relay: publish failed, will retry",
 				slog.Duration("in", backoff), slog.Any("error", err))
-			if !sleep(ctx, backoff) {
+			if !pause.For(ctx, backoff) {
 				return nil
 			}
 			backoff = min(backoff*2, r.cfg.MaxBackoff)
@@ -352,17 +353,6 @@ func (r *Relay) updateLag(ctx context.Context) {
 		r.metrics.lag.Set(r.cfg.Now().Sub(oldest).Seconds())
 	default:
 		r.metrics.lag.Set(0)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/workers/pause"
 	"github.com/notifyhub/notifyhub/workers/stream"
 )
 
@@ -280,7 +281,7 @@ func (c *core) process(ctx context.Context, m stream.Message, b *batch, t *Task,
 	}
 	var err error
 	for try := 1; try <= tries; try++ {
-		if try > 1 && !sleep(ctx, t.Policy.backoff(try)) {
+		if try > 1 && !pause.For(ctx, t.Policy.backoff(try)) {
 			log.InfoContext(ctx, "shutting down between tries; entry left for another consumer")
 			return
 		}
@@ -375,19 +376,5 @@ func (c *core) trim(ctx context.Context, every time.Duration, topics ...string) 
 				}
 			}
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

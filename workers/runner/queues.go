@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/workers/pause"
 	"github.com/notifyhub/notifyhub/workers/stream"
 )
 
@@ -288,7 +289,7 @@ const (
 func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc, consumer string) {
 	log := w.log.With(slog.String("consumer", consumer))
 	for !w.ensureGroups(ctx, log) {
-		if !sleep(ctx, time.Second) {
+		if !pause.For(ctx, time.Second) {
 			return
 		}
 	}
@@ -339,7 +340,7 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 					return
 				}
 				log.WarnContext(ctx, "queue read failed, will retry", slog.Duration("in", backoff), slog.Any("error", err))
-				if !sleep(ctx, backoff) {
+				if !pause.For(ctx, backoff) {
 					return
 				}
 				backoff = min(backoff*2, 5*time.Second)
@@ -349,7 +350,7 @@ func (w *QueueWorker) consume(ctx context.Context, stop context.CancelCauseFunc,
 			reclaimNow = again
 		}
 		if len(msgs) == 0 {
-			if !sleep(ctx, w.cfg.Sleep) {
+			if !pause.For(ctx, w.cfg.Sleep) {
 				return
 			}
 			continue

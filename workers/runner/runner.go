@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/notifyhub/notifyhub/domain"
+	"github.com/notifyhub/notifyhub/workers/pause"
 	"github.com/notifyhub/notifyhub/workers/stream"
 )
 
@@ -199,7 +200,7 @@ func (r *Runner) Run(ctx context.Context) error {
 func (r *Runner) consume(ctx context.Context, l Listener, topic, consumer string, block time.Duration) {
 	log := r.cfg.Logger.With(slog.String("listener", l.Name()), slog.String("topic", topic), slog.String("consumer", consumer))
 	for !r.ensureGroup(ctx, l, topic, log) {
-		if !sleep(ctx, time.Second) {
+		if !pause.For(ctx, time.Second) {
 			return
 		}
 	}
@@ -232,7 +233,7 @@ func (r *Runner) consume(ctx context.Context, l Listener, topic, consumer string
 				return
 			}
 			log.WarnContext(ctx, "stream read failed, will retry", slog.Duration("in", backoff), slog.Any("error", err))
-			if !sleep(ctx, backoff) {
+			if !pause.For(ctx, backoff) {
 				return
 			}
 			backoff = min(backoff*2, 5*time.Second)
@@ -240,7 +241,7 @@ func (r *Runner) consume(ctx context.Context, l Listener, topic, consumer string
 		}
 		reclaimNow = false
 		backoff = 100 * time.Millisecond
-		if len(msgs) == 0 && block <= 0 && !sleep(ctx, r.cfg.ReadBlock) {
+		if len(msgs) == 0 && block <= 0 && !pause.For(ctx, r.cfg.ReadBlock) {
 			return
 		}
 		b := r.newBatch(topic, l.Name(), consumer, msgs, log)

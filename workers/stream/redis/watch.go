@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/notifyhub/notifyhub/workers/pause"
 	"github.com/notifyhub/notifyhub/workers/stream"
 )
 
@@ -65,7 +66,7 @@ func (s *Stream) WatchAppends(ctx context.Context, topics []string, appended fun
 			if ctx.Err() == nil {
 				s.log.WarnContext(ctx, "watch appends: read last ids failed, will retry", slog.Any("error", err))
 			}
-			if !pause(ctx, watchRetry) {
+			if !pause.For(ctx, watchRetry) {
 				break
 			}
 			continue
@@ -79,7 +80,7 @@ func (s *Stream) WatchAppends(ctx context.Context, topics []string, appended fun
 			break
 		}
 		s.log.WarnContext(ctx, "watch appends broke, will put it back", slog.Any("error", err))
-		if !pause(ctx, watchRetry) {
+		if !pause.For(ctx, watchRetry) {
 			break
 		}
 	}
@@ -136,15 +137,4 @@ func (s *Stream) follow(ctx context.Context, keys map[string]int, args []string,
 		}
 	}
 	return ctx.Err()
-}
-
-func pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
