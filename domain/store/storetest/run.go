@@ -31,6 +31,7 @@ func Run(t *testing.T, open Opener) {
 		{"Notification", notificationTests},
 		{"UnreadCounter", unreadCounterTests},
 		{"NotificationUserRow", notificationUserRowTests},
+		{"BroadcastOnce", broadcastOnceTests},
 		{"User", userTests},
 		{"Job", jobTests},
 		{"FailedJob", failedJobTests},
