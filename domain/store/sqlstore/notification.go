@@ -302,8 +302,8 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 		}
 		for r.Next() {
 			var (
-				u             domain.UserID
-				seq, n, base  int64
+				u            domain.UserID
+				seq, n, base int64
 			)
 			if err := r.Scan(&u, &seq, &n, &base); err != nil {
 				r.Close()
