@@ -23,6 +23,13 @@ type ListParams struct {
 	Limit  int
 }
 
+// BroadcastRecipient is one user a broadcast reached.
+type BroadcastRecipient struct {
+	UserID domain.UserID
+	Seq    int64 // the broadcast's seq in this user's inbox
+	Unread int   // the user's unread count right after it
+}
+
 // Store is what the notification service (and the hub's catch-up) needs.
 // Every method is scoped by tenant and user: another user's id is
 // domain.ErrNotFound.
@@ -45,6 +52,13 @@ type Store interface {
 	// InsertNotificationsUnread is InsertNotifications that also returns
 	// each recipient's unread count after the batch.
 	InsertNotificationsUnread(ctx context.Context, ns []*domain.Notification) (map[domain.UserID]int, error)
+	// InsertBroadcast stores n once for every user of n.TenantID known
+	// when it commits (n.UserID must be empty, n.ReadAt nil), setting n.ID
+	// when empty and n.CreatedAt as InsertNotification does. It returns the
+	// recipients in user-id order, each with the seq n takes in their inbox
+	// and their unread count after it. Every read of an inbox includes the
+	// broadcasts its user got, under the broadcast's id.
+	InsertBroadcast(ctx context.Context, n *domain.Notification) ([]BroadcastRecipient, error)
 	UnreadCount(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int, error)
 	// ListNotifications: domain.ErrNotFound when Before is not this user's.
 	ListNotifications(ctx context.Context, tenant domain.TenantID, user domain.UserID, p ListParams) ([]domain.Notification, error)

@@ -35,7 +35,7 @@ const pgAddSeqsQuery = `UPDATE users SET notification_seq = users.notification_s
 	unread_count = users.unread_count + v.unread
 	FROM unnest(CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[])) AS v(id, seqs, unread)
 	WHERE users.tenant_id = ? AND users.id = v.id
-	RETURNING users.id, users.notification_seq, users.unread_count`
+	RETURNING users.id, users.notification_seq, users.unread_count, users.broadcast_base`
 
 // pgSeqArgs are the arguments of pgAddSeqsQuery for users.
 func pgSeqArgs(tenant domain.TenantID, users []domain.UserID, counts map[domain.UserID]seqCounts) []any {
@@ -66,11 +66,12 @@ func pgNotificationRowsFrom(seqCol string) string {
 }
 
 // pgInsertNotificationsQuery inserts the rows of a pgNotifications whose
-// seqs are known (one array of them between users and set numbers).
+// seqs are known (one array of them between users and set numbers), then
+// the tenant's broadcast counter they were inserted at.
 var pgInsertNotificationsQuery = `WITH ` + pgNotificationSetsCTE + `
-	INSERT INTO notifications (` + notificationCols + `)
+	INSERT INTO notifications (` + notificationInsertCols + `)
 	SELECT r.id, t.tenant_id, r.user_id, r.seq, t.type, t.severity, t.title, t.body, t.action_url, t.data,
-		t.read_at, t.created_at
+		t.read_at, t.created_at, CAST(? AS bigint)
 	FROM ` + pgNotificationRowsFrom("seq")
 
 // pgNotifications encodes notification rows as the arguments of a

@@ -438,10 +438,12 @@ func (s *Store) insertDirectTx(ctx context.Context, bs []notification.Bulk, ns [
 	return out, nil
 }
 
-// pgInsertDirectQuery is InsertDirect's statement. The recipients' rows
-// are locked in (tenant, id) order first, as every batch locks them, so
-// that it cannot deadlock with another batch; the one-time count makes
-// the UPDATE wait for those locks before it touches any row. A recipient
+// pgInsertDirectQuery is InsertDirect's statement. The recipients'
+// tenants are share-locked first (their broadcast counters: see
+// broadcast.go), then the recipients' rows in (tenant, id) order, as every
+// batch locks them, so that it cannot deadlock with another batch or a
+// broadcast; each one-time count makes the next step wait for those locks
+// before it touches any row. A recipient
 // without a row leaves its notifications' seq NULL, which fails the
 // statement as a whole. Arguments: the recipients (tenant, id, seqs,
 // unread), the notifications as pgNotifications binds them (seq carrying
@@ -449,19 +451,24 @@ func (s *Store) insertDirectTx(ctx context.Context, bs []notification.Bulk, ns [
 var pgInsertDirectQuery = `WITH v AS (
 		SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[]))
 		AS x(tenant_id, id, seqs, unread)
+	), tl AS MATERIALIZED (
+		SELECT tn.id, tn.broadcast_seq FROM tenants tn WHERE tn.id IN (SELECT tenant_id FROM v)
+		ORDER BY tn.id FOR SHARE OF tn
 	), lk AS MATERIALIZED (
 		SELECT u.id FROM users u JOIN v ON u.tenant_id = v.tenant_id AND u.id = v.id
+		WHERE (SELECT count(*) FROM tl) >= 0
 		ORDER BY u.tenant_id, u.id FOR UPDATE OF u
 	), upd AS (
 		UPDATE users u SET notification_seq = u.notification_seq + v.seqs, unread_count = u.unread_count + v.unread
 		FROM v WHERE u.tenant_id = v.tenant_id AND u.id = v.id AND (SELECT count(*) FROM lk) >= 0
-		RETURNING u.tenant_id, u.id, u.notification_seq, u.unread_count
+		RETURNING u.tenant_id, u.id, u.notification_seq, u.unread_count, u.broadcast_base
 	), ` + pgNotificationSetsCTE + `, ins AS (
-		INSERT INTO notifications (` + notificationCols + `)
-		SELECT r.id, t.tenant_id, r.user_id, upd.notification_seq - r.back, t.type, t.severity, t.title, t.body,
-			t.action_url, t.data, t.read_at, t.created_at
+		INSERT INTO notifications (` + notificationInsertCols + `)
+		SELECT r.id, t.tenant_id, r.user_id, upd.notification_seq - r.back + tl.broadcast_seq - upd.broadcast_base,
+			t.type, t.severity, t.title, t.body, t.action_url, t.data, t.read_at, t.created_at, tl.broadcast_seq
 		FROM ` + pgNotificationRowsFrom("back") + `
 		LEFT JOIN upd ON upd.tenant_id = t.tenant_id AND upd.id = r.user_id
+		LEFT JOIN tl ON tl.id = t.tenant_id
 	), bk AS (
 		INSERT INTO bulk_notifications (` + bulkCols + `)
 		SELECT tenant_id, CAST(id AS uuid), requested_by, CAST(audience AS json), type, severity, title, body, action_url,
@@ -474,4 +481,6 @@ var pgInsertDirectQuery = `WITH v AS (
 		AS b(tenant_id, id, requested_by, audience, type, severity, title, body, action_url, data, status, total,
 			sent, failed, errors, resume_after, last_error, created_at, started_at, completed_at)
 	)
-	SELECT tenant_id, id, notification_seq, unread_count FROM upd`
+	SELECT upd.tenant_id, upd.id, upd.notification_seq + tl.broadcast_seq - upd.broadcast_base,
+		upd.unread_count + tl.broadcast_seq - upd.broadcast_base
+	FROM upd JOIN tl ON tl.id = upd.tenant_id`

@@ -49,15 +49,20 @@ func (s *Store) inboxHeads(ctx context.Context, tenants []domain.TenantID, users
 // driver's, unwrapped, for upsertWith to classify.
 func (s *Store) inboxHeadsAfter(ctx context.Context, record []domain.User, tenants []domain.TenantID, users []domain.UserID, maxSeqs []int64, unread []int) error {
 	var q strings.Builder
-	args := make([]any, 0, 7*len(record)+2*len(users))
-	seq, count := `COALESCE(x.notification_seq, 0)`, `COALESCE(x.unread_count, 0)`
+	args := make([]any, 0, 9*len(record)+2*len(users))
+	// A user's figures with the broadcasts they got (see broadcast.go):
+	// from the statement's snapshot, or for a row the upsert wrote, from
+	// that row and the counter share-locked before it.
+	seq := `COALESCE(x.notification_seq + COALESCE(t.broadcast_seq, 0) - x.broadcast_base, 0)`
+	count := `COALESCE(x.unread_count + COALESCE(t.broadcast_seq, 0) - x.broadcast_base, 0)`
 	q.WriteString(`WITH `)
 	if len(record) > 0 {
-		q.WriteString(`w AS (`)
+		args = writeTenantShares(&q, args, record, s.d.ShareRows())
+		q.WriteString(`, w AS (`)
 		args = writeUpsertUsers(&q, args, record)
-		q.WriteString(` RETURNING tenant_id, id, notification_seq, unread_count), `)
-		seq = `CASE WHEN w.id IS NULL THEN ` + seq + ` ELSE w.notification_seq END`
-		count = `CASE WHEN w.id IS NULL THEN ` + count + ` ELSE w.unread_count END`
+		q.WriteString(` RETURNING tenant_id, id, notification_seq, unread_count, broadcast_base), `)
+		seq = `CASE WHEN w.id IS NULL THEN ` + seq + ` ELSE w.notification_seq + tl.broadcast_seq - w.broadcast_base END`
+		count = `CASE WHEN w.id IS NULL THEN ` + count + ` ELSE w.unread_count + tl.broadcast_seq - w.broadcast_base END`
 	}
 	q.WriteString(`u (tenant_id, user_id) AS (VALUES `)
 	for i, u := range users {
@@ -68,9 +73,11 @@ func (s *Store) inboxHeadsAfter(ctx context.Context, record []domain.User, tenan
 		args = append(args, tenants[i], u)
 	}
 	q.WriteString(`) SELECT u.tenant_id, u.user_id, ` + seq + `, ` + count + `
-		FROM u LEFT JOIN users x ON x.tenant_id = u.tenant_id AND x.id = u.user_id`)
+		FROM u LEFT JOIN users x ON x.tenant_id = u.tenant_id AND x.id = u.user_id
+		LEFT JOIN tenants t ON t.id = u.tenant_id`)
 	if len(record) > 0 {
-		q.WriteString(` LEFT JOIN w ON w.tenant_id = u.tenant_id AND w.id = u.user_id`)
+		q.WriteString(` LEFT JOIN w ON w.tenant_id = u.tenant_id AND w.id = u.user_id
+			LEFT JOIN tl ON tl.id = u.tenant_id`)
 	}
 	rows, err := s.query(ctx, q.String(), args...)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
-	"github.com/notifyhub/notifyhub/domain/notification"
 )
 
 const notificationCols = `id, tenant_id, user_id, seq, type, severity, title, body, action_url, data, read_at, created_at`
@@ -60,12 +59,16 @@ func (s *Store) InsertNotification(ctx context.Context, n *domain.Notification) 
 		return fmt.Errorf("insert notification: %w", err)
 	}
 	return s.InTx(ctx, func(ctx context.Context) error {
-		seq, _, err := s.addNotificationSeq(ctx, n.TenantID, n.UserID, 1, unreadDelta(n))
+		bseq, err := s.shareBroadcastSeq(ctx, n.TenantID)
 		if err != nil {
 			return err
 		}
-		row[3] = seq
-		_, err = s.exec(ctx, `INSERT INTO notifications (`+notificationCols+`) VALUES `+valuesList(1, notificationColCount), row...)
+		seq, _, err := s.addNotificationSeq(ctx, n.TenantID, n.UserID, 1, unreadDelta(n), bseq)
+		if err != nil {
+			return err
+		}
+		row[3], row[notificationColCount-1] = seq, bseq
+		_, err = s.exec(ctx, `INSERT INTO notifications (`+notificationInsertCols+`) VALUES `+valuesList(1, notificationColCount), row...)
 		if s.kind(err) == KindUniqueViolation {
 			return fmt.Errorf("insert notification %s: %w", n.ID, domain.ErrConflict)
 		}
@@ -77,7 +80,12 @@ func (s *Store) InsertNotification(ctx context.Context, n *domain.Notification) 
 	})
 }
 
-const notificationColCount = 12
+// notificationInsertCols are the columns an insert writes: the read ones
+// and the tenant's broadcast counter at the insert (see broadcast.go).
+const (
+	notificationInsertCols = notificationCols + `, bseq`
+	notificationColCount   = 13
+)
 
 // unreadDelta is what storing n adds to its user's unread_count.
 func unreadDelta(n *domain.Notification) int64 {
@@ -93,7 +101,7 @@ type seqCounts struct{ seqs, unread int64 }
 
 // prepareNotification validates and normalises n (id and created_at
 // defaults, UTC microseconds) and returns its column values, seq (index 3)
-// left to fill.
+// and bseq (the last) left to fill.
 func prepareNotification(n *domain.Notification) ([]any, error) {
 	data, err := normaliseNotification(n)
 	if err != nil {
@@ -101,7 +109,7 @@ func prepareNotification(n *domain.Notification) ([]any, error) {
 	}
 	// Plain strings: the PostgreSQL batch gathers them into []string columns.
 	return []any{n.ID, string(n.TenantID), string(n.UserID), int64(0), n.Type, string(n.Severity), n.Title, n.Body,
-		n.ActionURL, data, encTimePtr(n.ReadAt), encTime(n.CreatedAt)}, nil
+		n.ActionURL, data, encTimePtr(n.ReadAt), encTime(n.CreatedAt), int64(0)}, nil
 }
 
 // normaliseNotification validates n and normalises it in place as it is
@@ -210,7 +218,11 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 	slices.Sort(users)
 	var unread map[domain.UserID]int
 	err := s.InTx(ctx, func(ctx context.Context) error {
-		last, got, err := s.addNotificationSeqs(ctx, tenant, users, counts)
+		bseq, err := s.shareBroadcastSeq(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		last, got, err := s.addNotificationSeqs(ctx, tenant, users, counts, bseq)
 		if err != nil {
 			return err
 		}
@@ -225,12 +237,13 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 			next[n.UserID]++
 		}
 		if pg {
-			err = s.insertNotificationSets(ctx, &enc, seqs)
+			err = s.insertNotificationSets(ctx, &enc, seqs, bseq)
 		} else {
 			for i, seq := range seqs {
 				rows[i*notificationColCount+3] = seq
+				rows[(i+1)*notificationColCount-1] = bseq
 			}
-			err = s.insertRows(ctx, "insert notifications", `INSERT INTO notifications (`+notificationCols+`) VALUES `,
+			err = s.insertRows(ctx, "insert notifications", `INSERT INTO notifications (`+notificationInsertCols+`) VALUES `,
 				notificationColCount, notificationsPerInsert, rows)
 		}
 		if err != nil {
@@ -250,14 +263,15 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 
 // addNotificationSeqs advances the sequence and unread count of each of
 // users (sorted) by counts[user] and returns each one's last seq and new
-// unread count, creating unknown users.
-func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID, users []domain.UserID, counts map[domain.UserID]seqCounts) (map[domain.UserID]int64, map[domain.UserID]int, error) {
+// unread count, creating unknown users. bseq is the tenant's broadcast
+// counter, read under its share lock (shareBroadcastSeq).
+func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID, users []domain.UserID, counts map[domain.UserID]seqCounts, bseq int64) (map[domain.UserID]int64, map[domain.UserID]int, error) {
 	last := make(map[domain.UserID]int64, len(users))
 	unread := make(map[domain.UserID]int, len(users))
 	if len(users) == 1 {
 		// One row: the plain UPDATE locks it; no lock query, no join.
 		c := counts[users[0]]
-		seq, n, err := s.addNotificationSeq(ctx, tenant, users[0], c.seqs, c.unread)
+		seq, n, err := s.addNotificationSeq(ctx, tenant, users[0], c.seqs, c.unread, bseq)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -288,15 +302,14 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 		}
 		for r.Next() {
 			var (
-				u   domain.UserID
-				seq int64
-				n   int
+				u            domain.UserID
+				seq, n, base int64
 			)
-			if err := r.Scan(&u, &seq, &n); err != nil {
+			if err := r.Scan(&u, &seq, &n, &base); err != nil {
 				r.Close()
 				return nil, nil, s.wrap("next notification seqs", err)
 			}
-			last[u], unread[u] = seq, n
+			last[u], unread[u] = seq+bseq-base, int(n+bseq-base)
 		}
 		if err := r.Close(); err != nil {
 			return nil, nil, s.wrap("next notification seqs", err)
@@ -307,7 +320,7 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 	}
 	for _, u := range users {
 		if _, ok := last[u]; !ok {
-			seq, n, err := s.addNotificationSeq(ctx, tenant, u, counts[u].seqs, counts[u].unread)
+			seq, n, err := s.addNotificationSeq(ctx, tenant, u, counts[u].seqs, counts[u].unread, bseq)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -354,17 +367,20 @@ func (s *Store) addSeqsStatement(tenant domain.TenantID, users []domain.UserID, 
 		unread_count = users.unread_count + v.column3
 		FROM (VALUES ` + strings.Repeat("(?, CAST(? AS BIGINT), CAST(? AS BIGINT)), ", len(users)-1) + `(?, CAST(? AS BIGINT), CAST(? AS BIGINT))) AS v
 		WHERE users.tenant_id = ? AND users.id = v.column1
-		RETURNING users.id, users.notification_seq, users.unread_count`, args
+		RETURNING users.id, users.notification_seq, users.unread_count, users.broadcast_base`, args
 }
 
-// insertNotificationSets inserts the rows enc holds with their seqs, in
-// one statement (PostgreSQL).
-func (s *Store) insertNotificationSets(ctx context.Context, enc *pgNotifications, seqs []int64) error {
+// insertNotificationSets inserts the rows enc holds with their seqs and
+// the tenant's broadcast counter, in one statement (PostgreSQL).
+func (s *Store) insertNotificationSets(ctx context.Context, enc *pgNotifications, seqs []int64, bseq int64) error {
 	var seqArr pgArray
 	for _, seq := range seqs {
 		seqArr.int(seq)
 	}
-	_, err := s.exec(ctx, pgInsertNotificationsQuery, enc.args(&seqArr)...)
+	args := enc.args(&seqArr)
+	// bseq's parameter comes between the sets' and the rows'.
+	args = slices.Insert(args, len(enc.sets), any(bseq))
+	_, err := s.exec(ctx, pgInsertNotificationsQuery, args...)
 	if s.kind(err) == KindUniqueViolation {
 		return fmt.Errorf("insert notifications: id taken: %w", domain.ErrConflict)
 	}
@@ -375,129 +391,70 @@ func (s *Store) insertNotificationSets(ctx context.Context, enc *pgNotifications
 }
 
 // addNotificationSeq advances the user's sequence by k and unread count by
-// unread, and returns the last seq of the block and the new unread count,
-// creating the user (and tenant) when unknown.
-func (s *Store) addNotificationSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID, k, unread int64) (int64, int, error) {
-	var (
-		seq int64
-		n   int
-	)
+// unread, and returns the last seq of the block and the new unread count
+// (the broadcasts they got included), creating the user when unknown.
+// bseq is the tenant's broadcast counter, read under its share lock.
+func (s *Store) addNotificationSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID, k, unread, bseq int64) (int64, int, error) {
+	var seq, n, base int64
 	err := s.queryRow(ctx, `UPDATE users SET notification_seq = notification_seq + ?, unread_count = unread_count + ?
-		WHERE tenant_id = ? AND id = ? RETURNING notification_seq, unread_count`, k, unread, tenant, user).Scan(&seq, &n)
+		WHERE tenant_id = ? AND id = ? RETURNING notification_seq, unread_count, broadcast_base`, k, unread, tenant, user).Scan(&seq, &n, &base)
 	if err == nil {
-		return seq, n, nil
+		return seq + bseq - base, int(n + bseq - base), nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, s.wrap("next notification seq", err)
 	}
-	// Unknown user: create a minimal row. A concurrent creator makes this
-	// the increment instead.
-	if err := s.ensureTenant(ctx, tenant); err != nil {
-		return 0, 0, err
-	}
+	// Unknown user: create a minimal row (shareBroadcastSeq made its
+	// tenant), starting after the tenant's broadcasts so far. A
+	// concurrent creator makes this the increment instead.
 	at := encTime(now())
-	err = s.queryRow(ctx, `INSERT INTO users (tenant_id, id, name, email, perms, notification_seq, unread_count, created_at, updated_at)
-		VALUES (?, ?, '', '', '[]', ?, ?, ?, ?)
+	err = s.queryRow(ctx, `INSERT INTO users (tenant_id, id, name, email, perms, notification_seq, unread_count, broadcast_base, created_at, updated_at)
+		VALUES (?, ?, '', '', '[]', ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, id) DO UPDATE SET notification_seq = users.notification_seq + ?,
 			unread_count = users.unread_count + ?
-		RETURNING notification_seq, unread_count`, tenant, user, k, unread, at, at, k, unread).Scan(&seq, &n)
+		RETURNING notification_seq, unread_count, broadcast_base`, tenant, user, k, unread, bseq, at, at, k, unread).Scan(&seq, &n, &base)
 	if err != nil {
 		return 0, 0, s.wrap("next notification seq: create user", err)
 	}
-	return seq, n, nil
+	return seq + bseq - base, int(n + bseq - base), nil
 }
 
-// UnreadCount is the user's number of unread notifications (0 for a user
-// without a row).
+// inboxHeadCols are a user's latest seq and unread count, from users x
+// joined to their tenant t: the personal figures on the row plus the
+// broadcasts since the user was created (see broadcast.go).
+const inboxHeadCols = `x.notification_seq + COALESCE(t.broadcast_seq, 0) - x.broadcast_base,
+	x.unread_count + COALESCE(t.broadcast_seq, 0) - x.broadcast_base`
+
+// UnreadCount is the user's number of unread notifications, the
+// broadcasts they got included (0 for a user without a row).
 func (s *Store) UnreadCount(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int, error) {
-	var n int
-	err := s.queryRow(ctx, `SELECT unread_count FROM users WHERE tenant_id = ? AND id = ?`, tenant, user).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, s.wrap("unread count", err)
-	}
-	return n, nil
-}
-
-// ListNotifications pages through the user's inbox newest first (seq
-// descending). Before must be one of this user's notification ids
-// (domain.ErrNotFound otherwise). Limit defaults to 50, at most 200.
-func (s *Store) ListNotifications(ctx context.Context, tenant domain.TenantID, user domain.UserID, p notification.ListParams) ([]domain.Notification, error) {
-	q := `SELECT ` + notificationCols + ` FROM notifications WHERE tenant_id = ? AND user_id = ?`
-	args := []any{tenant, user}
-	switch p.Status {
-	case "", notification.StatusAll:
-	case notification.StatusUnread:
-		q += ` AND read_at IS NULL`
-	case notification.StatusRead:
-		q += ` AND read_at IS NOT NULL`
-	default:
-		return nil, fmt.Errorf("list notifications: %w", domain.Invalid("status", "must be unread, read or all"))
-	}
-	if p.Before != "" {
-		seq, err := s.NotificationSeq(ctx, tenant, user, p.Before)
-		if err != nil {
-			return nil, fmt.Errorf("list notifications: before: %w", err)
-		}
-		q += ` AND seq < ?`
-		args = append(args, seq)
-	}
-	q += ` ORDER BY seq DESC LIMIT ?`
-	args = append(args, clamp(p.Limit, 50, 200))
-	rows, err := s.query(ctx, q, args...)
-	if err != nil {
-		return nil, s.wrap("list notifications", err)
-	}
-	return collectNotifications("list notifications", rows)
-}
-
-// NotificationSeq resolves one of the user's notification ids to its seq;
-// domain.ErrNotFound when the id is not this user's.
-func (s *Store) NotificationSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID, id string) (int64, error) {
-	key, ok := lookupID(id)
-	if !ok {
-		return 0, fmt.Errorf("notification %q: %w", id, domain.ErrNotFound)
-	}
-	var seq int64
-	err := s.queryRow(ctx, `SELECT seq FROM notifications WHERE id = ? AND tenant_id = ? AND user_id = ?`,
-		key, tenant, user).Scan(&seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("notification %s: %w", key, domain.ErrNotFound)
-	}
-	if err != nil {
-		return 0, s.wrap("notification seq", err)
-	}
-	return seq, nil
-}
-
-// NotificationsAfter returns up to limit (default 200, at most 1000) of the
-// user's notifications with seq > after, oldest first: the catch-up read.
-func (s *Store) NotificationsAfter(ctx context.Context, tenant domain.TenantID, user domain.UserID, after int64, limit int) ([]domain.Notification, error) {
-	rows, err := s.query(ctx, `SELECT `+notificationCols+` FROM notifications
-		WHERE tenant_id = ? AND user_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
-		tenant, user, after, clamp(limit, 200, 1000))
-	if err != nil {
-		return nil, s.wrap("notifications after", err)
-	}
-	return collectNotifications("notifications after", rows)
+	_, n, err := s.inboxHead(ctx, "unread count", tenant, user)
+	return n, err
 }
 
 // MaxSeq is the user's latest notification seq, 0 when they have none.
 func (s *Store) MaxSeq(ctx context.Context, tenant domain.TenantID, user domain.UserID) (int64, error) {
-	var seq int64
-	// The counter on the user's row is advanced by every insert in its
-	// transaction, so it is the latest seq without reading the inbox.
-	err := s.queryRow(ctx, `SELECT notification_seq FROM users WHERE tenant_id = ? AND id = ?`,
-		tenant, user).Scan(&seq)
+	seq, _, err := s.inboxHead(ctx, "max seq", tenant, user)
+	return seq, err
+}
+
+// inboxHead reads the user's latest seq and unread count from their row
+// and their tenant's (every insert and change of read state keeps the
+// figures there), without reading the inbox.
+func (s *Store) inboxHead(ctx context.Context, op string, tenant domain.TenantID, user domain.UserID) (int64, int, error) {
+	var (
+		seq int64
+		n   int
+	)
+	err := s.queryRow(ctx, `SELECT `+inboxHeadCols+` FROM users x LEFT JOIN tenants t ON t.id = x.tenant_id
+		WHERE x.tenant_id = ? AND x.id = ?`, tenant, user).Scan(&seq, &n)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if err != nil {
-		return 0, s.wrap("max seq", err)
+		return 0, 0, s.wrap(op, err)
 	}
-	return seq, nil
+	return seq, n, nil
 }
 
 // MarkRead sets read_at of one of the user's notifications if unset;
@@ -506,6 +463,7 @@ func (s *Store) MaxSeq(ctx context.Context, tenant domain.TenantID, user domain.
 func (s *Store) MarkRead(ctx context.Context, tenant domain.TenantID, user domain.UserID, id string, at time.Time) (bool, error) {
 	return s.setRead(ctx, "mark read", tenant, user, id, -1,
 		`UPDATE notifications SET read_at = ? WHERE id = ? AND tenant_id = ? AND user_id = ? AND read_at IS NULL`,
+		`INSERT INTO broadcast_reads (tenant_id, user_id, bseq, read_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		encTimeOrNow(at))
 }
 
@@ -513,53 +471,81 @@ func (s *Store) MarkRead(ctx context.Context, tenant domain.TenantID, user domai
 // domain.ErrNotFound for an id that is not this user's.
 func (s *Store) MarkUnread(ctx context.Context, tenant domain.TenantID, user domain.UserID, id string) (bool, error) {
 	return s.setRead(ctx, "mark unread", tenant, user, id, +1,
-		`UPDATE notifications SET read_at = NULL WHERE id = ? AND tenant_id = ? AND user_id = ? AND read_at IS NOT NULL`)
+		`UPDATE notifications SET read_at = NULL WHERE id = ? AND tenant_id = ? AND user_id = ? AND read_at IS NOT NULL`,
+		`DELETE FROM broadcast_reads WHERE tenant_id = ? AND user_id = ? AND bseq = ?`)
 }
 
-// setRead runs an update of read_at guarded by its current state and
-// moves the user's unread count by delta when it changed a row, both in
-// one transaction; when it changes nothing, it tells "already so" from
-// "not this user's".
-func (s *Store) setRead(ctx context.Context, op string, tenant domain.TenantID, user domain.UserID, id string, delta int64, update string, lead ...any) (bool, error) {
+// setRead changes the read state of one of the user's notifications and
+// moves their unread count by delta when it changed, in one transaction:
+// update (guarded by the current state) for a personal row, else
+// broadcast (on the user's row of broadcast_reads: tenant, user, bseq,
+// then lead) for a broadcast they got. Changing nothing, it tells
+// "already so" from "not this user's".
+func (s *Store) setRead(ctx context.Context, op string, tenant domain.TenantID, user domain.UserID, id string, delta int64, update, broadcast string, lead ...any) (bool, error) {
 	key, ok := lookupID(id)
 	if !ok {
 		return false, fmt.Errorf("%s %q: %w", op, id, domain.ErrNotFound)
 	}
 	var n int64
 	err := s.InTx(ctx, func(ctx context.Context) error {
-		res, err := s.exec(ctx, update, append(lead, key, tenant, user)...)
+		res, err := s.exec(ctx, update, append(slices.Clone(lead), key, tenant, user)...)
 		if err != nil {
 			return s.wrap(op, err)
 		}
-		if n, err = affected(op, res); err != nil || n == 0 {
+		if n, err = affected(op, res); err != nil {
 			return err
+		}
+		if n == 0 {
+			it, err := s.resolveInboxItem(ctx, tenant, user, key)
+			if err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			if !it.broadcast {
+				return nil // a personal row already so
+			}
+			res, err := s.exec(ctx, broadcast, append([]any{tenant, user, it.bseq}, lead...)...)
+			if err != nil {
+				return s.wrap(op, err)
+			}
+			if n, err = affected(op, res); err != nil || n == 0 {
+				return err
+			}
 		}
 		return s.addUnread(ctx, op, tenant, user, delta*n)
 	})
 	if err != nil {
 		return false, err
 	}
-	if n > 0 {
-		return true, nil
-	}
-	if _, err := s.NotificationSeq(ctx, tenant, user, key); err != nil {
-		return false, fmt.Errorf("%s: %w", op, err)
-	}
-	return false, nil
+	return n > 0, nil
 }
 
-// MarkAllRead marks every unread notification of the user read and returns
-// how many it marked.
+// MarkAllRead marks every unread notification of the user read, the
+// broadcasts they got included, and returns how many it marked.
 func (s *Store) MarkAllRead(ctx context.Context, tenant domain.TenantID, user domain.UserID, at time.Time) (int64, error) {
 	var n int64
+	when := encTimeOrNow(at)
 	err := s.InTx(ctx, func(ctx context.Context) error {
 		res, err := s.exec(ctx, `UPDATE notifications SET read_at = ? WHERE tenant_id = ? AND user_id = ? AND read_at IS NULL`,
-			encTimeOrNow(at), tenant, user)
+			when, tenant, user)
 		if err != nil {
 			return s.wrap("mark all read", err)
 		}
-		if n, err = affected("mark all read", res); err != nil || n == 0 {
+		if n, err = affected("mark all read", res); err != nil {
 			return err
+		}
+		res, err = s.exec(ctx, `INSERT INTO broadcast_reads (tenant_id, user_id, bseq, read_at)
+			SELECT b.tenant_id, ?, b.bseq, ? FROM broadcasts b
+			WHERE b.tenant_id = ? AND b.bseq > (SELECT broadcast_base FROM users WHERE tenant_id = ? AND id = ?)
+			ON CONFLICT DO NOTHING`, user, when, tenant, tenant, user)
+		if err != nil {
+			return s.wrap("mark all read: broadcasts", err)
+		}
+		nb, err := affected("mark all read", res)
+		if err != nil {
+			return err
+		}
+		if n += nb; n == 0 {
+			return nil
 		}
 		return s.addUnread(ctx, "mark all read", tenant, user, -n)
 	})

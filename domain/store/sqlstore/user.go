@@ -97,7 +97,10 @@ func (s *Store) UpsertUsers(ctx context.Context, users []domain.User) error {
 	for chunk := range slices.Chunk(rows, maxUsersPerUpsert) {
 		err := s.upsertWith(ctx, chunk, func(ctx context.Context) error {
 			var q strings.Builder
-			args := writeUpsertUsers(&q, make([]any, 0, 7*len(chunk)), chunk)
+			q.WriteString(`WITH `)
+			args := writeTenantShares(&q, make([]any, 0, 8*len(chunk)), chunk, s.d.ShareRows())
+			q.WriteString(` `)
+			args = writeUpsertUsers(&q, args, chunk)
 			_, err := s.exec(ctx, q.String(), args...)
 			return err
 		})
@@ -172,18 +175,40 @@ func (s *Store) upsertWith(ctx context.Context, users []domain.User, write func(
 	})
 }
 
+// writeTenantShares writes the CTE tl of the tenants of users (sorted by
+// tenant): their broadcast counters, share-locked with share (the
+// dialect's clause) in id order before any user row, as every insert of
+// a notification locks them (see broadcast.go).
+func writeTenantShares(q *strings.Builder, args []any, users []domain.User, share string) []any {
+	q.WriteString(`tl AS MATERIALIZED (SELECT id, broadcast_seq FROM tenants WHERE id IN (`)
+	for i, u := range users {
+		if i > 0 && u.TenantID == users[i-1].TenantID {
+			continue
+		}
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("?")
+		args = append(args, u.TenantID)
+	}
+	q.WriteString(`) ORDER BY id` + share + `)`)
+	return args
+}
+
 // writeUpsertUsers writes the upsert of users into q and returns args with
 // its parameters: a changed user's name, email and perms are updated, an
-// unchanged one is left as it is.
+// unchanged one is left as it is. A new user starts after the broadcasts
+// their tenant had (from the CTE tl of writeTenantShares, which must
+// precede it).
 func writeUpsertUsers(q *strings.Builder, args []any, users []domain.User) []any {
-	q.WriteString(`INSERT INTO users (tenant_id, id, name, email, perms, created_at, updated_at) VALUES `)
+	q.WriteString(`INSERT INTO users (tenant_id, id, name, email, perms, created_at, updated_at, broadcast_base) VALUES `)
 	at := encTime(now())
 	for i, u := range users {
 		if i > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, u.TenantID, u.ID, u.Name, u.Email, encPerms(u.Perms), at, at)
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, COALESCE((SELECT broadcast_seq FROM tl WHERE tl.id = ?), 0))")
+		args = append(args, u.TenantID, u.ID, u.Name, u.Email, encPerms(u.Perms), at, at, u.TenantID)
 	}
 	q.WriteString(` ON CONFLICT (tenant_id, id) DO UPDATE SET
 		name = excluded.name, email = excluded.email, perms = excluded.perms, updated_at = excluded.updated_at
