@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"Valuation", valuationTests},
 		{"Import", importTests},
 		{"Hubconn", hubconnTests},
+		{"BroadcastSeq", broadcastSeqTests},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
