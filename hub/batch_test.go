@@ -54,8 +54,9 @@ func (r *batchRecorder) live(t *testing.T) {
 }
 
 // broadcastUpdates commits one notification for each user, alike but for
-// id and seq (as a broadcast's), and returns their updates. The
-// notifications share their strings, as the service's do.
+// id and seq, and returns their updates (edit may give them one id, as a
+// broadcast has). The notifications share their strings, as the
+// service's do.
 func broadcastUpdates(hist *fakeHistory, tenant domain.TenantID, users []domain.UserID, edit func(*domain.Notification)) []domain.InboxUpdate {
 	created := time.Date(2026, 5, 6, 7, 8, 9, 123456000, time.UTC)
 	data := json.RawMessage(`{"html":"<b>&</b>","n":[1, 2]}`)
@@ -107,6 +108,18 @@ func TestDeliverBatchFramesMatchDeliver(t *testing.T) {
 	for _, edit := range edits {
 		batch = append(batch, broadcastUpdates(hist, "t1", users, edit)...)
 		batch = append(batch, broadcastUpdates(hist, "t1", users, nil)...)
+	}
+	// Broadcasts as the service publishes them, one id for every
+	// recipient: two in a row, then one with the id of the one before
+	// but another body (the head alike, not the tail), then one with its
+	// own id again.
+	for _, edit := range []func(*domain.Notification){
+		func(n *domain.Notification) { n.ID = "broadcast-1" },
+		func(n *domain.Notification) { n.ID = "broadcast-2" },
+		func(n *domain.Notification) { n.ID, n.Body = "broadcast-2", "another body" },
+		func(n *domain.Notification) { n.Body = "another body" },
+	} {
+		batch = append(batch, broadcastUpdates(hist, "t1", users, edit)...)
 	}
 	// A user without a socket here in the middle of a run.
 	batch = append(batch[:4], append(broadcastUpdates(hist, "t1", []domain.UserID{"elsewhere"}, nil), batch[4:]...)...)

@@ -17,6 +17,7 @@ import (
 // is encoded here.
 func appendNotificationFrame(dst []byte, n *domain.Notification) ([]byte, error) {
 	b := appendNotificationHead(dst, n)
+	b = strconv.AppendInt(b, n.Seq, 10)
 	b, err := appendNotificationTail(b, n)
 	if err != nil {
 		return dst, err
@@ -24,17 +25,22 @@ func appendNotificationFrame(dst []byte, n *domain.Notification) ([]byte, error)
 	return b, nil
 }
 
-// appendNotificationHead appends the part of the frame that differs between
-// the recipients of a broadcast: up to the notification's id and seq.
+// A notification frame is its head, its seq and its tail. The recipients
+// of a broadcast get the same notification (one id, one content) with a
+// seq of their own: their frames differ in the seq alone (the browser
+// orders its list by it), so the encoder shares the head and the tail
+// between them (frameEncoder).
+
+// appendNotificationHead appends the frame up to the notification's seq:
+// its id.
 func appendNotificationHead(b []byte, n *domain.Notification) []byte {
 	b = append(b, `{"type":"notification","notification":{"id":`...)
 	b = appendJSONString(b, n.ID)
-	b = append(b, `,"seq":`...)
-	return strconv.AppendInt(b, n.Seq, 10)
+	return append(b, `,"seq":`...)
 }
 
-// appendNotificationTail appends the rest of the frame, from the type on:
-// what every recipient of a broadcast shares (see sameTail).
+// appendNotificationTail appends the rest of the frame, from the type on
+// (see sameTail).
 func appendNotificationTail(b []byte, n *domain.Notification) ([]byte, error) {
 	dst := b
 	b = append(b, `,"type":`...)

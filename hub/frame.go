@@ -3,6 +3,7 @@ package hub
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
@@ -76,11 +77,14 @@ func encodeUpdate(u domain.InboxUpdate) (*outbound, error) {
 }
 
 // frameEncoder encodes the updates of one delivery. The recipients of a
-// broadcast get frames that differ only in the notification's id and seq
-// and in the count that follows: the rest, the tail, is encoded once for a
-// run of alike updates and copied from the run's previous frame after.
+// broadcast get frames that differ only in the notification's seq and in
+// the count that follows: the head (the id) and the tail (the content) are
+// encoded once for a run of alike updates and copied from the run's
+// previous frame after. Notifications alike but for their ids (one stored
+// per recipient) share the tail only.
 type frameEncoder struct {
 	last     *domain.Notification // of the last frame encoded; nil: none
+	lastHead []byte               // that frame's head
 	lastTail []byte               // that frame's tail
 }
 
@@ -123,19 +127,36 @@ func (e *frameEncoder) encode(u *domain.InboxUpdate) (*outbound, error) {
 
 // notification sets ob's frame and count, in one allocation.
 func (e *frameEncoder) notification(ob *outbound, n *domain.Notification, count int) error {
-	const headRoom = len(`{"type":"notification","notification":{"id":"","seq":}`) + 20
+	const headRoom = len(`{"type":"notification","notification":{"id":"","seq":`)
 	const countRoom = len(`{"type":"unread_count","unread_count":}`) + 20
-	var tail []byte
-	if e.last != nil && sameTail(e.last, n) {
-		tail = e.lastTail
+	var head, tail []byte
+	if e.last != nil {
+		if n.ID == e.last.ID {
+			head = e.lastHead
+		}
+		if sameTail(e.last, n) {
+			tail = e.lastTail
+		}
 	}
-	size := headRoom + 2*len(n.ID) + countRoom
+	size := 20 + countRoom // the seq, the count frame
+	if head != nil {
+		size += len(head)
+	} else {
+		size += headRoom + 2*len(n.ID)
+	}
 	if tail != nil {
 		size += len(tail)
 	} else {
 		size += 200 + len(n.Type) + len(n.Title) + len(n.Body) + len(n.ActionURL) + len(n.Data)
 	}
-	b := appendNotificationHead(make([]byte, 0, size), n)
+	b := make([]byte, 0, size)
+	if head != nil {
+		b = append(b, head...)
+	} else {
+		b = appendNotificationHead(b, n)
+	}
+	headEnd := len(b)
+	b = strconv.AppendInt(b, n.Seq, 10)
 	start := len(b)
 	if tail != nil {
 		b = append(b, tail...)
@@ -149,7 +170,7 @@ func (e *frameEncoder) notification(ob *outbound, n *domain.Notification, count 
 	end := len(b)
 	b = appendCountFrame(b, count)
 	ob.frame, ob.count = b[:end:end], b[end:]
-	e.last, e.lastTail = n, b[start:end:end]
+	e.last, e.lastHead, e.lastTail = n, b[:headEnd:headEnd], b[start:end:end]
 	return nil
 }
 

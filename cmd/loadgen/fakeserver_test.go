@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,17 +43,25 @@ type fakeServer struct {
 	srv   *httptest.Server
 	mu    sync.Mutex
 	socks map[string][]*websocket.Conn // "tenant/user"
-	// history keeps every frame sent to a user, for ?since= catch-up; a
-	// frame's notification id is "<tenant/user>#<index>".
-	history map[string][][]byte
+	// history keeps every notification sent to a user, for ?since=
+	// catch-up. A personal one's id is "<tenant/user>#<index>"; a
+	// broadcast's recipients share one id, as notifyhub's do (one stored
+	// notification for the tenant).
+	history map[string][]sentFrame
 	faults  map[[2]int]fault // (phase, n)
 	// silent accepts sends but delivers nothing (a server that hangs).
 	silent bool
 	posts  int
 }
 
+// sentFrame is a notification frame and its notification's id.
+type sentFrame struct {
+	id    string
+	frame []byte
+}
+
 func newFakeServer(t *testing.T) *fakeServer {
-	f := &fakeServer{t: t, socks: map[string][]*websocket.Conn{}, history: map[string][][]byte{}, faults: map[[2]int]fault{}}
+	f := &fakeServer{t: t, socks: map[string][]*websocket.Conn{}, history: map[string][]sentFrame{}, faults: map[[2]int]fault{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {})
 	mux.HandleFunc("GET /ws", f.ws)
@@ -88,10 +97,16 @@ func (f *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 	// Catch-up and registration under one lock: nothing falls between.
 	f.mu.Lock()
 	if since := r.URL.Query().Get("since"); since != "" {
-		var from int
-		_, _ = fmt.Sscanf(strings.TrimPrefix(since, key+"#"), "%d", &from)
-		for _, frame := range f.history[key][from+1:] {
-			_ = ws.Write(context.Background(), websocket.MessageText, frame)
+		h := f.history[key]
+		i := slices.IndexFunc(h, func(s sentFrame) bool { return s.id == since })
+		if i < 0 {
+			f.mu.Unlock()
+			_ = ws.Close(websocket.StatusPolicyViolation, "since: not this user's notification")
+			f.t.Errorf("%s: ?since=%s is not one of their notifications", key, since)
+			return
+		}
+		for _, s := range h[i+1:] {
+			_ = ws.Write(context.Background(), websocket.MessageText, s.frame)
 		}
 	}
 	_ = ws.Write(context.Background(), websocket.MessageText, []byte(`{"type":"unread_count","unread_count":0}`))
@@ -165,10 +180,15 @@ func (f *fakeServer) notify(w http.ResponseWriter, r *http.Request) {
 	if what == twice {
 		copies = 2
 	}
+	broadcastID := fmt.Sprintf("%s#broadcast-%d", c.TenantID, f.posts)
 	for _, key := range to {
-		frame := fmt.Appendf(nil, `{"type":"notification","notification":{"id":"%s#%d","type":"AlertNotification","data":%s}}`,
-			key, len(f.history[key]), body.Data)
-		f.history[key] = append(f.history[key], frame)
+		id := fmt.Sprintf("%s#%d", key, len(f.history[key]))
+		if body.All {
+			id = broadcastID
+		}
+		frame := fmt.Appendf(nil, `{"type":"notification","notification":{"id":"%s","type":"AlertNotification","data":%s}}`,
+			id, body.Data)
+		f.history[key] = append(f.history[key], sentFrame{id: id, frame: frame})
 		for _, ws := range f.socks[key] {
 			for range copies {
 				_ = ws.Write(r.Context(), websocket.MessageText, frame)

@@ -59,9 +59,42 @@ func TestLedgerAccounting(t *testing.T) {
 	require.InDelta(t, 2/(float64(3900-1000)/1e9), tl.Rate(), 1e-6)
 }
 
+// A broadcast is one message reaching every client of its tenant (all of
+// them get the same notification id): each client's first copy counts as
+// received, whatever the others got, and only a client's own extra copy
+// as duplicated.
+func TestLedgerAccountsBroadcastsPerClient(t *testing.T) {
+	t.Parallel()
+	tenantOf := []int{0, 0, 0, 1} // clients 0-2 in tenant 0, client 3 in tenant 1
+	l := newLedger(2)
+	for n := range 2 {
+		l.sent[n] = int64(1000 * (n + 1))
+		l.target[n] = int32(n) // message 0 to tenant 0, message 1 to tenant 1
+	}
+	l.member = func(n, c int) bool { return tenantOf[c] == int(l.target[n]) }
+	l.recipients = func(n int) int { return map[int32]int{0: 3, 1: 1}[l.target[n]] }
+	const p = 5
+	byClient := [][]receipt{
+		{{phase: p, n: 0, at: 1100}},
+		{{phase: p, n: 0, at: 1200}, {phase: p, n: 0, at: 1300}}, // twice
+		{{phase: p, n: 1, at: 2100}},                             // another tenant's: stray, and 0 never came
+		{{phase: p, n: 1, at: 2200}},
+	}
+	tl := l.account(p, byClient)
+	require.Equal(t, 2, tl.Sent)
+	require.Equal(t, 4, tl.Expected)
+	require.Equal(t, 3, tl.Received)
+	require.Equal(t, 1, tl.Lost)
+	require.Equal(t, 1, tl.Duplicated)
+	require.Equal(t, 1, tl.Stray)
+	require.ElementsMatch(t, []time.Duration{100, 200, 200}, tl.latencies)
+}
+
 // Against a tiny in-process server that drops one personal message,
 // duplicates another and misroutes a third, and duplicates one broadcast,
-// the report says exactly that, and counts everything else as delivered.
+// the report says exactly that, and counts everything else as delivered
+// (a broadcast's recipients all get the same notification id, as from
+// notifyhub).
 func TestRunAccountsLossAndDuplicates(t *testing.T) {
 	t.Parallel()
 	f := newFakeServer(t)

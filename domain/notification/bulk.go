@@ -174,12 +174,14 @@ type BulkService struct {
 	// BatchSize is how many recipients one transaction handles (default
 	// 500).
 	BatchSize int
-	// InlineMax is the largest audience Request sends at once, in the
-	// request, rather than leaving it to the worker's next poll (default
-	// 2000: a tenant of a thousand or two users gets its broadcasts at
-	// once; 0 or less: never). The queued job stays the guarantee: should
-	// the inline send stop short, the job resumes it. Such an audience is
-	// sent directly, without a job, when it can be (bulk_direct.go).
+	// InlineMax is the largest list of user ids or permission audience
+	// Request sends at once, in the request, rather than leaving it to
+	// the worker's next poll (default 2000; 0 or less: never, not even
+	// an all audience). Such an audience is sent directly, without a job,
+	// when it can be (bulk_direct.go). An all audience is one broadcast,
+	// one row whatever the tenant's size: it is sent directly at any
+	// size (broadcastDirect). The queued job stays the guarantee: should
+	// the inline send stop short, the job resumes it.
 	InlineMax int
 	// GroupMax is how many direct sends one transaction commits at most
 	// (default 64).
@@ -300,7 +302,8 @@ func (in BulkRequest) validate() (Bulk, error) {
 	return b, v.Err()
 }
 
-// Request validates a bulk send and sends it directly when it is small
+// Request validates a bulk send and sends it directly: an all audience as
+// one broadcast (broadcastDirect), a small one through a group commit
 // (sendDirect). Otherwise, or should that fail, it stores the bulk and
 // queues the job that sends it, in one transaction: the job runs if and
 // only if the bulk exists.
@@ -312,18 +315,8 @@ func (s *BulkService) Request(ctx context.Context, actor domain.Actor, in BulkRe
 	if err != nil {
 		return Bulk{}, err
 	}
-	m, ok, err := s.newDirectSend(ctx, b)
-	if err != nil {
-		s.sender.log.WarnContext(ctx, "reading a bulk audience failed; queueing it as a job",
-			slog.String("bulk_id", b.ID), slog.Any("error", err))
-	}
-	if ok {
-		sent, err := s.sendDirect(m)
-		if err == nil {
-			return sent, nil
-		}
-		s.sender.log.WarnContext(ctx, "direct bulk send failed; queueing it as a job",
-			slog.String("bulk_id", b.ID), slog.Any("error", err))
+	if sent, ok := s.direct(ctx, b); ok {
+		return sent, nil
 	}
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		if err := s.store.InsertBulk(ctx, b); err != nil {
@@ -343,6 +336,82 @@ func (s *BulkService) Request(ctx context.Context, actor domain.Actor, in BulkRe
 		return Bulk{}, fmt.Errorf("request bulk notifications: %w", err)
 	}
 	return s.sendInline(ctx, b), nil
+}
+
+// direct sends b without a job when it may be: it returns b as committed
+// and true, or false when b is left to the job (too large, or the direct
+// send failed).
+func (s *BulkService) direct(ctx context.Context, b Bulk) (Bulk, bool) {
+	if s.InlineMax <= 0 {
+		return Bulk{}, false
+	}
+	if b.Audience.All {
+		sent, err := s.broadcastDirect(ctx, b)
+		if err != nil {
+			s.sender.log.WarnContext(ctx, "direct broadcast failed; queueing it as a job",
+				slog.String("bulk_id", b.ID), slog.Any("error", err))
+			return Bulk{}, false
+		}
+		return sent, true
+	}
+	m, ok, err := s.newDirectSend(ctx, b)
+	if err != nil {
+		s.sender.log.WarnContext(ctx, "reading a bulk audience failed; queueing it as a job",
+			slog.String("bulk_id", b.ID), slog.Any("error", err))
+	}
+	if !ok {
+		return Bulk{}, false
+	}
+	sent, err := s.sendDirect(m)
+	if err != nil {
+		s.sender.log.WarnContext(ctx, "direct bulk send failed; queueing it as a job",
+			slog.String("bulk_id", b.ID), slog.Any("error", err))
+		return Bulk{}, false
+	}
+	return sent, true
+}
+
+// broadcastDirect sends b, an all audience, as one broadcast in one
+// transaction that also stores its bulk record, already completed. Should
+// the commit's answer be lost, Request's fallback finds the bulk id taken
+// and answers with what was stored.
+func (s *BulkService) broadcastDirect(ctx context.Context, b Bulk) (Bulk, error) {
+	// Not abandoned when the request ends: it must learn whether the
+	// bulk committed. Bounded as a group commit is.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), inlineTimeout)
+	defer cancel()
+	var sent Bulk
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		if sent, err = s.broadcast(ctx, b); err != nil {
+			return err
+		}
+		return s.store.InsertBulk(ctx, sent)
+	})
+	return sent, err
+}
+
+// broadcast sends b, an all audience, as one broadcast: one row for every
+// user of the tenant known when it commits. It joins the caller's
+// transaction, which must also store the bulk it returns, completed: a
+// broadcast is all or nothing, so a bulk is never broadcast twice.
+func (s *BulkService) broadcast(ctx context.Context, b Bulk) (Bulk, error) {
+	recipients, err := s.sender.broadcast(ctx, b.TenantID, b.draft())
+	if err != nil {
+		return b, err
+	}
+	// Microseconds, as stored: a direct send's answer equals a later GET.
+	now := s.now().UTC().Truncate(time.Microsecond)
+	if b.StartedAt == nil {
+		b.StartedAt = &now
+	}
+	b.Status, b.CompletedAt, b.LastError = BulkCompleted, &now, ""
+	b.Sent, b.Failed, b.Errors = int64(len(recipients)), 0, []RecipientError{} // none, as stored
+	b.Total = b.Sent
+	if len(recipients) > 0 {
+		b.ResumeAfter = recipients[len(recipients)-1].UserID
+	}
+	return b, nil
 }
 
 // newBulk is the pending bulk a valid request describes.
@@ -367,16 +436,18 @@ func (s *BulkService) sendInline(ctx context.Context, b Bulk) Bulk {
 	if s.InlineMax <= 0 {
 		return b
 	}
-	size := int64(len(b.Audience.UserIDs))
-	if size == 0 {
-		n, err := s.store.CountUsers(ctx, b.TenantID, b.Audience.Permission)
-		if err != nil {
-			return b // the job counts and sends
+	if !b.Audience.All { // a broadcast is one row at any size
+		size := int64(len(b.Audience.UserIDs))
+		if size == 0 {
+			n, err := s.store.CountUsers(ctx, b.TenantID, b.Audience.Permission)
+			if err != nil {
+				return b // the job counts and sends
+			}
+			size = n
 		}
-		size = n
-	}
-	if size > int64(s.InlineMax) {
-		return b
+		if size > int64(s.InlineMax) {
+			return b
+		}
 	}
 	ictx, cancel := context.WithTimeout(ctx, inlineTimeout)
 	defer cancel()
@@ -399,9 +470,10 @@ func (s *BulkService) Get(ctx context.Context, tenant domain.TenantID, id string
 }
 
 // Send sends a bulk, batch by batch, each batch's notifications and
-// progress in one transaction. It resumes where an earlier run stopped and
-// returns at once for a completed bulk, so it is safe to run again: nobody
-// is notified twice. When ctx ends (the job's timeout) it returns with the
+// progress in one transaction (an all audience is one broadcast, sent in
+// the transaction that completes the bulk). It resumes where an earlier
+// run stopped and returns at once for a completed bulk, so it is safe to
+// run again: nobody is notified twice. When ctx ends (the job's timeout) it returns with the
 // progress so far kept.
 func (s *BulkService) Send(ctx context.Context, tenant domain.TenantID, id string) error {
 	id, err := domain.ParseID("bulk_id", id)
@@ -435,6 +507,13 @@ func (s *BulkService) step(ctx context.Context, tenant domain.TenantID, id strin
 		if err != nil || b.Status == BulkCompleted {
 			done = err == nil
 			return err
+		}
+		if b.broadcastWhole() {
+			if b, err = s.broadcast(ctx, b); err != nil {
+				return err
+			}
+			done = true
+			return s.store.UpdateBulk(ctx, b)
 		}
 		next, known, err := s.nextBatch(ctx, b)
 		if err != nil {
@@ -470,8 +549,8 @@ func (s *BulkService) step(ctx context.Context, tenant domain.TenantID, id strin
 	return done, err
 }
 
-// start locks the bulk and marks it processing (counting a permission or
-// all audience the first time).
+// start locks the bulk and marks it processing (counting a permission
+// audience, or an all audience sent user by user, the first time).
 func (s *BulkService) start(ctx context.Context, tenant domain.TenantID, id string) (Bulk, error) {
 	b, err := s.store.LockBulk(ctx, tenant, id)
 	if err != nil {
@@ -484,7 +563,7 @@ func (s *BulkService) start(ctx context.Context, tenant domain.TenantID, id stri
 		if b.StartedAt == nil {
 			now := s.now().UTC()
 			b.StartedAt = &now
-			if len(b.Audience.UserIDs) == 0 {
+			if len(b.Audience.UserIDs) == 0 && !b.broadcastWhole() {
 				if b.Total, err = s.store.CountUsers(ctx, tenant, b.Audience.Permission); err != nil {
 					return Bulk{}, err
 				}
@@ -572,6 +651,12 @@ func (s *BulkService) oneByOne(ctx context.Context, tenant domain.TenantID, id s
 	}
 	return nil
 }
+
+// broadcastWhole reports whether b is to be sent as one broadcast: an all
+// audience nobody has been sent to yet. One that a version before
+// broadcasts began sending user by user (it has a resume point) is
+// finished that way, so that nobody it reached is notified twice.
+func (b Bulk) broadcastWhole() bool { return b.Audience.All && b.ResumeAfter == "" }
 
 // after reports whether u comes after the recipient resume points past.
 // Recipients go in byte order of their ids: Go's string order, which the

@@ -12,9 +12,10 @@ import (
 	"github.com/notifyhub/notifyhub/domain"
 )
 
-// Direct sends. An audience up to InlineMax is sent in one atomic write
-// that also stores its bulk record, already completed with its sent and
-// failed counts: no job, no outbox row, no progress updates. Either that
+// Direct sends. A list of user ids or a permission audience up to
+// InlineMax is sent in one atomic write that also stores its bulk record,
+// already completed with its sent and failed counts: no job, no outbox
+// row, no progress updates. Either that
 // write commits (GET bulk/{id} shows the result, every notification is
 // stored and then pushed) or the request falls back to the queued job;
 // should the write have landed with its answer lost, the fallback finds
@@ -29,6 +30,9 @@ import (
 // notifications are committed and pushed in order by one flusher (across
 // lanes the user's row lock still orders the seqs, and a socket that sees
 // a later seq first refills the gap).
+//
+// An all audience does not come here: it is one broadcast, one row in its
+// own transaction with its bulk record (BulkService.broadcastDirect).
 
 // Bounds of one group commit.
 const (
@@ -42,9 +46,9 @@ type directSend struct {
 	ctx  context.Context // the request's: a member whose request ended is dropped
 	bulk Bulk
 	size int // recipients it may reach, to bound the group
-	// audience is a permission or all audience already resolved (by
-	// resolveAudience): its size bounds the group by the users it really
-	// reaches, so several broadcasts share a commit and their frames a
+	// audience is a permission audience already resolved (by
+	// newDirectSend): its size bounds the group by the users it really
+	// reaches, so several such sends share a commit and their frames a
 	// socket write.
 	audience []domain.UserID
 	// Set by the flush before done is closed.
@@ -60,11 +64,11 @@ type groupCommit struct {
 	running bool // a flusher goroutine is draining the queue
 }
 
-// directSend returns b's direct send, and whether b may be sent
-// directly: an explicit list up to InlineMax, or a permission or all
-// audience of at most InlineMax users, read here, before the group's
-// write (users are never deleted; one that joins the audience meanwhile
-// is one that joined a moment after the send, as under read committed).
+// newDirectSend returns b's direct send, and whether b may be sent
+// directly: an explicit list up to InlineMax, or a permission audience of
+// at most InlineMax users, read here, before the group's write (users are
+// never deleted; one that joins the audience meanwhile is one that joined
+// a moment after the send, as under read committed).
 func (s *BulkService) newDirectSend(ctx context.Context, b Bulk) (*directSend, bool, error) {
 	if s.InlineMax <= 0 {
 		return nil, false, nil
@@ -195,8 +199,8 @@ func (s *BulkService) flush(group []*directSend) {
 // The recipients are resolved first, outside the write: users are never
 // deleted, so one known now is known when the write lands (and should one
 // not be, the write fails as a whole and the member goes to the job). A
-// permission or all audience read a moment before the write is what a
-// read in its transaction gave under read committed.
+// permission audience read a moment before the write is what a read in
+// its transaction gave under read committed.
 func (s *BulkService) commitGroup(group []*directSend) error {
 	// Not any one request's context: the group serves them all.
 	ctx, cancel := context.WithTimeout(context.Background(), inlineTimeout)
@@ -225,7 +229,7 @@ func (s *BulkService) commitGroup(group []*directSend) error {
 			}
 			b.ResumeAfter = ids[len(ids)-1]
 		} else {
-			// A permission or all audience, resolved by newDirectSend.
+			// A permission audience, resolved by newDirectSend.
 			to = m.audience
 			if len(to) > 0 {
 				b.ResumeAfter = to[len(to)-1]

@@ -65,9 +65,10 @@ func TestDirectSendRecordsItsOutcome(t *testing.T) {
 	})
 }
 
-// A permission or all audience up to InlineMax is sent directly too; one
-// that is larger goes to the job.
-func TestDirectSendToAllUpToInlineMax(t *testing.T) {
+// A permission audience up to InlineMax is sent directly too; one that is
+// larger goes to the job. An all audience is one broadcast, sent directly
+// at any size.
+func TestDirectSendToPermissionUpToInlineMax(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, f fixture) {
 		ctx := context.Background()
@@ -89,8 +90,8 @@ func TestDirectSendToAllUpToInlineMax(t *testing.T) {
 		require.EqualValues(t, 2, b.Sent, "bob, and alice through admin")
 		require.Len(t, inbox(t, f, "acme", "carol"), 1, "carol does not hold it")
 
-		bulk.InlineMax = 2
-		big, err := bulk.Request(ctx, sender, notification.BulkRequest{All: true, Title: "Later"})
+		bulk.InlineMax = 1
+		big, err := bulk.Request(ctx, sender, notification.BulkRequest{Permission: domain.PermInventoryAlerts, Title: "Later"})
 		require.NoError(t, err)
 		require.Equal(t, notification.BulkPending, big.Status, "over InlineMax: left to the job")
 		require.Equal(t, []notification.BulkPayload{{BulkID: big.ID}}, d.jobs)
@@ -98,6 +99,13 @@ func TestDirectSendToAllUpToInlineMax(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, notification.BulkPending, stored.Status)
 		require.Len(t, inbox(t, f, "acme", "alice"), 2, "not sent by the request")
+
+		everyone, err := bulk.Request(ctx, sender, notification.BulkRequest{All: true, Title: "Everyone again"})
+		require.NoError(t, err)
+		require.Equal(t, notification.BulkCompleted, everyone.Status, "a broadcast is not bounded by InlineMax")
+		require.EqualValues(t, 3, everyone.Sent)
+		require.Len(t, d.jobs, 1, "no job for it")
+		require.Len(t, inbox(t, f, "acme", "carol"), 2)
 	})
 }
 
@@ -111,12 +119,14 @@ func TestDirectGroupWithABadMemberCommitsTheOthers(t *testing.T) {
 		taken, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: []string{"carol"}, Title: "first"})
 		require.NoError(t, err)
 
-		bulk.InlineMax = 2 // acme has three users: "all" is too large to send directly
+		// Three hold inventory.alerts: too many to send directly.
+		require.NoError(t, f.store.UpsertUser(ctx, domain.User{TenantID: "acme", ID: "dave", Perms: []string{domain.PermInventoryAlerts}}))
+		bulk.InlineMax = 2
 		bulks, errs := bulk.CommitAsOneGroup(ctx, sender, []notification.BulkRequest{
 			{UserIDs: []string{"bob"}, Title: "one"},
 			{UserIDs: []string{"alice"}, Title: "clash"},
 			{UserIDs: []string{"bob", "alice"}, Title: "two"},
-			{All: true, Title: "everyone"},
+			{Permission: domain.PermInventoryAlerts, Title: "alerts"},
 		}, []string{"", taken.ID, "", ""})
 		require.NoError(t, errs[0])
 		require.ErrorIs(t, errs[1], domain.ErrConflict)

@@ -291,6 +291,55 @@ func inboxUpdates(ns []*domain.Notification, unread map[InboxKey]int) []domain.I
 	return updates
 }
 
+// broadcast stores d once for every user of the tenant known when it
+// commits (Store.InsertBroadcast: one row, whatever the tenant's size)
+// and, after commit, pushes it to each of them as a personal
+// notification is pushed: addressed to them, with their own seq and
+// unread count. Inside a caller's InTx it joins it. It returns the
+// recipients, in user-id order.
+func (s *Service) broadcast(ctx context.Context, tenant domain.TenantID, d Draft) ([]BroadcastRecipient, error) {
+	data, err := d.validate()
+	if err != nil {
+		return nil, err
+	}
+	var recipients []BroadcastRecipient
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		// The transaction may be retried: everything is built afresh.
+		n := &domain.Notification{
+			ID: domain.NewID(), TenantID: tenant, Type: d.Type, Severity: d.Severity, Title: d.Title,
+			Body: d.Body, ActionURL: d.ActionURL, Data: data,
+			CreatedAt: s.now().UTC().Truncate(time.Microsecond), // as stored
+		}
+		var err error
+		if recipients, err = s.store.InsertBroadcast(ctx, n); err != nil {
+			return err
+		}
+		s.publishAfterCommit(ctx, broadcastUpdates(n, recipients)...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broadcast notification: %w", err)
+	}
+	return recipients, nil
+}
+
+// broadcastUpdates are the updates to push for broadcast n, one per
+// recipient in order, each with a copy of n addressed to its recipient
+// (UserID and Seq); the copies share n's strings and data.
+func broadcastUpdates(n *domain.Notification, recipients []BroadcastRecipient) []domain.InboxUpdate {
+	copies := make([]domain.Notification, len(recipients))
+	updates := make([]domain.InboxUpdate, len(recipients))
+	for i, r := range recipients {
+		copies[i] = *n
+		copies[i].UserID, copies[i].Seq = r.UserID, r.Seq
+		updates[i] = domain.InboxUpdate{
+			Kind: domain.UpdateNotification, TenantID: n.TenantID, UserID: r.UserID,
+			Notification: &copies[i], Seq: r.Seq, UnreadCount: r.Unread,
+		}
+	}
+	return updates
+}
+
 // SendToPermission addresses the draft to every known user of the tenant
 // holding perm (directly or through admin).
 func (s *Service) SendToPermission(ctx context.Context, tenant domain.TenantID, perm string, d Draft) ([]domain.Notification, error) {
