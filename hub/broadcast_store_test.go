@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -29,17 +28,28 @@ func (f hubFanout) PublishBatch(_ context.Context, us []domain.InboxUpdate) erro
 	return nil
 }
 
-// storeEnv is a hub whose History is a real store, behind a real server.
+// noJobs is the bulk service's job queue in these tests: an all audience
+// is one broadcast sent directly, never a job.
+type noJobs struct{}
+
+func (noJobs) Dispatch(_ context.Context, _ domain.TenantID, job string, _ any) (string, error) {
+	return "", fmt.Errorf("job %s queued: an all audience must be sent directly", job)
+}
+
+// storeEnv is a hub whose History is a real store, behind a real server,
+// fed by the notification services as production feeds it (one node).
 type storeEnv struct {
 	*env
-	st  *sqlstore.Store
-	svc *notification.Service
+	st   *sqlstore.Store
+	svc  *notification.Service
+	bulk *notification.BulkService
 }
 
 func newStoreEnv(t *testing.T, st *sqlstore.Store) *storeEnv {
 	t.Helper()
 	e := setupHistory(t, Config{}, func(*fakeHistory) History { return st })
-	return &storeEnv{env: e, st: st, svc: notification.NewService(st, hubFanout{e.hub}, nil, nil)}
+	svc := notification.NewService(st, hubFanout{e.hub}, nil, nil)
+	return &storeEnv{env: e, st: st, svc: svc, bulk: notification.NewBulkService(st, svc, noJobs{}, nil)}
 }
 
 // send stores and pushes a personal notification through the service.
@@ -62,31 +72,37 @@ func (e *storeEnv) trySend(tenant domain.TenantID, user domain.UserID, title str
 	return ns[0], nil
 }
 
-// broadcast stores a tenant broadcast once and pushes it to every
-// recipient with that recipient's seq and count, after commit, as the
-// service does with what InsertBroadcast returns.
-func (e *storeEnv) broadcast(tenant domain.TenantID, title string) domain.Notification {
+// broadcast sends an announcement to all of the tenant's users through
+// the bulk service (POST /api/v1/notifications with "all": true): one
+// broadcast stored once, pushed to every recipient with their own seq and
+// count. It returns the broadcast as reader sees it (its id is every
+// recipient's).
+func (e *storeEnv) broadcast(tenant domain.TenantID, title string, reader domain.UserID) domain.Notification {
 	e.t.Helper()
-	n, err := e.tryBroadcast(tenant, title)
+	n, err := e.tryBroadcast(tenant, title, reader)
 	require.NoError(e.t, err)
 	return n
 }
 
-func (e *storeEnv) tryBroadcast(tenant domain.TenantID, title string) (domain.Notification, error) {
-	n := &domain.Notification{TenantID: tenant, Type: "AnnouncementNotification", Severity: domain.SeverityInfo,
-		Title: title, Body: "to everyone", ActionURL: "/news", Data: []byte(`{"all": true}`)}
-	rs, err := e.st.InsertBroadcast(context.Background(), n)
+func (e *storeEnv) tryBroadcast(tenant domain.TenantID, title string, reader domain.UserID) (domain.Notification, error) {
+	ctx := context.Background()
+	b, err := e.bulk.Request(ctx, domain.Actor{TenantID: tenant, UserID: "sender", Perms: []string{domain.PermAdmin}},
+		notification.BulkRequest{All: true, Title: title, Body: "to everyone", ActionURL: "/news", Data: []byte(`{"all": true}`)})
 	if err != nil {
 		return domain.Notification{}, err
 	}
-	us := make([]domain.InboxUpdate, len(rs))
-	for i, r := range rs {
-		pushed := *n
-		pushed.UserID, pushed.Seq = r.UserID, r.Seq
-		us[i] = domain.InboxUpdate{Kind: domain.UpdateNotification, TenantID: tenant, UserID: r.UserID,
-			Notification: &pushed, Seq: r.Seq, UnreadCount: r.Unread, CommittedAt: time.Now()}
+	if b.Status != notification.BulkCompleted {
+		return domain.Notification{}, fmt.Errorf("bulk %s is %s, want completed at once", b.ID, b.Status)
 	}
-	return *n, hubFanout{e.hub}.PublishBatch(context.Background(), us)
+	// Sends are sequential here: the reader's newest is this broadcast.
+	ns, err := e.st.ListNotifications(ctx, tenant, reader, notification.ListParams{Limit: 1})
+	if err != nil {
+		return domain.Notification{}, err
+	}
+	if len(ns) != 1 || ns[0].Title != title {
+		return domain.Notification{}, fmt.Errorf("the newest of %s is %+v, want the broadcast %q", reader, ns, title)
+	}
+	return ns[0], nil
 }
 
 // got is a notification frame as a client saw it, with the count after it.
@@ -166,10 +182,10 @@ func TestStoredOnceBroadcastReachesEverySocketInOrder(t *testing.T) {
 			_, unread = otherAlice.ready()
 			require.Zero(t, unread)
 
-			b1 := e.broadcast(acme, "b1")
+			b1 := e.broadcast(acme, "b1", "alice")
 			p2 := e.send(acme, "bob", "bob 2")
 			p3 := e.send(acme, "alice", "alice 3")
-			b2 := e.broadcast(acme, "b2")
+			b2 := e.broadcast(acme, "b2", "alice")
 			sentinel := e.send(other, "alice", "other's alice 1")
 
 			alice.expect(got{b1.ID, 2, "b1", 2}, got{p3.ID, 3, "alice 3", 3}, got{b2.ID, 4, "b2", 4})
@@ -216,7 +232,7 @@ func TestStoredOnceBroadcastReachesEverySocketInOrder(t *testing.T) {
 			f = alice.next()
 			require.Equal(t, FrameUnreadCount, f.Type)
 			require.Equal(t, 3, *f.UnreadCount)
-			b3 := e.broadcast(acme, "b3")
+			b3 := e.broadcast(acme, "b3", "alice")
 			alice.expect(got{b3.ID, 5, "b3", 4})
 			bob.expect(got{b3.ID, 4, "b3", 4}) // no read frame before it, count untouched
 		})
@@ -239,7 +255,7 @@ func TestStoredOnceBroadcastsReconnectWithoutGapOrDuplicate(t *testing.T) {
 			}
 			var cursors []domain.Notification // alice's, to reconnect from
 			for i := range 4 {
-				cursors = append(cursors, e.send(acme, "alice", fmt.Sprintf("before %d", i)), e.broadcast(acme, fmt.Sprintf("b before %d", i)))
+				cursors = append(cursors, e.send(acme, "alice", fmt.Sprintf("before %d", i)), e.broadcast(acme, fmt.Sprintf("b before %d", i), "alice"))
 			}
 			// Each round adds one to alice's inbox: two of three are
 			// broadcasts, the third a personal one (and one for bob).
@@ -250,7 +266,7 @@ func TestStoredOnceBroadcastsReconnectWithoutGapOrDuplicate(t *testing.T) {
 					var err error
 					switch i % 3 {
 					case 0, 1:
-						_, err = e.tryBroadcast(acme, fmt.Sprintf("b %d", i))
+						_, err = e.tryBroadcast(acme, fmt.Sprintf("b %d", i), "alice")
 					default:
 						if _, err = e.trySend(acme, "alice", fmt.Sprintf("p %d", i)); err == nil {
 							_, err = e.trySend(acme, "bob", fmt.Sprintf("bob %d", i))
