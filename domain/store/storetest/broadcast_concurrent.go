@@ -226,7 +226,14 @@ func testBroadcastConcurrentNewUsers(t *testing.T, s *sqlstore.Store) {
 					w.addPersonal(n)
 				}
 			default:
-				_, _, err = s.RecordInboxHeads(ctx, []domain.User{{TenantID: tenantA, ID: u}}, []domain.TenantID{tenantA}, []domain.UserID{u})
+				// A new user's figures are 0 and 0, whatever the
+				// broadcasts committing meanwhile.
+				var seqs []int64
+				var unread []int
+				seqs, unread, err = s.RecordInboxHeads(ctx, []domain.User{{TenantID: tenantA, ID: u}}, []domain.TenantID{tenantA}, []domain.UserID{u})
+				if err == nil && (seqs[0] != 0 || unread[0] != 0) {
+					err = fmt.Errorf("RecordInboxHeads of new user %s read seq %d, unread %d; want 0 and 0", u, seqs[0], unread[0])
+				}
 			}
 			if err != nil {
 				errs <- err
