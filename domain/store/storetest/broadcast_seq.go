@@ -32,9 +32,9 @@ func testBroadcastInterleaved(t *testing.T, s *sqlstore.Store) {
 	want := map[domain.UserID][]string{} // each user's ids in commit order
 	rng := rand.New(rand.NewPCG(7, 11))
 	joined := 2
-	for step := range 60 {
+	for step := range 36 {
 		switch r := rng.IntN(10); {
-		case step == 20:
+		case step == 12:
 			require.NoError(t, s.UpsertUser(ctx, domain.User{TenantID: tenantA, ID: users[2]}))
 			joined = 3
 		case r < 3:
@@ -87,7 +87,7 @@ func testBroadcastInterleaved(t *testing.T, s *sqlstore.Store) {
 		}
 		// The catch-up from every position with every small page size
 		// walks the same sequence.
-		for _, limit := range []int{1, 2, 3, 1000} {
+		for _, limit := range []int{1, 2, 1000} {
 			for from := 0; from <= len(ids); from++ {
 				walked := []string{}
 				after := int64(from)
@@ -108,7 +108,7 @@ func testBroadcastInterleaved(t *testing.T, s *sqlstore.Store) {
 			}
 		}
 		// The listing, newest first, page by page.
-		for _, limit := range []int{1, 2, 5} {
+		for _, limit := range []int{2, 5} {
 			var listed []string
 			before := ""
 			for {
@@ -170,6 +170,7 @@ func testBroadcastInterleaved(t *testing.T, s *sqlstore.Store) {
 	unread2, err := s.UnreadCount(ctx, tenantA, users[1])
 	require.NoError(t, err)
 	require.Equal(t, len(want[users[1]]), unread2)
+	requireUnreadCounters(t, s)
 	n, err := s.MarkAllRead(ctx, tenantA, u, at(2))
 	require.NoError(t, err)
 	require.Equal(t, int64(len(ids)-len(read)), n)
@@ -182,4 +183,5 @@ func testBroadcastInterleaved(t *testing.T, s *sqlstore.Store) {
 	unread, err = s.UnreadCount(ctx, tenantA, u)
 	require.NoError(t, err)
 	require.Equal(t, 1, unread)
+	requireUnreadCounters(t, s)
 }

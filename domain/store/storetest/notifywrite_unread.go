@@ -117,12 +117,17 @@ var unreadCounterTests = map[string]func(t *testing.T, s *sqlstore.Store){
 }
 
 // requireUnreadCounters compares every user's counter, as UnreadCount and
-// InboxHeads read it, with a count of their unread notifications.
+// InboxHeads read it, with a count of their unread notifications: their
+// unread personal rows and the broadcasts they got and have not read.
 func requireUnreadCounters(t *testing.T, s *sqlstore.Store) {
 	t.Helper()
-	rows, err := s.DB().QueryContext(context.Background(), `SELECT u.tenant_id, u.id, u.unread_count,
-		(SELECT COUNT(*) FROM notifications n WHERE n.tenant_id = u.tenant_id AND n.user_id = u.id AND n.read_at IS NULL)
-		FROM users u`)
+	rows, err := s.DB().QueryContext(context.Background(), `SELECT u.tenant_id, u.id,
+		u.unread_count + t.broadcast_seq - u.broadcast_base,
+		(SELECT COUNT(*) FROM notifications n WHERE n.tenant_id = u.tenant_id AND n.user_id = u.id AND n.read_at IS NULL) +
+		(SELECT COUNT(*) FROM broadcasts b WHERE b.tenant_id = u.tenant_id AND b.bseq > u.broadcast_base
+			AND NOT EXISTS (SELECT 1 FROM broadcast_reads r
+				WHERE r.tenant_id = b.tenant_id AND r.user_id = u.id AND r.bseq = b.bseq))
+		FROM users u JOIN tenants t ON t.id = u.tenant_id`)
 	require.NoError(t, err)
 	defer rows.Close()
 	checked := 0
