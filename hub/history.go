@@ -10,9 +10,11 @@ import (
 // (domain/notification.Store satisfies it). Every method is scoped by tenant
 // and user.
 //
-// Each notification carries a per-user Seq taken in its inserting
-// transaction, so seq order is commit order and committed seqs of one user
-// have no gaps (1, 2, 3, ...). The hub relies on that for gap detection.
+// Each notification carries a per-user Seq fixed in its inserting
+// transaction (for a tenant broadcast, stored once, each recipient's own
+// position in their inbox), so seq order is commit order and committed
+// seqs of one user have no gaps (1, 2, 3, ...). The hub relies on that for
+// gap detection.
 type History interface {
 	// NotificationSeq resolves one of the user's notification ids to its
 	// seq; domain.ErrNotFound when the id is not this user's.

@@ -16,10 +16,11 @@ const maxUsersPerInboxHeads = 500
 // needs, for several users in one round trip: the latest notification seq
 // (0 when none) and the unread count of user users[i] of tenant
 // tenants[i], at index i (a user may be given twice). It replaces a MaxSeq
-// and an UnreadCount per user. Both figures live on the user's row
-// (notification_seq is advanced by every insert, unread_count adjusted by
-// every change of read state, in their transactions), so this reads one
-// row per user, from one snapshot; an unknown user reads 0 and 0.
+// and an UnreadCount per user. Both figures live on the user's row and
+// their tenant's (notification_seq is advanced by every personal insert,
+// unread_count adjusted by every change of read state, the tenant's
+// broadcast counter by every broadcast, in their transactions), so this
+// reads one row per user, from one snapshot; an unknown user reads 0 and 0.
 func (s *Store) InboxHeads(ctx context.Context, tenants []domain.TenantID, users []domain.UserID) (maxSeqs []int64, unread []int, err error) {
 	if len(tenants) != len(users) {
 		return nil, nil, fmt.Errorf("inbox heads: %d tenants for %d users", len(tenants), len(users))
