@@ -69,14 +69,17 @@ func (s *Store) InsertBroadcast(ctx context.Context, n *domain.Notification) ([]
 	var out []BroadcastRecipient
 	err = s.InTx(ctx, func(ctx context.Context) error {
 		out = nil
-		if err := s.ensureTenant(ctx, n.TenantID); err != nil {
-			return err
-		}
 		// The exclusive lock waits for every personal insert in flight
 		// (each holds the share lock): their rows count before this one.
+		const advance = `UPDATE tenants SET broadcast_seq = broadcast_seq + 1 WHERE id = ? RETURNING broadcast_seq`
 		var bseq int64
-		err := s.queryRow(ctx, `UPDATE tenants SET broadcast_seq = broadcast_seq + 1 WHERE id = ? RETURNING broadcast_seq`,
-			n.TenantID).Scan(&bseq)
+		err := s.queryRow(ctx, advance, n.TenantID).Scan(&bseq)
+		if errors.Is(err, sql.ErrNoRows) {
+			if err := s.ensureTenant(ctx, n.TenantID); err != nil {
+				return err
+			}
+			err = s.queryRow(ctx, advance, n.TenantID).Scan(&bseq)
+		}
 		if err != nil {
 			return s.wrap("insert broadcast: advance", err)
 		}
