@@ -564,12 +564,17 @@ func (s *Store) addUnread(ctx context.Context, op string, tenant domain.TenantID
 }
 
 // LockInbox serialises changes to one user's inbox until the transaction
-// ends (the user's row, which InsertNotification also locks), so that the
-// unread count each change computes reflects every change committed before
-// it. A user without a row has no inbox to lock. Call it inside InTx.
+// ends, so that the unread count and latest seq each change computes
+// reflect every change committed before it: the tenant's broadcast counter
+// (share-locked, as every personal insert locks it: no broadcast commits
+// meanwhile) and then the user's row (which every personal insert locks
+// too). A user without a row has no inbox to lock. Call it inside InTx.
 func (s *Store) LockInbox(ctx context.Context, tenant domain.TenantID, user domain.UserID) error {
-	var one int
-	err := s.queryRow(ctx, `SELECT 1 FROM users WHERE tenant_id = ? AND id = ?`+s.d.LockRows(false), string(tenant), string(user)).Scan(&one)
+	var n int64
+	err := s.queryRow(ctx, `SELECT broadcast_seq FROM tenants WHERE id = ?`+s.d.ShareRows(), string(tenant)).Scan(&n)
+	if err == nil {
+		err = s.queryRow(ctx, `SELECT 1 FROM users WHERE tenant_id = ? AND id = ?`+s.d.LockRows(false), string(tenant), string(user)).Scan(&n)
+	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return s.wrap("lock inbox", err)
 	}

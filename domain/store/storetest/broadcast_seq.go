@@ -1,10 +1,12 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -19,6 +21,77 @@ import (
 // committed in, at every position and page size.
 var broadcastSeqTests = map[string]func(t *testing.T, s *sqlstore.Store){
 	"InterleavedOrderAtEveryPosition": testBroadcastInterleaved,
+	"LockInboxHoldsBroadcasts":        testLockInboxHoldsBroadcasts,
+}
+
+// testLockInboxHoldsBroadcasts: while a transaction holds a user's inbox
+// (as marking read does), no broadcast commits, so the unread count and
+// latest seq it reads (read_all's up_to_seq) cover exactly what it marked.
+func testLockInboxHoldsBroadcasts(t *testing.T, s *sqlstore.Store) {
+	ctx := ctxFor(t)
+	require.NoError(t, s.UpsertUser(ctx, domain.User{TenantID: tenantA, ID: userA}))
+	first := newNotification(tenantA, "", "before")
+	first.ID = ""
+	_, err := s.InsertBroadcast(ctx, first)
+	require.NoError(t, err)
+	locked, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.InTx(ctx, func(ctx context.Context) error {
+			if err := s.LockInbox(ctx, tenantA, userA); err != nil {
+				return err
+			}
+			n, err := s.MarkAllRead(ctx, tenantA, userA, at(1))
+			if err != nil {
+				return err
+			}
+			close(locked)
+			<-release
+			head, err := s.MaxSeq(ctx, tenantA, userA)
+			if err != nil {
+				return err
+			}
+			unread, err := s.UnreadCount(ctx, tenantA, userA)
+			if err != nil {
+				return err
+			}
+			if n != 1 || head != 1 || unread != 0 {
+				return fmt.Errorf("marked %d, head %d, unread %d inside the lock; want 1, 1, 0", n, head, unread)
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-locked:
+	case err := <-done:
+		t.Fatalf("the locking transaction ended early: %v", err)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		later := newNotification(tenantA, "", "during")
+		later.ID = ""
+		_, err := s.InsertBroadcast(ctx, later)
+		sent <- err
+	}()
+	// The broadcast waits for the lock; if it did not, the checks inside
+	// the transaction above fail.
+	select {
+	case err := <-sent:
+		close(release)
+		require.NoError(t, <-done)
+		require.NoError(t, err)
+		t.Fatal("a broadcast committed while an inbox was locked")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	require.NoError(t, <-done)
+	require.NoError(t, <-sent)
+	head, err := s.MaxSeq(ctx, tenantA, userA)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), head)
+	unread, err := s.UnreadCount(ctx, tenantA, userA)
+	require.NoError(t, err)
+	require.Equal(t, 1, unread, "the later broadcast is unread")
 }
 
 func testBroadcastInterleaved(t *testing.T, s *sqlstore.Store) {
