@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
@@ -200,10 +201,13 @@ func broadcastUnionCols(before string) string {
 const broadcastReadsJoin = ` LEFT JOIN broadcast_reads r ON r.tenant_id = b.tenant_id AND r.user_id = ? AND r.bseq = b.bseq`
 
 // personalBefore is the expression of the user's personal count before
-// broadcast b (user given as a parameter, then the user's base): the
-// personal seq of their last row before it.
+// broadcast b (parameters: the user's base, the user, then a seq every row
+// before b is below): the personal seq of their last row before it. The
+// bound starts the walk back through the user's rows at the page's
+// cursor, not at their newest row.
 const personalBefore = `COALESCE((SELECT n.seq - n.bseq + ? FROM notifications n
-	WHERE n.tenant_id = b.tenant_id AND n.user_id = ? AND n.bseq < b.bseq ORDER BY n.seq DESC LIMIT 1), 0)`
+	WHERE n.tenant_id = b.tenant_id AND n.user_id = ? AND n.seq < ? AND n.bseq < b.bseq
+	ORDER BY n.seq DESC LIMIT 1), 0)`
 
 func (s *Store) collectInbox(op string, rows *sql.Rows) ([]inboxRow, []inboxRow, error) {
 	defer rows.Close()
@@ -395,12 +399,19 @@ func (s *Store) ListNotifications(ctx context.Context, tenant domain.TenantID, u
 	pArgs := []any{tenant, user}
 	bq := `SELECT ` + broadcastUnionCols(personalBefore) + ` FROM broadcasts b` + broadcastReadsJoin + `
 		WHERE b.tenant_id = ? AND b.bseq > ?` + bStatus
-	bArgs := []any{user, u.base, user, user, tenant, u.base}
+	// A listed broadcast's personal count is found walking back through
+	// the user's rows from a bound all rows before it are under: the
+	// cursor's seq (they committed before it); without a cursor, none.
+	bound := int64(math.MaxInt64)
+	var it inboxItem
 	if p.Before != "" {
-		it, err := s.resolveInboxItem(ctx, tenant, user, p.Before)
-		if err != nil {
+		if it, err = s.resolveInboxItem(ctx, tenant, user, p.Before); err != nil {
 			return nil, fmt.Errorf("list notifications: before: %w", err)
 		}
+		bound = it.seq
+	}
+	bArgs := []any{user, u.base, user, bound, user, tenant, u.base}
+	if p.Before != "" {
 		if it.broadcast {
 			// Older than broadcast B: personal rows committed before it,
 			// broadcasts before it.
