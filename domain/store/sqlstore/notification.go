@@ -148,7 +148,7 @@ func normaliseRow(n *domain.Notification) error {
 	return nil
 }
 
-// Batch sizes: users per statement, notification rows per INSERT (12 bind
+// Batch sizes: users per statement, notification rows per INSERT (13 bind
 // parameters each), well under both backends' parameter limits.
 const (
 	usersPerStatement      = 500
