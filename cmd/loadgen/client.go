@@ -230,6 +230,14 @@ func (c *client) closed() (bool, error) {
 // before the one pass, data apart, so that a data of other types than a
 // marker's still counts the frame's id for ?since=.
 func decodeFrame(frame []byte, f *wireFrame) (ok, dataOK bool) {
+	if ok, dataOK, handled := decodeFrameFast(frame, f); handled {
+		return ok, dataOK
+	}
+	return decodeFrameJSON(frame, f)
+}
+
+// decodeFrameJSON is decodeFrame through encoding/json.
+func decodeFrameJSON(frame []byte, f *wireFrame) (ok, dataOK bool) {
 	if err := json.Unmarshal(frame, f); err == nil {
 		return f.Type == "notification" && f.Notification != nil, true
 	}

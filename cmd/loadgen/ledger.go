@@ -100,6 +100,9 @@ func (t Tally) Rate() float64 {
 
 // Latency summarises a set of durations.
 type Latency struct {
+	// Min is the quickest delivery: for a broadcast, the path from the
+	// send to the first socket, without the fan-out's spread.
+	Min time.Duration `json:"min_ns"`
 	P50 time.Duration `json:"p50_ns"`
 	P95 time.Duration `json:"p95_ns"`
 	P99 time.Duration `json:"p99_ns"`
@@ -114,7 +117,7 @@ func summarize(ds []time.Duration) Latency {
 	}
 	slices.Sort(ds)
 	return Latency{
-		P50: percentile(ds, 50), P95: percentile(ds, 95), P99: percentile(ds, 99),
+		Min: ds[0], P50: percentile(ds, 50), P95: percentile(ds, 95), P99: percentile(ds, 99),
 		Max: ds[len(ds)-1],
 	}
 }

@@ -17,15 +17,16 @@ func TestPercentilesByNearestRank(t *testing.T) {
 		ds = append(ds, time.Duration(i)*time.Millisecond)
 	}
 	l := summarize(ds)
+	require.Equal(t, time.Millisecond, l.Min)
 	require.Equal(t, 50*time.Millisecond, l.P50)
 	require.Equal(t, 95*time.Millisecond, l.P95)
 	require.Equal(t, 99*time.Millisecond, l.P99)
 	require.Equal(t, 100*time.Millisecond, l.Max)
 
-	require.Equal(t, Latency{P50: 7, P95: 7, P99: 7, Max: 7}, summarize([]time.Duration{7}))
+	require.Equal(t, Latency{Min: 7, P50: 7, P95: 7, P99: 7, Max: 7}, summarize([]time.Duration{7}))
 	require.Equal(t, Latency{}, summarize(nil))
 	// Three samples: p50 is the 2nd (ceil(1.5)), p95 and p99 the 3rd.
-	require.Equal(t, Latency{P50: 2, P95: 3, P99: 3, Max: 3}, summarize([]time.Duration{3, 1, 2}))
+	require.Equal(t, Latency{Min: 1, P50: 2, P95: 3, P99: 3, Max: 3}, summarize([]time.Duration{3, 1, 2}))
 }
 
 // The ledger counts a missing delivery as lost, an extra copy as

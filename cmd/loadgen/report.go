@@ -111,19 +111,19 @@ func (r *Report) writeTable(w io.Writer) {
 	fmt.Fprintf(w, "run %s against %s (server pid %d), %d clients in %d tenants; %d CPUs (%s), %s\n\n",
 		r.Run, r.Target, r.PID, r.Clients, r.Tenants, r.Machine.CPUs, r.Machine.Model, r.Machine.Go)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tsent\texpected\treceived\tlost\tdup\tstray\tper s\tp50\tp95\tp99\tmax\tsrv CPU s\tsrv CPU s/100k\tlg CPU s\t")
+	fmt.Fprintln(tw, "phase\tsent\texpected\treceived\tlost\tdup\tstray\tper s\tmin\tp50\tp95\tp99\tmax\tsrv CPU s\tsrv CPU s/100k\tlg CPU s\t")
 	for _, p := range r.Phases {
 		if p.Skipped != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", p.Name)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", p.Name)
 			continue
 		}
 		per100k := "-"
 		if p.ServerCPUPer100k > 0 {
 			per100k = fmt.Sprintf("%.2f", p.ServerCPUPer100k)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.2f\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.2f\t\n",
 			p.Name, p.Sent, p.Expected, p.Received, p.Lost, p.Duplicated, p.Stray, p.Rate,
-			ms(p.Latency.P50), ms(p.Latency.P95), ms(p.Latency.P99), ms(p.Latency.Max),
+			ms(p.Latency.Min), ms(p.Latency.P50), ms(p.Latency.P95), ms(p.Latency.P99), ms(p.Latency.Max),
 			p.ServerCPU.Seconds(), per100k, p.OwnCPU.Seconds())
 	}
 	_ = tw.Flush()

@@ -211,10 +211,8 @@ func (s *BulkService) commitGroup(group []*directSend) error {
 	if err != nil {
 		return err
 	}
-	var (
-		bulks []Bulk
-		ds    []delivery
-	)
+	bulks := make([]Bulk, 0, len(group))
+	ds := make([]delivery, 0, len(group))
 	for _, m := range group {
 		b := m.bulk
 		m.result, m.err = Bulk{}, nil

@@ -95,6 +95,7 @@ type Store struct {
 	onClose     func() error
 	maxAttempts int
 	rebinds     bool
+	rebound     rebindCache
 	events      chan struct{}
 	// eventsCommitted is Config.EventsCommitted.
 	eventsCommitted func()
@@ -315,6 +316,16 @@ func (s *Store) rebind(q string) string {
 	if !s.rebinds {
 		return q
 	}
+	if r, ok := s.rebound.get(q); ok {
+		return r
+	}
+	r := rebindQuery(s.d, q)
+	s.rebound.put(q, r)
+	return r
+}
+
+// rebindQuery is rebind without the cache.
+func rebindQuery(d Dialect, q string) string {
 	var b strings.Builder
 	b.Grow(len(q) + 16)
 	n := 0
@@ -327,12 +338,45 @@ func (s *Store) rebind(q string) string {
 			b.WriteByte(c)
 		case c == '?' && !quoted:
 			n++
-			b.WriteString(s.d.Placeholder(n))
+			b.WriteString(d.Placeholder(n))
 		default:
 			b.WriteByte(c)
 		}
 	}
 	return b.String()
+}
+
+// rebindCache keeps the rebound text of the queries the store runs, so a
+// hot query is not rewritten byte by byte on every call (a few percent of
+// a personal notification's CPU). Most queries are constants; those built
+// for a batch's size come in a bounded number of shapes, and the cache
+// stops growing at rebindCacheMax entries (long ones, a bulk import's
+// multi-row statements, are not kept at all).
+type rebindCache struct {
+	m sync.Map // query → rebound query
+	n atomic.Int64
+}
+
+const (
+	rebindCacheMax      = 2048
+	rebindCacheMaxBytes = 16 << 10
+)
+
+func (c *rebindCache) get(q string) (string, bool) {
+	r, ok := c.m.Load(q)
+	if !ok {
+		return "", false
+	}
+	return r.(string), true
+}
+
+func (c *rebindCache) put(q, r string) {
+	if len(q) > rebindCacheMaxBytes || c.n.Load() >= rebindCacheMax {
+		return
+	}
+	if _, loaded := c.m.LoadOrStore(q, r); !loaded {
+		c.n.Add(1)
+	}
 }
 
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

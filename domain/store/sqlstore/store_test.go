@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -32,7 +33,28 @@ func TestRebind(t *testing.T) {
 		`? ? ? ? ? ? ? ? ? ?` + ` ?`:            `$1 $2 $3 $4 $5 $6 $7 $8 $9 $10 $11`,
 	} {
 		require.Equal(t, want, s.rebind(in), in)
+		require.Equal(t, want, s.rebind(in), "cached: "+in) // the second call is served from the cache
 	}
+}
+
+func TestRebindCacheIsBounded(t *testing.T) {
+	t.Parallel()
+	s, err := New(Config{DB: &sql.DB{}, Dialect: dollar{}})
+	require.NoError(t, err)
+	// Queries built for many batch sizes: the cache stops at its bound,
+	// and every query is still rebound right.
+	for n := 1; n <= rebindCacheMax+100; n++ {
+		q := "x IN (" + strings.Repeat("?, ", n) + "?)"
+		got := s.rebind(q)
+		require.True(t, strings.HasSuffix(got, "$"+strconv.Itoa(n+1)+")"), got[max(0, len(got)-20):])
+	}
+	require.Equal(t, int64(rebindCacheMax), s.rebound.n.Load())
+	// A long statement (a bulk import's rows) is rebound but not kept.
+	s2, err := New(Config{DB: &sql.DB{}, Dialect: dollar{}})
+	require.NoError(t, err)
+	long := strings.Repeat("?,", rebindCacheMaxBytes/2) + "?"
+	require.True(t, strings.HasSuffix(s2.rebind(long), "$"+strconv.Itoa(rebindCacheMaxBytes/2+1)))
+	require.Zero(t, s2.rebound.n.Load())
 }
 
 func TestNewRequiresDBAndDialect(t *testing.T) {
