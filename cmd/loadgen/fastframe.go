@@ -15,9 +15,9 @@ import (
 // (a wanted field of another type, a key that matches only case-
 // insensitively, an escaped or non-ASCII wanted string, a number that is
 // not a small integer, a null or non-object notification or data, a
-// wanted key given twice: encoding/json merges the second into the first), it
-// declines (handled false) and decodeFrame answers instead; so the
-// load generator's accounting never depends on which of the two ran.
+// wanted key given twice: encoding/json merges the second into the
+// first), it declines (handled false) and decodeFrame answers instead; so
+// the load generator's accounting never depends on which of the two ran.
 func decodeFrameFast(frame []byte, f *wireFrame) (ok, dataOK, handled bool) {
 	s := frameScanner{b: frame}
 	var (
@@ -29,13 +29,12 @@ func decodeFrameFast(frame []byte, f *wireFrame) (ok, dataOK, handled bool) {
 	s.object(func(key []byte) bool {
 		switch {
 		case string(key) == "type":
-			clean = seen.first(0)
-			typ, clean = s.plainStringIf(clean)
+			typ, clean = s.plainStringIf(seen.first(0))
 		case string(key) == "notification":
 			if clean = seen.first(1); clean {
 				n, clean = s.notification()
 			}
-		case bytes.EqualFold(key, []byte("type")) || bytes.EqualFold(key, []byte("notification")):
+		case foldsTo(key, "type", "notification"):
 			clean = false
 		default:
 			s.skip()
@@ -46,11 +45,21 @@ func decodeFrameFast(frame []byte, f *wireFrame) (ok, dataOK, handled bool) {
 	if !clean || s.bad || s.i != len(s.b) {
 		return false, false, false
 	}
-	*f = wireFrame{Type: typ}
-	if n != nil {
-		f.Notification = n
-	}
+	*f = wireFrame{Type: typ, Notification: n}
 	return f.Type == "notification" && f.Notification != nil, true, true
+}
+
+// foldsTo reports whether key equals one of names but for case: a key
+// encoding/json would match to that field (it matches case-insensitively)
+// where the fast path matches exactly, so the fast path declines. Exact
+// matches are tested before it.
+func foldsTo(key []byte, names ...string) bool {
+	for _, name := range names {
+		if len(key) == len(name) && bytes.EqualFold(key, []byte(name)) {
+			return true
+		}
+	}
+	return false
 }
 
 // frameNotification is wireFrame's notification.
@@ -356,7 +365,7 @@ func (s *frameScanner) notification() (n *frameNotification, clean bool) {
 			if clean = seen.first(2); clean {
 				clean = s.marker(&n.Data)
 			}
-		case bytes.EqualFold(key, []byte("id")) || bytes.EqualFold(key, []byte("type")) || bytes.EqualFold(key, []byte("data")):
+		case foldsTo(key, "id", "type", "data"):
 			clean = false
 		default:
 			s.skip()
@@ -390,8 +399,7 @@ func (s *frameScanner) marker(m *marker) (clean bool) {
 				v, clean = s.smallInt(32)
 				m.N = int32(v)
 			}
-		case bytes.EqualFold(key, []byte("lg")) || bytes.EqualFold(key, []byte("product_id")) ||
-			bytes.EqualFold(key, []byte("p")) || bytes.EqualFold(key, []byte("n")):
+		case foldsTo(key, "lg", "product_id", "p", "n"):
 			clean = false
 		default:
 			s.skip()
