@@ -21,25 +21,17 @@ import (
 func decodeFrameFast(frame []byte, f *wireFrame) (ok, dataOK, handled bool) {
 	s := frameScanner{b: frame}
 	var (
-		typ   string
-		n     *frameNotification
-		clean = true
-		seen  wanted
+		typ string
+		n   *frameNotification
 	)
-	s.object(func(key []byte) bool {
-		switch {
-		case string(key) == "type":
-			typ, clean = s.plainStringIf(seen.first(0))
-		case string(key) == "notification":
-			if clean = seen.first(1); clean {
-				n, clean = s.notification()
-			}
-		case foldsTo(key, "type", "notification"):
-			clean = false
-		default:
-			s.skip()
+	clean := s.fields([]string{"type", "notification"}, func(i int) bool {
+		var ok bool
+		if i == 0 {
+			typ, ok = s.plainString()
+		} else {
+			n, ok = s.notification()
 		}
-		return clean
+		return ok
 	})
 	s.ws()
 	if !clean || s.bad || s.i != len(s.b) {
@@ -49,36 +41,11 @@ func decodeFrameFast(frame []byte, f *wireFrame) (ok, dataOK, handled bool) {
 	return f.Type == "notification" && f.Notification != nil, true, true
 }
 
-// foldsTo reports whether key equals one of names but for case: a key
-// encoding/json would match to that field (it matches case-insensitively)
-// where the fast path matches exactly, so the fast path declines. Exact
-// matches are tested before it.
-func foldsTo(key []byte, names ...string) bool {
-	for _, name := range names {
-		if len(key) == len(name) && bytes.EqualFold(key, []byte(name)) {
-			return true
-		}
-	}
-	return false
-}
-
 // frameNotification is wireFrame's notification.
 type frameNotification = struct {
 	ID   string `json:"id"`
 	Type string `json:"type"`
 	Data marker `json:"data"`
-}
-
-// wanted records which wanted keys of one object were read.
-type wanted uint8
-
-// first marks key k read and reports whether it was the first time.
-func (w *wanted) first(k uint) bool {
-	if *w&(1<<k) != 0 {
-		return false
-	}
-	*w |= 1 << k
-	return true
 }
 
 // frameScanner reads one JSON document; bad is set at the first syntax
@@ -214,14 +181,6 @@ func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-// plainStringIf is plainString when ok, else nothing (the caller declines).
-func (s *frameScanner) plainStringIf(ok bool) (string, bool) {
-	if !ok {
-		return "", false
-	}
-	return s.plainString()
-}
-
 // plainString reads a wanted string value; clean is false when it is not a
 // string of plain ASCII without escapes.
 func (s *frameScanner) plainString() (v string, clean bool) {
@@ -347,64 +306,78 @@ func (s *frameScanner) literal(word string) {
 	s.i += len(word)
 }
 
-// notification reads the notification object; clean is false when any
+// fields reads an object of which names (at most 8) are wanted: read(i)
+// reads the value of names[i] and reports whether it was as the fast path
+// reads it; other members are skipped. It reports false, the caller then
+// declining, when read did, when a wanted key comes twice (encoding/json
+// merges the second into the first) or when a key equals a wanted one
+// but for case (encoding/json matches keys case-insensitively).
+func (s *frameScanner) fields(names []string, read func(i int) bool) bool {
+	clean := true
+	var seen uint8
+	s.object(func(key []byte) bool {
+		for i, name := range names {
+			switch {
+			case string(key) == name:
+				if seen&(1<<i) != 0 {
+					clean = false
+				} else {
+					seen |= 1 << i
+					clean = read(i)
+				}
+				return clean
+			case len(key) == len(name) && bytes.EqualFold(key, []byte(name)):
+				clean = false
+				return false
+			}
+		}
+		s.skip()
+		return true
+	})
+	return clean
+}
+
+// notification reads the notification object; ok is false when any
 // wanted field is not as the fast path reads it.
-func (s *frameScanner) notification() (n *frameNotification, clean bool) {
+func (s *frameScanner) notification() (n *frameNotification, ok bool) {
 	if s.peek() != '{' {
 		return nil, false // null, or not an object: encoding/json's call
 	}
-	n, clean = &frameNotification{}, true
-	var seen wanted
-	s.object(func(key []byte) bool {
-		switch {
-		case string(key) == "id":
-			n.ID, clean = s.plainStringIf(seen.first(0))
-		case string(key) == "type":
-			n.Type, clean = s.plainStringIf(seen.first(1))
-		case string(key) == "data":
-			if clean = seen.first(2); clean {
-				clean = s.marker(&n.Data)
-			}
-		case foldsTo(key, "id", "type", "data"):
-			clean = false
+	n = &frameNotification{}
+	ok = s.fields([]string{"id", "type", "data"}, func(i int) (ok bool) {
+		switch i {
+		case 0:
+			n.ID, ok = s.plainString()
+		case 1:
+			n.Type, ok = s.plainString()
 		default:
-			s.skip()
+			ok = s.marker(&n.Data)
 		}
-		return clean
+		return ok
 	})
-	return n, clean
+	return n, ok
 }
 
 // marker reads a notification's data into m.
-func (s *frameScanner) marker(m *marker) (clean bool) {
+func (s *frameScanner) marker(m *marker) bool {
 	if s.peek() != '{' {
 		return false
 	}
-	*m, clean = marker{}, true
-	var seen wanted
-	s.object(func(key []byte) bool {
+	*m = marker{}
+	return s.fields([]string{"lg", "product_id", "p", "n"}, func(i int) (ok bool) {
 		var v int64
-		switch {
-		case string(key) == "lg":
-			m.Run, clean = s.plainStringIf(seen.first(0))
-		case string(key) == "product_id":
-			m.ProductID, clean = s.plainStringIf(seen.first(1))
-		case string(key) == "p":
-			if clean = seen.first(2); clean {
-				v, clean = s.smallInt(8)
-				m.Phase = int8(v)
-			}
-		case string(key) == "n":
-			if clean = seen.first(3); clean {
-				v, clean = s.smallInt(32)
-				m.N = int32(v)
-			}
-		case foldsTo(key, "lg", "product_id", "p", "n"):
-			clean = false
+		switch i {
+		case 0:
+			m.Run, ok = s.plainString()
+		case 1:
+			m.ProductID, ok = s.plainString()
+		case 2:
+			v, ok = s.smallInt(8)
+			m.Phase = int8(v)
 		default:
-			s.skip()
+			v, ok = s.smallInt(32)
+			m.N = int32(v)
 		}
-		return clean
+		return ok
 	})
-	return clean
 }

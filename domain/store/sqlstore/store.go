@@ -350,8 +350,9 @@ func rebindQuery(d Dialect, q string) string {
 // hot query is not rewritten byte by byte on every call (a few percent of
 // a personal notification's CPU). Most queries are constants; those built
 // for a batch's size come in a bounded number of shapes, and the cache
-// stops growing at rebindCacheMax entries (long ones, a bulk import's
-// multi-row statements, are not kept at all).
+// stops growing at rebindCacheMax entries (concurrent misses may add a
+// few past it); long ones, a bulk import's multi-row statements, are not
+// kept at all.
 type rebindCache struct {
 	m sync.Map // query → rebound query
 	n atomic.Int64
