@@ -188,13 +188,6 @@ func (Dialect) LockRows(skipLocked bool) string {
 	return " FOR UPDATE"
 }
 
-// JSONArrayHasEither uses jsonb containment, which the GIN index on
-// users.perms answers (migration 00017): a tenant's alert recipients are
-// found without reading every user's permissions.
-func (Dialect) JSONArrayHasEither(column string) string {
-	return "(" + column + " @> jsonb_build_array(CAST(? AS text)) OR " + column + " @> jsonb_build_array(CAST(? AS text)))"
-}
-
 // Classify maps SQLSTATE codes.
 func (Dialect) Classify(err error) sqlstore.ErrorKind {
 	var e *pgconn.PgError

@@ -104,11 +104,6 @@ func (Dialect) LockRows(bool) string { return "" }
 
 func (Dialect) ShareRows() string { return "" }
 
-// JSONArrayHasEither walks the array with json_each.
-func (Dialect) JSONArrayHasEither(column string) string {
-	return "EXISTS (SELECT 1 FROM json_each(" + column + ") AS e WHERE e.value IN (?, ?))"
-}
-
 // Classify maps SQLite result codes (extended codes are on).
 func (Dialect) Classify(err error) sqlstore.ErrorKind {
 	var e *msqlite.Error

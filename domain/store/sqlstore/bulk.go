@@ -215,13 +215,10 @@ func (s *Store) CountUsers(ctx context.Context, tenant domain.TenantID, perm str
 }
 
 func (s *Store) audienceQuery(sel string, tenant domain.TenantID, perm string) (string, []any) {
-	q := sel + ` WHERE u.tenant_id = ?`
-	args := []any{tenant}
-	if perm != "" {
-		q += ` AND ` + s.d.JSONArrayHasEither("u.perms")
-		args = append(args, perm, domain.PermAdmin)
+	if perm == "" {
+		return sel + ` WHERE u.tenant_id = ?`, []any{tenant}
 	}
-	return q, args
+	return sel + permHoldersJoin + ` WHERE u.tenant_id = ?`, []any{tenant, perm, domain.PermAdmin, tenant}
 }
 
 // KnownUsers reports which of ids are known users of the tenant.

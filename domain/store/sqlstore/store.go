@@ -41,9 +41,6 @@ type Dialect interface {
 	// ShareRows is LockRows in shared mode: others may share the lock,
 	// but nobody may change the rows until the transaction ends.
 	ShareRows() string
-	// JSONArrayHasEither is a condition true when the JSON array of text in
-	// column holds either of two text parameters (it binds both, in order).
-	JSONArrayHasEither(column string) string
 	// Classify tells what a driver error means to the store.
 	Classify(err error) ErrorKind
 }

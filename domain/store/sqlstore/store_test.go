@@ -13,12 +13,11 @@ import (
 // without a database.
 type dollar struct{}
 
-func (dollar) Name() string                       { return "dollar" }
-func (dollar) Placeholder(n int) string           { return "$" + strconv.Itoa(n) }
-func (dollar) LockRows(bool) string               { return "" }
-func (dollar) ShareRows() string                  { return "" }
-func (dollar) JSONArrayHasEither(c string) string { return c + " IN (?, ?)" }
-func (dollar) Classify(error) ErrorKind           { return KindOther }
+func (dollar) Name() string             { return "dollar" }
+func (dollar) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
+func (dollar) LockRows(bool) string     { return "" }
+func (dollar) ShareRows() string        { return "" }
+func (dollar) Classify(error) ErrorKind { return KindOther }
 
 func TestRebind(t *testing.T) {
 	t.Parallel()

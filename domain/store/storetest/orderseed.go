@@ -108,21 +108,27 @@ func SetOrderStatus(t testing.TB, s *sqlstore.Store, tenant domain.TenantID, ord
 	seedExec(t, s, `UPDATE orders SET status = ? WHERE tenant_id = ? AND id = ?`, status, tenant, orderID)
 }
 
+// DollarMarkers turns the "?" markers of a test's statement into
+// PostgreSQL's $1, $2, … (tests' statements hold no quoted "?").
+func DollarMarkers(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
 // seedExec runs a statement written with "?" markers on either backend.
 func seedExec(t testing.TB, s *sqlstore.Store, q string, args ...any) {
 	t.Helper()
 	if s.Dialect() == "postgres" {
-		var b strings.Builder
-		n := 0
-		for _, c := range q {
-			if c == '?' {
-				n++
-				b.WriteString("$" + strconv.Itoa(n))
-				continue
-			}
-			b.WriteRune(c)
-		}
-		q = b.String()
+		q = DollarMarkers(q)
 	}
 	for i, a := range args {
 		if id, ok := a.(domain.TenantID); ok {

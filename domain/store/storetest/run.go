@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 		{"NotificationUserRow", notificationUserRowTests},
 		{"BroadcastOnce", broadcastOnceTests},
 		{"User", userTests},
+		{"UserPerms", userPermsTests},
 		{"Job", jobTests},
 		{"FailedJob", failedJobTests},
 		{"Bulk", bulkTests},
