@@ -187,6 +187,89 @@ func TestDeliverBatchOneWritePerSocket(t *testing.T) {
 	}
 }
 
+// The recipients of one broadcast (one update each, one notification id)
+// start writing before the whole batch is queued: each still gets its own
+// frame and count, once, in one write; a batch of several broadcasts keeps
+// one write per socket for all of them.
+func TestDeliverBatchOneBroadcastStartsEarly(t *testing.T) {
+	t.Parallel()
+	h, hist := newTestHub(t, Config{})
+	var users []domain.UserID
+	recs := map[domain.UserID]*batchRecorder{}
+	for i := range 5 * earlyStarts {
+		u := domain.UserID(fmt.Sprintf("u%02d", i))
+		users = append(users, u)
+		recs[u] = newBatchRecorder()
+		attach(t, h, Identity{TenantID: "t1", UserID: u}, recs[u])
+		recs[u].live(t)
+	}
+	oneID := func(n *domain.Notification) { n.ID = "broadcast-1" }
+	one := broadcastUpdates(hist, "t1", users, oneID)
+	require.True(t, oneUpdateEach(one))
+	two := append(broadcastUpdates(hist, "t1", users, func(n *domain.Notification) { n.ID = "broadcast-2" }),
+		broadcastUpdates(hist, "t1", users, func(n *domain.Notification) { n.ID = "broadcast-3" })...)
+	require.False(t, oneUpdateEach(two))
+	require.False(t, oneUpdateEach(one[:earlyStarts]), "too few to start early")
+
+	h.DeliverBatch(one)
+	firsts := map[domain.UserID][][]byte{}
+	for _, u := range users {
+		firsts[u] = recs[u].next(t)
+		require.Len(t, firsts[u], 2, "user %s: the broadcast and its count in one write", u)
+	}
+	// Each socket's loop may still be winding down after its write: a
+	// socket whose loop runs when the next batch arrives writes what it
+	// finds queued, so the next batch is only asserted once all are idle.
+	require.Eventually(t, func() bool {
+		for _, u := range users {
+			if runningLoops(h, "t1", u) {
+				return false
+			}
+		}
+		return true
+	}, wait, time.Millisecond)
+	h.DeliverBatch(two)
+	for _, u := range users {
+		rest := recs[u].next(t)
+		require.Len(t, rest, 4, "user %s: two broadcasts of one batch in one write", u)
+		for i, f := range append(firsts[u], rest...) {
+			var got frame
+			require.NoError(t, json.Unmarshal(f, &got))
+			seq := int64(i/2 + 1)
+			if i%2 == 0 {
+				require.Equal(t, FrameNotification, got.Type)
+				require.Equal(t, seq, got.Notification.Seq, "user %s", u)
+				require.Equal(t, fmt.Sprintf("broadcast-%d", seq), got.Notification.ID)
+			} else {
+				require.Equal(t, FrameUnreadCount, got.Type)
+				require.Equal(t, int(seq), *got.UnreadCount)
+			}
+		}
+		select {
+		case b := <-recs[u].batches:
+			t.Fatalf("user %s: an extra write of %d frames", u, len(b))
+		default:
+		}
+	}
+}
+
+// runningLoops reports whether a loop runs for any connection of the user.
+func runningLoops(h *Hub, tenant domain.TenantID, user domain.UserID) bool {
+	k := userKey{tenant: tenant, user: user}
+	s := h.shard(k)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, c := range s.users[k] {
+		c.mu.Lock()
+		running := c.running
+		c.mu.Unlock()
+		if running {
+			return true
+		}
+	}
+	return false
+}
+
 // A batch that overflows one socket's queue closes that socket with 4008;
 // the others get all of theirs.
 func TestDeliverBatchOverflowClosesOnlyThatSocket(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/notifyhub/notifyhub/domain"
@@ -95,33 +97,116 @@ func (s *Store) InsertBroadcast(ctx context.Context, n *domain.Notification) ([]
 		}
 		// A statement after the lock: its snapshot has every personal
 		// row that counts before the broadcast.
-		rows, err := s.query(ctx, `SELECT id, notification_seq, broadcast_base, unread_count FROM users
-			WHERE tenant_id = ? AND broadcast_base < ? ORDER BY id`, n.TenantID, bseq)
-		if err != nil {
-			return s.wrap("insert broadcast: recipients", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				r                  BroadcastRecipient
-				pseq, base, unread int64
-			)
-			if err := rows.Scan(&r.UserID, &pseq, &base, &unread); err != nil {
-				return s.wrap("insert broadcast: recipients", err)
-			}
-			r.Seq = pseq + bseq - base
-			r.Unread = int(unread + bseq - base)
-			out = append(out, r)
-		}
-		if err := rows.Err(); err != nil {
-			return s.wrap("insert broadcast: recipients", err)
-		}
-		return nil
+		out, err = s.broadcastRecipients(ctx, n.TenantID, bseq)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// broadcastRecipients reads the users a broadcast numbered bseq reaches,
+// in id order, with its seq in each one's inbox and their unread count
+// after it.
+func (s *Store) broadcastRecipients(ctx context.Context, tenant domain.TenantID, bseq int64) ([]BroadcastRecipient, error) {
+	if s.pgArrays() {
+		return s.broadcastRecipientsPacked(ctx, tenant, bseq)
+	}
+	rows, err := s.query(ctx, `SELECT id, notification_seq, broadcast_base, unread_count FROM users
+		WHERE tenant_id = ? AND broadcast_base < ? ORDER BY id`, tenant, bseq)
+	if err != nil {
+		return nil, s.wrap("insert broadcast: recipients", err)
+	}
+	defer rows.Close()
+	var out []BroadcastRecipient
+	for rows.Next() {
+		var (
+			r                  BroadcastRecipient
+			pseq, base, unread int64
+		)
+		if err := rows.Scan(&r.UserID, &pseq, &base, &unread); err != nil {
+			return nil, s.wrap("insert broadcast: recipients", err)
+		}
+		r.Seq = pseq + bseq - base
+		r.Unread = int(unread + bseq - base)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("insert broadcast: recipients", err)
+	}
+	return out, nil
+}
+
+// broadcastRecipientsPacked is broadcastRecipients in one text value:
+// scanning a thousand rows through database/sql, column by column, cost
+// more CPU than the rest of a broadcast's transaction (about 1 ms of 1.5
+// for 1,000 users). Each recipient is packed as
+//
+//	<bytes in id>:<id><seq>,<unread>;
+//
+// so an id may hold any character (the length says where it ends).
+func (s *Store) broadcastRecipientsPacked(ctx context.Context, tenant domain.TenantID, bseq int64) ([]BroadcastRecipient, error) {
+	var packed sql.NullString
+	err := s.queryRow(ctx, `SELECT string_agg(octet_length(id) || ':' || id
+			|| (notification_seq + CAST(? AS bigint) - broadcast_base) || ','
+			|| (unread_count + CAST(? AS bigint) - broadcast_base) || ';', '' ORDER BY id)
+		FROM users WHERE tenant_id = ? AND broadcast_base < ?`, bseq, bseq, tenant, bseq).Scan(&packed)
+	if err != nil {
+		return nil, s.wrap("insert broadcast: recipients", err)
+	}
+	out, err := unpackRecipients(packed.String)
+	if err != nil {
+		return nil, fmt.Errorf("insert broadcast: recipients: %w", err)
+	}
+	return out, nil
+}
+
+// unpackRecipients reads what broadcastRecipientsPacked packed.
+func unpackRecipients(p string) ([]BroadcastRecipient, error) {
+	if p == "" {
+		return nil, nil
+	}
+	out := make([]BroadcastRecipient, 0, strings.Count(p, ";"))
+	for len(p) > 0 {
+		n, rest, ok := cutInt(p, ':')
+		if !ok || n <= 0 || n > int64(len(rest)) {
+			return nil, fmt.Errorf("malformed id length at %q", clipForError(p))
+		}
+		id := rest[:n]
+		seq, rest, ok := cutInt(rest[n:], ',')
+		if !ok {
+			return nil, fmt.Errorf("malformed seq of %q", clipForError(id))
+		}
+		unread, rest, ok := cutInt(rest, ';')
+		if !ok || unread < 0 || unread > math.MaxInt32 {
+			return nil, fmt.Errorf("malformed unread count of %q", clipForError(id))
+		}
+		out = append(out, BroadcastRecipient{UserID: domain.UserID(id), Seq: seq, Unread: int(unread)})
+		p = rest
+	}
+	return out, nil
+}
+
+// cutInt reads a decimal int64 (optionally negative) up to sep and
+// returns it and what follows sep.
+func cutInt(p string, sep byte) (int64, string, bool) {
+	i := strings.IndexByte(p, sep)
+	if i <= 0 {
+		return 0, "", false
+	}
+	n, err := strconv.ParseInt(p[:i], 10, 64)
+	if err != nil {
+		return 0, "", false
+	}
+	return n, p[i+1:], true
+}
+
+func clipForError(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "…"
+	}
+	return s
 }
 
 // shareBroadcastSeq takes the tenant row's share lock (PostgreSQL; SQLite

@@ -34,6 +34,37 @@ var broadcastOnceTests = map[string]func(t *testing.T, s *sqlstore.Store){
 	"ConcurrentWithPersonalInserts":          testBroadcastConcurrentWithPersonal,
 	"ConcurrentNewUsersSeeASuffix":           testBroadcastConcurrentNewUsers,
 	"ConcurrentReadStateChanges":             testBroadcastConcurrentReadState,
+	"HostileUserIDs":                         testBroadcastHostileUserIDs,
+}
+
+// Recipients whose ids hold anything a packed or delimited encoding could
+// trip on (the PostgreSQL path reads them packed in one text value) come
+// back whole, each with its own position and count. Compared as a set:
+// their order is the database's collation, not Go's.
+func testBroadcastHostileUserIDs(t *testing.T, s *sqlstore.Store) {
+	ctx := ctxFor(t)
+	ids := append([]string{"1:a;2,3;", "7:", ";", ",", ":", "0", "-1", "12:abcdefghijkl0,0;", "a b", "🚀;:"}, hostile...)
+	for _, id := range ids {
+		require.NoError(t, s.UpsertUser(ctx, domain.User{TenantID: tenantA, ID: domain.UserID(id)}))
+	}
+	require.NoError(t, s.UpsertUser(ctx, domain.User{TenantID: tenantB, ID: "1:a;2,3;"}))
+	// One of them has a personal notification first: seq and count 2.
+	require.NoError(t, s.InsertNotification(ctx, newNotification(tenantA, domain.UserID(ids[0]), "personal")))
+	for round := 1; round <= 2; round++ {
+		rs, err := s.InsertBroadcast(ctx, newBroadcast(tenantA, fmt.Sprintf("round %d", round)))
+		require.NoError(t, err)
+		got := map[domain.UserID][2]int64{}
+		for _, r := range rs {
+			got[r.UserID] = [2]int64{r.Seq, int64(r.Unread)}
+		}
+		want := map[domain.UserID][2]int64{}
+		for _, id := range ids {
+			want[domain.UserID(id)] = [2]int64{int64(round), int64(round)}
+		}
+		want[domain.UserID(ids[0])] = [2]int64{int64(round + 1), int64(round + 1)}
+		require.Len(t, rs, len(ids), "round %d", round)
+		require.Equal(t, want, got, "round %d", round)
+	}
 }
 
 // A broadcast reaches every user of its tenant known when it commits,
