@@ -44,6 +44,21 @@ type batchTransport interface {
 	WriteBatch(deadline time.Time, frames [][]byte) error
 }
 
+// tryTransport is a batchTransport that can also write without waiting
+// for room in the socket, so a broadcast's fan-out workers can write to
+// many sockets from one goroutine (runInline).
+type tryTransport interface {
+	batchTransport
+	// CanTry reports whether TryWriteBatch works on this connection.
+	CanTry() bool
+	// TryWriteBatch sends what the socket takes at once and keeps the rest,
+	// ahead of every later write, for FlushPending; it reports whether
+	// everything went out.
+	TryWriteBatch(deadline time.Time, frames [][]byte) (bool, error)
+	// FlushPending sends what TryWriteBatch kept, giving up at deadline.
+	FlushPending(deadline time.Time) error
+}
+
 var (
 	// errHalted ends the loop because halt was called; the halt fields say
 	// how to close.
@@ -107,6 +122,11 @@ type conn struct {
 	lastSeq int64       // seq of the last notification sent (or skipped as known)
 	slot    bool        // holds one of the hub's History slots
 	waiting bool        // counted in notifyhub_ws_history_reads_waiting
+	// tryWrites: the loop runs inline (runInline) and writes without
+	// waiting; writePending: such a write left bytes in the transport,
+	// which the next flush sends first.
+	tryWrites    bool
+	writePending bool
 	// held is a live notification past a gap, sent after the refill that
 	// fills the gap. While it is set the queue is paused: nothing may
 	// overtake it.
@@ -355,6 +375,51 @@ func (c *conn) loop() {
 	}
 }
 
+// runInline runs c's loop on the calling goroutine, one of a broadcast's
+// fan-out workers that go through many connections in turn, for as long as
+// it never waits: its writes take only what the socket has room for. When
+// a write leaves bytes behind, or the loop has anything to wait for (a
+// History slot, a halt's close handshake), the loop moves to a goroutine
+// of its own, as startLoop would have run it, and the worker goes on to
+// the next connection. One goroutine hand-off per connection cost the
+// server about a fifth of its CPU per broadcast delivery.
+//
+// The caller owns c's loop (post reported true).
+func (c *conn) runInline() {
+	for {
+		if c.halted() {
+			break
+		}
+		c.tryWrites = true
+		worked, err := c.step()
+		c.tryWrites = false
+		if err != nil {
+			connLoops.run(func() { c.finish(err) })
+			return
+		}
+		if c.writePending {
+			c.h.metrics.fanOutHandoffs.Inc()
+			break
+		}
+		if worked {
+			continue
+		}
+		if c.needsSlot() {
+			break
+		}
+		if c.park() {
+			return
+		}
+	}
+	startLoop(c)
+}
+
+// canRunInline reports whether c's writes can be made without waiting.
+func (c *conn) canRunInline() bool {
+	tt, ok := c.t.(tryTransport)
+	return ok && tt.CanTry()
+}
+
 // step takes the queued updates and requests and handles them, writing
 // what they produce in one batch. It reports whether there was any.
 func (c *conn) step() (bool, error) {
@@ -554,6 +619,13 @@ func (c *conn) sendNotification(ob *outbound) {
 // flush writes the batch: one write for the WebSocket transport, under one
 // WriteTimeout. A halt that came meanwhile wins over it.
 func (c *conn) flush() error {
+	if c.writePending && !c.tryWrites {
+		// What a write without waiting left goes out first.
+		if err := c.t.(tryTransport).FlushPending(time.Now().Add(c.h.cfg.WriteTimeout)); err != nil {
+			return fmt.Errorf("write frames: %w", err)
+		}
+		c.writePending = false
+	}
 	if len(c.out) == 0 {
 		return nil
 	}
@@ -568,7 +640,13 @@ func (c *conn) flush() error {
 	}
 	deadline := time.Now().Add(c.h.cfg.WriteTimeout)
 	var err error
-	if bt, ok := c.t.(batchTransport); ok {
+	if tt, ok := c.t.(tryTransport); ok && c.tryWrites {
+		var sent bool
+		sent, err = tt.TryWriteBatch(deadline, c.out)
+		// Kept bytes count as written: they leave ahead of anything else,
+		// from the goroutine the loop moves to (runInline).
+		c.writePending = !sent
+	} else if bt, ok := c.t.(batchTransport); ok {
 		err = bt.WriteBatch(deadline, c.out)
 	} else {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)

@@ -193,12 +193,14 @@ func (h *Hub) DeliverBatch(us []domain.InboxUpdate) {
 		}
 		s.mu.RUnlock()
 		if early && len(starts) >= earlyStarts {
-			for _, c := range starts {
-				startLoop(c)
-			}
+			fanOut(starts)
 			clear(starts)
 			starts = starts[:0]
 		}
+	}
+	if early {
+		fanOut(starts)
+		return
 	}
 	for _, c := range starts {
 		startLoop(c)
@@ -206,8 +208,33 @@ func (h *Hub) DeliverBatch(us []domain.InboxUpdate) {
 }
 
 // earlyStarts is how many connections of a one-update-each batch are
-// queued before their loops start, while the rest are still encoded.
+// queued before their loops start, while the rest are still encoded, and
+// how many one fan-out worker writes to in turn.
 const earlyStarts = 8
+
+// fanOut runs the loops of cs (whose caller owns them) on one worker,
+// each inline while its writes need no wait, and hands the others to
+// loops of their own.
+func fanOut(cs []*conn) {
+	if len(cs) == 0 {
+		return
+	}
+	var inline []*conn
+	for _, c := range cs {
+		if c.canRunInline() {
+			inline = append(inline, c)
+		} else {
+			startLoop(c)
+		}
+	}
+	if len(inline) > 0 {
+		connLoops.run(func() {
+			for _, c := range inline {
+				c.runInline()
+			}
+		})
+	}
+}
 
 // oneUpdateEach reports whether us are the recipients' copies of one
 // notification (a broadcast): one update per user, so no connection has

@@ -24,6 +24,7 @@ type metrics struct {
 	writes           prometheus.Counter
 	latency          prometheus.Histogram
 	slowCloses       prometheus.Counter
+	fanOutHandoffs   prometheus.Counter
 	historyInFlight  prometheus.Gauge
 	historyWaiting   prometheus.Gauge
 	resyncsPending   prometheus.Gauge
@@ -60,6 +61,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time from an inbox change's commit to its write on a socket (live updates).",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
+		fanOutHandoffs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "notifyhub_ws_fanout_handoffs_total",
+			Help: "Broadcast writes that found a socket without room: the rest waits on the connection's own goroutine instead of the fan-out worker (a client reading slowly).",
+		}),
 		slowCloses: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "notifyhub_ws_slow_closes_total",
 			Help: "Connections closed (4008) because their queue overflowed.",
@@ -91,7 +96,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.connectionsTotal, m.delivered, m.writes, m.latency, m.slowCloses,
+	for _, c := range []prometheus.Collector{m.connections, m.connectionsTotal, m.delivered, m.writes, m.latency, m.slowCloses, m.fanOutHandoffs,
 		m.historyInFlight, m.historyWaiting, m.resyncsPending, m.refills} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register hub metrics: %w", err)

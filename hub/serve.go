@@ -237,6 +237,28 @@ func (t *wsTransport) WriteBatch(deadline time.Time, frames [][]byte) error {
 	return t.w.uncork(deadline)
 }
 
+// CanTry reports whether TryWriteBatch can write without waiting here.
+func (t *wsTransport) CanTry() bool { return t.w.canTry() }
+
+// TryWriteBatch is WriteBatch without waiting for room in the socket: what
+// it does not take at once stays in the writer, ahead of every later
+// write, until FlushPending sends it. It reports whether all went out.
+func (t *wsTransport) TryWriteBatch(deadline time.Time, frames [][]byte) (bool, error) {
+	if !t.w.cork() {
+		return false, errNoConn
+	}
+	for _, f := range frames {
+		if err := t.ws.Write(context.Background(), websocket.MessageText, f); err != nil {
+			t.w.abort()
+			return false, err
+		}
+	}
+	return t.w.tryUncork(deadline)
+}
+
+// FlushPending sends what TryWriteBatch left, giving up at deadline.
+func (t *wsTransport) FlushPending(deadline time.Time) error { return t.w.flushPending(deadline) }
+
 func (t *wsTransport) Close(code CloseCode, reason string) error {
 	if t.ic != nil {
 		// The library reads the peer's answer itself: it must wait for it.

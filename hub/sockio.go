@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -73,7 +74,7 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	h.w = &sockWriter{conn: conn, timeout: h.timeout}
+	h.w = &sockWriter{conn: conn, timeout: h.timeout, raw: rawConnOf(conn)}
 	if h.switching {
 		h.w.head = switchingHead(h.ResponseWriter.Header())
 	}
@@ -105,6 +106,12 @@ type sockWriter struct {
 	deadline time.Time // the write deadline set on conn
 	corked   bool
 	buf      *[]byte
+	// raw writes without blocking (tryUncork); nil where it cannot (TLS,
+	// systems without it).
+	raw syscall.RawConn
+	// pending is what a tryUncork left unsent: it goes out ahead of
+	// anything else, on the next write of any kind.
+	pending []byte
 	// head is the upgrade's 101 answer until it is sent, ahead of the
 	// first bytes written (handshake.go).
 	head []byte
@@ -149,13 +156,82 @@ func (w *sockWriter) write(p []byte, deadline time.Time) (int, error) {
 	if w.conn == nil {
 		return 0, errNoConn
 	}
+	if err := w.keepDeadline(deadline); err != nil {
+		return 0, err
+	}
+	if len(w.pending) > 0 {
+		if _, err := w.conn.Write(w.pending); err != nil {
+			return 0, err
+		}
+		w.pending = nil // an idle connection keeps no buffer
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return w.conn.Write(p)
+}
+
+// keepDeadline sets the write deadline to deadline unless the one set
+// leaves at least half a WriteTimeout before it.
+func (w *sockWriter) keepDeadline(deadline time.Time) error {
 	if w.deadline.Before(deadline.Add(-w.timeout / 2)) {
 		if err := w.conn.SetWriteDeadline(deadline); err != nil {
-			return 0, err
+			return err
 		}
 		w.deadline = deadline
 	}
-	return w.conn.Write(p)
+	return nil
+}
+
+// canTry reports whether tryUncork can write without blocking.
+func (w *sockWriter) canTry() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.raw != nil && w.conn != nil
+}
+
+// tryUncork is uncork without blocking: it writes what the socket takes at
+// once and keeps the rest (pending) for the next write, which
+// flushPending makes from a goroutine that may wait. It reports whether
+// everything went out.
+func (w *sockWriter) tryUncork(deadline time.Time) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.corked = false
+	defer w.release()
+	buf := *w.buf
+	switch {
+	case len(buf) == 0:
+		return len(w.pending) == 0, nil
+	case w.raw == nil || w.conn == nil || len(w.pending) > 0:
+		w.pending = append(w.pending, buf...)
+		return false, nil
+	}
+	// The deadline is the one a later blocking write of the rest gives up
+	// at; a raw write also fails at once on one already past.
+	if err := w.keepDeadline(deadline); err != nil {
+		return false, err
+	}
+	n, err := writeNow(w.raw, buf)
+	if err != nil {
+		return false, err
+	}
+	if n < len(buf) {
+		w.pending = append([]byte(nil), buf[n:]...)
+		return false, nil
+	}
+	return true, nil
+}
+
+// flushPending writes what tryUncork left, giving up at deadline.
+func (w *sockWriter) flushPending(deadline time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.pending) == 0 {
+		return nil
+	}
+	_, err := w.write(nil, deadline)
+	return err
 }
 
 // cork starts collecting; false when this writer cannot (no connection).
@@ -180,7 +256,7 @@ func (w *sockWriter) uncork(deadline time.Time) error {
 	defer w.mu.Unlock()
 	w.corked = false
 	var err error
-	if len(*w.buf) > 0 {
+	if len(*w.buf) > 0 || len(w.pending) > 0 {
 		_, err = w.write(*w.buf, deadline)
 	}
 	w.release()
