@@ -212,9 +212,9 @@ func (t *wsTransport) Write(ctx context.Context, frame []byte) error {
 	return t.ws.Write(ctx, websocket.MessageText, frame)
 }
 
-// WriteBatch frames every message through the library into the corked
-// writer, then sends them in one write under the deadline: no context per
-// write, one system call per batch.
+// WriteBatch frames every message into the corked writer (wsframe.go),
+// then sends them in one write under the deadline: no context per write,
+// one system call per batch.
 func (t *wsTransport) WriteBatch(deadline time.Time, frames [][]byte) error {
 	if !t.w.cork() {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -226,13 +226,8 @@ func (t *wsTransport) WriteBatch(deadline time.Time, frames [][]byte) error {
 		}
 		return nil
 	}
-	for _, f := range frames {
-		// Corked, the library's writes land in memory and never block on
-		// the network, so no deadline is needed here.
-		if err := t.ws.Write(context.Background(), websocket.MessageText, f); err != nil {
-			t.w.abort()
-			return err
-		}
+	if err := t.appendFrames(frames); err != nil {
+		return err
 	}
 	return t.w.uncork(deadline)
 }
@@ -247,13 +242,23 @@ func (t *wsTransport) TryWriteBatch(deadline time.Time, frames [][]byte) (bool, 
 	if !t.w.cork() {
 		return false, errNoConn
 	}
-	for _, f := range frames {
-		if err := t.ws.Write(context.Background(), websocket.MessageText, f); err != nil {
-			t.w.abort()
-			return false, err
-		}
+	if err := t.appendFrames(frames); err != nil {
+		return false, err
 	}
 	return t.w.tryUncork(deadline)
+}
+
+// appendFrames frames each message into the corked writer, in memory (the
+// library's own control frames, written meanwhile, land between whole
+// frames); on failure it drops the batch and uncorks.
+func (t *wsTransport) appendFrames(frames [][]byte) error {
+	for _, f := range frames {
+		if err := t.w.appendFrame(f); err != nil {
+			t.w.abort()
+			return err
+		}
+	}
+	return nil
 }
 
 // FlushPending sends what TryWriteBatch left, giving up at deadline.

@@ -112,6 +112,9 @@ type sockWriter struct {
 	// pending is what a tryUncork left unsent: it goes out ahead of
 	// anything else, on the next write of any kind.
 	pending []byte
+	// closeSent: the library wrote a close frame; no data frame may follow
+	// it (RFC 6455 §5.5.1).
+	closeSent bool
 	// head is the upgrade's 101 answer until it is sent, ahead of the
 	// first bytes written (handshake.go).
 	head []byte
@@ -120,6 +123,9 @@ type sockWriter struct {
 func (w *sockWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if isCloseFrame(p) {
+		w.closeSent = true
+	}
 	if w.corked {
 		*w.buf = append(*w.buf, p...)
 		return len(p), nil
@@ -232,6 +238,24 @@ func (w *sockWriter) flushPending(deadline time.Time) error {
 	}
 	_, err := w.write(nil, deadline)
 	return err
+}
+
+// errCloseSent refuses a data frame after the close frame.
+var errCloseSent = errors.New("hub: websocket close frame already sent")
+
+// appendFrame adds payload, framed as a text message, to the batch being
+// collected (the writer must be corked).
+func (w *sockWriter) appendFrame(payload []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.closeSent:
+		return errCloseSent
+	case !w.corked:
+		return errors.New("hub: frame appended to a writer that is not collecting")
+	}
+	*w.buf = appendTextFrame(*w.buf, payload)
+	return nil
 }
 
 // cork starts collecting; false when this writer cannot (no connection).
