@@ -12,6 +12,20 @@ import (
 	"github.com/notifyhub/notifyhub/domain"
 )
 
+// dialLive connects users u00, u01, … of tenant t1 and waits until each
+// socket is live.
+func dialLive(e *env, n int) ([]domain.UserID, map[domain.UserID]*client) {
+	var users []domain.UserID
+	clients := map[domain.UserID]*client{}
+	for i := range n {
+		u := domain.UserID(fmt.Sprintf("u%02d", i))
+		users = append(users, u)
+		clients[u] = e.dial("t1", u, dialOpts{})
+		clients[u].ready()
+	}
+	return users, clients
+}
+
 // The fan-out workers of a broadcast write to many sockets in turn without
 // ever waiting: a socket without room keeps the rest of its frames and
 // moves to a goroutine of its own. Readers keep getting every broadcast,
@@ -22,14 +36,7 @@ func TestBroadcastFanOutPassesAStalledSocket(t *testing.T) {
 	e := setup(t, Config{QueueSize: 1 << 14, WriteTimeout: time.Minute})
 	first := e.hist.insert("t1", "stalled", "body")
 	stalled := e.dial("t1", "stalled", dialOpts{since: first.ID, noRead: true})
-	var users []domain.UserID
-	readers := map[domain.UserID]*client{}
-	for i := range 2 * earlyStarts {
-		u := domain.UserID(fmt.Sprintf("u%02d", i))
-		users = append(users, u)
-		readers[u] = e.dial("t1", u, dialOpts{})
-		readers[u].ready()
-	}
+	users, readers := dialLive(e, 2*earlyStarts)
 	// The stalled socket registers once its catch-up (one notification)
 	// is written, which its send buffer takes at once.
 	require.Eventually(t, func() bool {
@@ -77,4 +84,39 @@ func TestBroadcastFanOutPassesAStalledSocket(t *testing.T) {
 	default:
 	}
 	require.NoError(t, stalled.ws.Close(websocket.StatusNormalClosure, ""))
+}
+
+// Clients that vanish (their sockets closed without a close handshake)
+// while broadcasts fan out are dropped by their own failed writes; the
+// fan-out goes on to everybody else, and nothing waits for the dead.
+func TestBroadcastFanOutPassesVanishedClients(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{WriteTimeout: time.Minute})
+	users, clients := dialLive(e, 3*earlyStarts)
+	gone := map[domain.UserID]bool{}
+	for i, u := range users {
+		if i%3 == 1 {
+			gone[u] = true
+			require.NoError(t, clients[u].ws.CloseNow())
+		}
+	}
+	for round := 1; round <= 20; round++ {
+		id := domain.NewID()
+		var batch []domain.InboxUpdate
+		for _, u := range users {
+			n := e.hist.insert("t1", u, strings.Repeat("y", 4<<10))
+			n.ID = id
+			batch = append(batch, e.update(n))
+		}
+		e.hub.DeliverBatch(batch)
+		for _, u := range users {
+			if !gone[u] {
+				require.Equal(t, title("t1", u, int64(round)), clients[u].nextNotification(), "user %s, broadcast %d", u, round)
+			}
+		}
+	}
+	// The vanished ones are unregistered once their writes failed.
+	require.Eventually(t, func() bool {
+		return metricNow(e.hub.metrics.connections) == len(users)-len(gone)
+	}, wait, 5*time.Millisecond)
 }
