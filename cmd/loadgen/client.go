@@ -27,7 +27,8 @@ type client struct {
 	lastID  string        // last notification id received (read loop only)
 
 	mu         sync.Mutex
-	ws         *websocket.Conn
+	ws         *websocket.Conn // made the handshake; closes the socket
+	fr         *frameReader    // reads it
 	receipts   []receipt
 	err        error
 	reconnects int
@@ -64,13 +65,13 @@ type marker struct {
 func (g *gen) dial(ctx context.Context, c *client) error {
 	c.ready = make(chan struct{})
 	c.done = make(chan struct{})
-	ws, err := g.open(ctx, c, "")
+	ws, fr, err := g.open(ctx, c, "")
 	if err != nil {
 		close(c.done)
 		return err
 	}
 	c.mu.Lock()
-	c.ws = ws
+	c.ws, c.fr = ws, fr
 	c.mu.Unlock()
 	go c.readLoop(g)
 	select {
@@ -84,11 +85,12 @@ func (g *gen) dial(ctx context.Context, c *client) error {
 }
 
 // open dials the socket of c, with ?since= when since is set.
-func (g *gen) open(ctx context.Context, c *client, since string) (*websocket.Conn, error) {
+func (g *gen) open(ctx context.Context, c *client, since string) (*websocket.Conn, *frameReader, error) {
 	u := g.target.ws
 	if since != "" {
 		u += "?since=" + url.QueryEscape(since)
 	}
+	ctx, slot := withRawConnSlot(ctx)
 	ws, res, err := websocket.Dial(ctx, u, &websocket.DialOptions{
 		HTTPClient: g.wsHTTP,
 		HTTPHeader: http.Header{"Authorization": {"Bearer " + c.token}},
@@ -98,12 +100,15 @@ func (g *gen) open(ctx context.Context, c *client, since string) (*websocket.Con
 	}
 	if err != nil {
 		if res != nil {
-			return nil, fmt.Errorf("dial %s/%s: status %d: %w", g.tenantID(c.tenant), c.user, res.StatusCode, err)
+			return nil, nil, fmt.Errorf("dial %s/%s: status %d: %w", g.tenantID(c.tenant), c.user, res.StatusCode, err)
 		}
-		return nil, fmt.Errorf("dial %s/%s: %w", g.tenantID(c.tenant), c.user, err)
+		return nil, nil, fmt.Errorf("dial %s/%s: %w", g.tenantID(c.tenant), c.user, err)
 	}
-	ws.SetReadLimit(1 << 20)
-	return ws, nil
+	if slot.conn == nil {
+		_ = ws.CloseNow()
+		return nil, nil, fmt.Errorf("dial %s/%s: the upgraded socket was not handed over", g.tenantID(c.tenant), c.user)
+	}
+	return ws, newFrameReader(slot.conn, 1<<20), nil
 }
 
 // reconnect does what a browser does when its socket ends: reconnect with
@@ -128,7 +133,7 @@ func (c *client) reconnect(g *gen, cause error) bool {
 		}
 		backoff = min(2*backoff, 2*time.Second)
 		ctx, cancel := context.WithTimeout(g.ctx, 30*time.Second)
-		ws, err := g.open(ctx, c, c.lastID)
+		ws, fr, err := g.open(ctx, c, c.lastID)
 		cancel()
 		if err != nil {
 			cause = err
@@ -140,7 +145,7 @@ func (c *client) reconnect(g *gen, cause error) bool {
 			_ = ws.CloseNow()
 			continue
 		}
-		c.ws = ws
+		c.ws, c.fr = ws, fr
 		c.mu.Unlock()
 		return true
 	}
@@ -152,27 +157,27 @@ func (c *client) conn() *websocket.Conn {
 	return c.ws
 }
 
+func (c *client) reader() (*websocket.Conn, *frameReader) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws, c.fr
+}
+
 func (c *client) readLoop(g *gen) {
 	defer close(c.done)
-	var buf bytes.Buffer
 	var f wireFrame
-	ws := c.conn()
+	ws, fr := c.reader()
 	for {
-		_, r, err := ws.Reader(context.Background())
-		if err == nil {
-			buf.Reset()
-			_, err = buf.ReadFrom(r)
-		}
+		frame, err := fr.next()
 		if err != nil {
 			_ = ws.CloseNow()
 			if !c.reconnect(g, err) {
 				return
 			}
-			ws = c.conn()
+			ws, fr = c.reader()
 			continue
 		}
 		now := time.Now().UnixNano()
-		frame := buf.Bytes()
 		if bytes.HasPrefix(frame, unreadPrefix) {
 			if c.readyAt == 0 {
 				c.readyAt = now

@@ -47,7 +47,11 @@ func (t *upgradeTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// Frames the server sent right after its response may already
 		// be in br.
-		resp.Body = &upgradedConn{r: br, Conn: conn}
+		uc := &upgradedConn{r: br, Conn: conn}
+		resp.Body = uc
+		if slot, ok := ctx.Value(rawConnKey{}).(*rawConnSlot); ok {
+			slot.conn = uc
+		}
 	} else {
 		resp.Body = &closeBoth{ReadCloser: resp.Body, conn: conn}
 	}
