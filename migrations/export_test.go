@@ -3,9 +3,6 @@ package migrations
 import (
 	"context"
 	"database/sql"
-	"io/fs"
-
-	"github.com/pressly/goose/v3"
 )
 
 // UpTo applies the dialect's migrations up to and including version, so a
@@ -27,16 +24,4 @@ func DownTo(ctx context.Context, db *sql.DB, d Dialect, version int64) error {
 	}
 	_, err = p.DownTo(ctx, version)
 	return err
-}
-
-func provider(db *sql.DB, d Dialect) (*goose.Provider, error) {
-	gd := goose.DialectSQLite3
-	if d == Postgres {
-		gd = goose.DialectPostgres
-	}
-	sub, err := fs.Sub(files, string(d))
-	if err != nil {
-		return nil, err
-	}
-	return goose.NewProvider(gd, db, sub)
 }

@@ -24,6 +24,23 @@ const (
 // Up applies every pending migration of the dialect to db and returns the
 // versions it applied.
 func Up(ctx context.Context, db *sql.DB, d Dialect) ([]int64, error) {
+	p, err := provider(db, d)
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: up: %w", err)
+	}
+	applied := make([]int64, 0, len(res))
+	for _, r := range res {
+		applied = append(applied, r.Source.Version)
+	}
+	return applied, nil
+}
+
+// provider is goose's migration provider for the dialect's folder.
+func provider(db *sql.DB, d Dialect) (*goose.Provider, error) {
 	var gd goose.Dialect
 	switch d {
 	case Postgres:
@@ -41,13 +58,5 @@ func Up(ctx context.Context, db *sql.DB, d Dialect) ([]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations: new provider: %w", err)
 	}
-	res, err := p.Up(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("migrations: up: %w", err)
-	}
-	applied := make([]int64, 0, len(res))
-	for _, r := range res {
-		applied = append(applied, r.Source.Version)
-	}
-	return applied, nil
+	return p, nil
 }
