@@ -196,7 +196,7 @@ func TestDeliverBatchOneBroadcastStartsEarly(t *testing.T) {
 	h, hist := newTestHub(t, Config{})
 	var users []domain.UserID
 	recs := map[domain.UserID]*batchRecorder{}
-	for i := range 5 * earlyStarts {
+	for i := range 5 * fanOutWidth {
 		u := domain.UserID(fmt.Sprintf("u%02d", i))
 		users = append(users, u)
 		recs[u] = newBatchRecorder()
@@ -209,7 +209,7 @@ func TestDeliverBatchOneBroadcastStartsEarly(t *testing.T) {
 	two := append(broadcastUpdates(hist, "t1", users, func(n *domain.Notification) { n.ID = "broadcast-2" }),
 		broadcastUpdates(hist, "t1", users, func(n *domain.Notification) { n.ID = "broadcast-3" })...)
 	require.False(t, oneUpdateEach(two))
-	require.False(t, oneUpdateEach(one[:earlyStarts]), "too few to start early")
+	require.False(t, oneUpdateEach(one[:fanOutWidth]), "too few to start early")
 
 	h.DeliverBatch(one)
 	firsts := map[domain.UserID][][]byte{}

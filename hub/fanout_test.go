@@ -36,7 +36,7 @@ func TestBroadcastFanOutPassesAStalledSocket(t *testing.T) {
 	e := setup(t, Config{QueueSize: 1 << 14, WriteTimeout: time.Minute})
 	first := e.hist.insert("t1", "stalled", "body")
 	stalled := e.dial("t1", "stalled", dialOpts{since: first.ID, noRead: true})
-	users, readers := dialLive(e, 2*earlyStarts)
+	users, readers := dialLive(e, 2*fanOutWidth)
 	// The stalled socket registers once its catch-up (one notification)
 	// is written, which its send buffer takes at once.
 	require.Eventually(t, func() bool {
@@ -92,7 +92,7 @@ func TestBroadcastFanOutPassesAStalledSocket(t *testing.T) {
 func TestBroadcastFanOutPassesVanishedClients(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{WriteTimeout: time.Minute})
-	users, clients := dialLive(e, 3*earlyStarts)
+	users, clients := dialLive(e, 3*fanOutWidth)
 	gone := map[domain.UserID]bool{}
 	for i, u := range users {
 		if i%3 == 1 {

@@ -160,7 +160,8 @@ func (h *Hub) Deliver(u domain.InboxUpdate) {
 // queued before any connection starts writing, so a connection that
 // several are for sends them in one write; but the recipients of one
 // broadcast, one update each, start writing as soon as theirs is queued.
-// It does not keep us.
+// The connections' loops start on fan-out workers (fanOut). It does not
+// keep us.
 func (h *Hub) DeliverBatch(us []domain.InboxUpdate) {
 	var enc frameEncoder
 	var startsBuf [16]*conn
@@ -192,29 +193,29 @@ func (h *Hub) DeliverBatch(us []domain.InboxUpdate) {
 			}
 		}
 		s.mu.RUnlock()
-		if early && len(starts) >= earlyStarts {
+		if early && len(starts) >= fanOutWidth {
 			fanOut(starts)
 			clear(starts)
 			starts = starts[:0]
 		}
 	}
-	if early {
-		fanOut(starts)
-		return
-	}
-	for _, c := range starts {
-		startLoop(c)
+	for len(starts) > 0 {
+		n := min(len(starts), fanOutWidth)
+		fanOut(starts[:n])
+		starts = starts[n:]
 	}
 }
 
-// earlyStarts is how many connections of a one-update-each batch are
-// queued before their loops start, while the rest are still encoded, and
-// how many one fan-out worker writes to in turn.
-const earlyStarts = 8
+// fanOutWidth is how many connections one fan-out worker writes to in
+// turn, and so how many of a one-update-each batch are queued before their
+// loops start, while the rest are still encoded.
+const fanOutWidth = 8
 
 // fanOut runs the loops of cs (whose caller owns them) on one worker,
-// each inline while its writes need no wait, and hands the others to
-// loops of their own.
+// each inline while its writes need no wait (runInline), and hands the
+// others to loops of their own. Every loop a delivery starts starts here:
+// a group commit's personal notifications share workers as a broadcast's
+// recipients do.
 func fanOut(cs []*conn) {
 	if len(cs) == 0 {
 		return
@@ -242,7 +243,7 @@ func fanOut(cs []*conn) {
 // queued. Otherwise the median recipient of a 1,000-user broadcast waited
 // for all 1,000 frames to be encoded and queued first (about 1.5 ms here).
 func oneUpdateEach(us []domain.InboxUpdate) bool {
-	if len(us) <= earlyStarts || us[0].Notification == nil {
+	if len(us) <= fanOutWidth || us[0].Notification == nil {
 		return false
 	}
 	id := us[0].Notification.ID

@@ -189,12 +189,9 @@ func (w *sockWriter) keepDeadline(deadline time.Time) error {
 	return nil
 }
 
-// canTry reports whether tryUncork can write without blocking.
-func (w *sockWriter) canTry() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.raw != nil && w.conn != nil
-}
+// canTry reports whether tryUncork can write without blocking. conn and
+// raw are set when the writer is made and never change: no lock.
+func (w *sockWriter) canTry() bool { return w.raw != nil && w.conn != nil }
 
 // tryUncork is uncork without blocking: it writes what the socket takes at
 // once and keeps the rest (pending) for the next write, which
