@@ -151,12 +151,7 @@ func (c *client) reconnect(g *gen, cause error) bool {
 	}
 }
 
-func (c *client) conn() *websocket.Conn {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ws
-}
-
+// reader returns the client's socket (to close it) and its frame reader.
 func (c *client) reader() (*websocket.Conn, *frameReader) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -248,7 +248,7 @@ func (g *gen) closeAll() {
 		if c == nil {
 			continue
 		}
-		if ws := c.conn(); ws != nil {
+		if ws, _ := c.reader(); ws != nil {
 			wg.Go(func() { _ = ws.CloseNow() })
 		}
 	}
