@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,6 +105,56 @@ func BenchmarkInsertBroadcast(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*users)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}
+
+// BenchmarkInsertNotificationsInTx is a listener's group commit: in a
+// transaction of its own, one batch of alerts to the same two holders of
+// a permission, as the low-stock consumers send them; contended=4 runs
+// four such writers at once, all of them queuing on the holders' rows.
+func BenchmarkInsertNotificationsInTx(b *testing.B) {
+	for _, writers := range []int{1, 4} {
+		b.Run(fmt.Sprintf("alerts=8/writers=%d", writers), func(b *testing.B) {
+			s := storetest.OpenPostgres(b)
+			ctx := context.Background()
+			holders := []domain.UserID{"alice", "bob"}
+			for _, u := range holders {
+				if err := s.UpsertUser(ctx, domain.User{TenantID: "t1", ID: u}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			run := func() {
+				var ns []*domain.Notification
+				for a := range 8 {
+					for _, u := range holders {
+						ns = append(ns, &domain.Notification{TenantID: "t1", UserID: u, Type: "LowStockNotification",
+							Severity: domain.SeverityWarning, Title: fmt.Sprintf("Low stock: product %d", a),
+							Body:      "Oak chair (SKU-1) is down to 3 on hand, below its reorder level of 5.",
+							ActionURL: "/products/1", Data: []byte(`{"lg":"bench"}`)})
+					}
+				}
+				err := s.InTx(ctx, func(ctx context.Context) error {
+					_, err := s.InsertNotificationsUnread(ctx, ns)
+					return err
+				})
+				if err != nil {
+					b.Error(err)
+				}
+			}
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for range writers {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						run()
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "batches/s")
 		})
 	}
 }

@@ -271,13 +271,40 @@ func (s *Store) InsertDirect(ctx context.Context, bs []notification.Bulk, ns []*
 	if err != nil {
 		return nil, fmt.Errorf("insert direct: %w", err)
 	}
-	// back[i]: how many later notifications of ns go to the same user, so
-	// that the user's new last seq minus back[i] is ns[i]'s seq.
+	d, err := newDirectRows(ns)
+	if err != nil {
+		return nil, fmt.Errorf("insert direct: %w", err)
+	}
+	out, err := s.runDirect(ctx, "insert direct", pgInsertDirectQuery, append(d.args, bargs...), d)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) != len(d.keys) {
+		// Cannot happen once the statement succeeded (an unknown user
+		// fails it): a guard, not a path.
+		return nil, fmt.Errorf("insert direct: %d of %d recipients updated", len(out), len(d.keys))
+	}
+	return out, nil
+}
+
+// directRows are notifications encoded for a one-statement insert
+// (pgInsertDirectQuery, pgInsertKnownQuery): their recipients, one row
+// each in (tenant, id) order with how many seqs and unread notifications
+// they gain, then the rows, each with how many later rows go to the same
+// user, so that the user's new last seq minus that is the row's seq.
+type directRows struct {
+	ns   []*domain.Notification
+	keys []notification.InboxKey
+	back []int64
+	args []any
+}
+
+func newDirectRows(ns []*domain.Notification) (*directRows, error) {
 	counts := map[notification.InboxKey]seqCounts{}
 	back := make([]int64, len(ns))
 	for i := len(ns) - 1; i >= 0; i-- {
 		if ns[i] == nil {
-			return nil, fmt.Errorf("insert direct: notification %d is nil", i)
+			return nil, fmt.Errorf("notification %d is nil", i)
 		}
 		k := notification.InboxKey{TenantID: ns[i].TenantID, UserID: ns[i].UserID}
 		c := counts[k]
@@ -302,21 +329,28 @@ func (s *Store) InsertDirect(ctx context.Context, bs []notification.Bulk, ns []*
 	backs.grow(2 * len(ns))
 	for i, n := range ns {
 		if err := enc.add(n); err != nil {
-			return nil, fmt.Errorf("insert direct: notification %d: %w", i, err)
+			return nil, fmt.Errorf("notification %d: %w", i, err)
 		}
 		backs.int(back[i])
 	}
 	args := make([]any, 0, 4+13+bulkColCount)
 	args = append(args, arrayArgs(recipients[:])...)
 	args = append(args, enc.args(&backs)...)
-	args = append(args, bargs...)
-	r, err := s.query(ctx, pgInsertDirectQuery, args...)
+	return &directRows{ns: ns, keys: keys, back: back, args: args}, nil
+}
+
+// runDirect runs a one-statement insert of d (op names it in errors) and
+// returns each recipient's unread count; each row's Seq is set when every
+// recipient came back. The statement returns nothing for a recipient it
+// did not update.
+func (s *Store) runDirect(ctx context.Context, op, query string, args []any, d *directRows) (map[notification.InboxKey]int, error) {
+	r, err := s.query(ctx, query, args...)
 	if err != nil {
-		return nil, s.directErr(err)
+		return nil, s.insertErr(op, err)
 	}
 	defer r.Close()
-	last := make(map[notification.InboxKey]int64, len(keys))
-	out := make(map[notification.InboxKey]int, len(keys))
+	last := make(map[notification.InboxKey]int64, len(d.keys))
+	out := make(map[notification.InboxKey]int, len(d.keys))
 	for r.Next() {
 		var (
 			k   notification.InboxKey
@@ -324,20 +358,17 @@ func (s *Store) InsertDirect(ctx context.Context, bs []notification.Bulk, ns []*
 			n   int
 		)
 		if err := r.Scan(&k.TenantID, &k.UserID, &seq, &n); err != nil {
-			return nil, s.wrap("insert direct", err)
+			return nil, s.wrap(op, err)
 		}
 		last[k], out[k] = seq, n
 	}
 	if err := r.Err(); err != nil {
-		return nil, s.directErr(err)
+		return nil, s.insertErr(op, err)
 	}
-	if len(last) != len(keys) {
-		// Cannot happen once the statement succeeded (an unknown user
-		// fails it): a guard, not a path.
-		return nil, fmt.Errorf("insert direct: %d of %d recipients updated", len(last), len(keys))
-	}
-	for i, n := range ns {
-		n.Seq = last[notification.InboxKey{TenantID: n.TenantID, UserID: n.UserID}] - back[i]
+	if len(last) == len(d.keys) {
+		for i, n := range d.ns {
+			n.Seq = last[notification.InboxKey{TenantID: n.TenantID, UserID: n.UserID}] - d.back[i]
+		}
 	}
 	return out, nil
 }
@@ -380,13 +411,13 @@ func bulkArrays(bs []notification.Bulk) ([]any, error) {
 	return arrayArgs(cols[:]), nil
 }
 
-// directErr turns an error of the direct write into the store's: a taken
-// id is domain.ErrConflict.
-func (s *Store) directErr(err error) error {
+// insertErr turns an error of the insert op into the store's: a taken id
+// is domain.ErrConflict.
+func (s *Store) insertErr(op string, err error) error {
 	if s.kind(err) == KindUniqueViolation {
-		return fmt.Errorf("insert direct: id taken: %w", domain.ErrConflict)
+		return fmt.Errorf("%s: id taken: %w", op, domain.ErrConflict)
 	}
-	return s.wrap("insert direct", err)
+	return s.wrap(op, err)
 }
 
 // insertDirectTx is InsertDirect as a transaction of the usual batch
@@ -435,38 +466,60 @@ func (s *Store) insertDirectTx(ctx context.Context, bs []notification.Bulk, ns [
 	return out, nil
 }
 
-// pgInsertDirectQuery is InsertDirect's statement. The recipients'
-// tenants are share-locked first (their broadcast counters: see
-// broadcast.go), then the recipients' rows in (tenant, id) order, as every
-// batch locks them, so that it cannot deadlock with another batch or a
-// broadcast; each one-time count makes the next step wait for those locks
-// before it touches any row. A recipient
-// without a row leaves its notifications' seq NULL, which fails the
-// statement as a whole. Arguments: the recipients (tenant, id, seqs,
-// unread), the notifications as pgNotifications binds them (seq carrying
-// how many later rows go to the same user), then the 20 bulk columns.
-var pgInsertDirectQuery = `WITH v AS (
+// pgDirectRecipients is the first step of the one-statement inserts: the
+// recipients, one row each (tenant, id, seqs, unread), their arguments.
+const pgDirectRecipients = `WITH v AS (
 		SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[]))
 		AS x(tenant_id, id, seqs, unread)
-	), tl AS MATERIALIZED (
+	)`
+
+// pgDirectLocks lock what the inserts change. The recipients' tenants are
+// share-locked first (their broadcast counters: see broadcast.go), then
+// the recipients' rows in (tenant, id) order, as every batch locks them,
+// so that it cannot deadlock with another batch or a broadcast; each
+// one-time count makes the next step wait for those locks before it
+// touches any row.
+const pgDirectLocks = `, tl AS MATERIALIZED (
 		SELECT tn.id, tn.broadcast_seq FROM tenants tn WHERE tn.id IN (SELECT tenant_id FROM v)
 		ORDER BY tn.id FOR SHARE OF tn
 	), lk AS MATERIALIZED (
 		SELECT u.id FROM users u JOIN v ON u.tenant_id = v.tenant_id AND u.id = v.id
 		WHERE (SELECT count(*) FROM tl) >= 0
 		ORDER BY u.tenant_id, u.id FOR UPDATE OF u
-	), upd AS (
+	)`
+
+// pgDirectInsert advances the recipients' seqs and unread counts (upd,
+// once cond holds) and inserts the notifications (ins), their seqs from
+// upd; join is how the rows meet upd and tl. Arguments: the
+// notifications as pgNotifications binds them, seq carrying how many
+// later rows go to the same user.
+func pgDirectInsert(cond, join string) string {
+	return `, upd AS (
 		UPDATE users u SET notification_seq = u.notification_seq + v.seqs, unread_count = u.unread_count + v.unread
-		FROM v WHERE u.tenant_id = v.tenant_id AND u.id = v.id AND (SELECT count(*) FROM lk) >= 0
+		FROM v WHERE u.tenant_id = v.tenant_id AND u.id = v.id AND ` + cond + `
 		RETURNING u.tenant_id, u.id, u.notification_seq, u.unread_count, u.broadcast_base
 	), ` + pgNotificationSetsCTE + `, ins AS (
 		INSERT INTO notifications (` + notificationInsertCols + `)
 		SELECT r.id, t.tenant_id, r.user_id, upd.notification_seq - r.back + tl.broadcast_seq - upd.broadcast_base,
 			t.type, t.severity, t.title, t.body, t.action_url, t.data, t.read_at, t.created_at, tl.broadcast_seq
 		FROM ` + pgNotificationRowsFrom("back") + `
-		LEFT JOIN upd ON upd.tenant_id = t.tenant_id AND upd.id = r.user_id
-		LEFT JOIN tl ON tl.id = t.tenant_id
-	), bk AS (
+		` + join + ` upd ON upd.tenant_id = t.tenant_id AND upd.id = r.user_id
+		` + join + ` tl ON tl.id = t.tenant_id
+	)`
+}
+
+// pgDirectResult returns each updated recipient's last seq and unread
+// count, its tenant's broadcasts included.
+const pgDirectResult = `
+	SELECT upd.tenant_id, upd.id, upd.notification_seq + tl.broadcast_seq - upd.broadcast_base,
+		upd.unread_count + tl.broadcast_seq - upd.broadcast_base
+	FROM upd JOIN tl ON tl.id = upd.tenant_id`
+
+// pgInsertDirectQuery is InsertDirect's statement: pgDirectLocks, then
+// pgDirectInsert, then the bulks (the 20 bulk columns' arguments). A
+// recipient without a row leaves its notifications' seq NULL, which fails
+// the statement as a whole.
+var pgInsertDirectQuery = pgDirectRecipients + pgDirectLocks + pgDirectInsert("(SELECT count(*) FROM lk) >= 0", "LEFT JOIN") + `, bk AS (
 		INSERT INTO bulk_notifications (` + bulkCols + `)
 		SELECT tenant_id, CAST(id AS uuid), requested_by, CAST(audience AS json), type, severity, title, body, action_url,
 			CAST(data AS json), status, total, sent, failed, CAST(errors AS json), resume_after, last_error,
@@ -477,7 +530,16 @@ var pgInsertDirectQuery = `WITH v AS (
 			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS timestamptz[]), CAST(? AS text[]), CAST(? AS text[]))
 		AS b(tenant_id, id, requested_by, audience, type, severity, title, body, action_url, data, status, total,
 			sent, failed, errors, resume_after, last_error, created_at, started_at, completed_at)
-	)
-	SELECT upd.tenant_id, upd.id, upd.notification_seq + tl.broadcast_seq - upd.broadcast_base,
-		upd.unread_count + tl.broadcast_seq - upd.broadcast_base
-	FROM upd JOIN tl ON tl.id = upd.tenant_id`
+	)` + pgDirectResult
+
+// pgInsertLockedQuery is pgDirectInsert for recipients and a tenant that
+// earlier statements of the transaction found and locked (insertKnown).
+// Its snapshot, taken after those locks, sees the rows' latest versions.
+// Taking the locks in this statement too (as pgInsertDirectQuery does)
+// made four writers to the same users a third slower than the separate
+// statements: a statement that waited for a row then rechecks the newer
+// version against its whole join (PostgreSQL's EvalPlanQual)
+// (BenchmarkInsertNotificationsInTx).
+var pgInsertLockedQuery = pgDirectRecipients + `, tl AS (
+		SELECT tn.id, tn.broadcast_seq FROM tenants tn WHERE tn.id IN (SELECT tenant_id FROM v)
+	)` + pgDirectInsert("true", "JOIN") + pgDirectResult

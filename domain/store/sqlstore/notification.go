@@ -54,6 +54,15 @@ func (s *Store) InsertNotification(ctx context.Context, n *domain.Notification) 
 	if n == nil {
 		return errors.New("insert notification: nil notification")
 	}
+	if s.pgArrays() {
+		_, ok, err := s.insertKnown(ctx, []*domain.Notification{n})
+		if errors.Is(err, domain.ErrConflict) {
+			return fmt.Errorf("insert notification %s: %w", n.ID, domain.ErrConflict)
+		}
+		if err != nil || ok {
+			return err
+		}
+	}
 	row, err := prepareNotification(n)
 	if err != nil {
 		return fmt.Errorf("insert notification: %w", err)
@@ -174,6 +183,19 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 	if len(ns) == 0 {
 		return map[domain.UserID]int{}, nil
 	}
+	for i, n := range ns {
+		if n == nil {
+			return nil, fmt.Errorf("insert notifications: notification %d is nil", i)
+		}
+		if n.TenantID != ns[0].TenantID {
+			return nil, fmt.Errorf("insert notifications: %w", domain.Invalid("tenant_id", "one tenant per batch"))
+		}
+	}
+	if s.pgArrays() {
+		if unread, ok, err := s.insertKnown(ctx, ns); err != nil || ok {
+			return unread, err
+		}
+	}
 	// On PostgreSQL the rows are encoded as pgNotifications, elsewhere as
 	// bind values (notificationColCount a row).
 	var (
@@ -189,12 +211,6 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 	counts := map[domain.UserID]seqCounts{}
 	tenant := ns[0].TenantID
 	for i, n := range ns {
-		if n == nil {
-			return nil, fmt.Errorf("insert notifications: notification %d is nil", i)
-		}
-		if n.TenantID != tenant {
-			return nil, fmt.Errorf("insert notifications: %w", domain.Invalid("tenant_id", "one tenant per batch"))
-		}
 		if pg {
 			if err := enc.add(n); err != nil {
 				return nil, fmt.Errorf("insert notifications: notification %d: %w", i, err)
@@ -259,6 +275,67 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 		return nil, err
 	}
 	return unread, nil
+}
+
+// insertKnown is InsertNotificationsUnread on PostgreSQL when the tenant
+// and every recipient have rows: the tenant's share lock and the users'
+// locks as the general way takes them, then one statement
+// (pgInsertLockedQuery) for the users' update and the insert that the
+// general way sends in turn, while others wait for those users' rows. It
+// reports false, having written nothing, when a recipient has no row yet:
+// the general way creates it.
+func (s *Store) insertKnown(ctx context.Context, ns []*domain.Notification) (map[domain.UserID]int, bool, error) {
+	d, err := newDirectRows(ns)
+	if err != nil {
+		return nil, false, fmt.Errorf("insert notifications: %w", err)
+	}
+	tenant := ns[0].TenantID
+	users := make([]domain.UserID, len(d.keys))
+	for i, k := range d.keys {
+		users[i] = k.UserID
+	}
+	var unread map[domain.UserID]int
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		unread = nil
+		if _, err := s.shareBroadcastSeq(ctx, tenant); err != nil {
+			return err
+		}
+		q, args := s.lockUsersStatement(tenant, users)
+		r, err := s.query(ctx, q, args...)
+		if err != nil {
+			return s.wrap("lock users", err)
+		}
+		locked := 0
+		for r.Next() {
+			locked++
+		}
+		if err := r.Close(); err != nil {
+			return s.wrap("lock users", err)
+		}
+		if err := r.Err(); err != nil {
+			return s.wrap("lock users", err)
+		}
+		if locked != len(users) {
+			return nil
+		}
+		out, err := s.runDirect(ctx, "insert notifications", pgInsertLockedQuery, d.args, d)
+		if err != nil {
+			return err
+		}
+		if len(out) != len(users) {
+			// Cannot happen: every recipient was found and locked.
+			return fmt.Errorf("insert notifications: %d of %d recipients updated", len(out), len(users))
+		}
+		unread = make(map[domain.UserID]int, len(out))
+		for k, n := range out {
+			unread[k.UserID] = n
+		}
+		return nil
+	})
+	if err != nil || unread == nil {
+		return nil, false, err
+	}
+	return unread, true, nil
 }
 
 // addNotificationSeqs advances the sequence and unread count of each of

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -102,5 +103,51 @@ var notificationUserRowTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		require.Zero(t, behind)
 		require.NoError(t, s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications`).Scan(&stored))
 		require.Equal(t, 3+3*1203+1, stored)
+	},
+	// Inside a caller's transaction (a listener's group commit), batches
+	// to known users only and batches with a user or tenant not seen
+	// before take different ways on PostgreSQL (one statement; or, when it
+	// finds a row missing, the statements that create it, after it wrote
+	// nothing). Either way seqs and unread counts continue without gaps,
+	// the transaction goes on, and the same user id in another tenant is
+	// untouched.
+	"KnownAndUnknownRecipientsInOneTransaction": func(t *testing.T, s *sqlstore.Store) {
+		ctx := ctxFor(t)
+		insertNotifications(t, s, tenantA, userA, 2)
+		insertNotifications(t, s, tenantB, "new-in-a", 3) // the id exists, in the other tenant
+		var batches [][]*domain.Notification
+		err := s.InTx(ctx, func(ctx context.Context) error {
+			for _, b := range [][]*domain.Notification{
+				{newNotification(tenantA, userA, "known"), newNotification(tenantA, userA, "known again")},
+				{newNotification(tenantA, userA, "mixed"), newNotification(tenantA, "new-in-a", "mixed"), newNotification(tenantA, userA, "mixed")},
+				{newNotification(tenantA, "new-in-a", "now known"), newNotification(tenantA, userA, "now known")},
+				{newNotification("tenant-new-in-tx", userA, "new tenant")},
+			} {
+				if _, err := s.InsertNotificationsUnread(ctx, b); err != nil {
+					return err
+				}
+				batches = append(batches, b)
+			}
+			return s.InsertNotification(ctx, newNotification(tenantA, "single-new", "single"))
+		})
+		require.NoError(t, err)
+		seqs := func(b []*domain.Notification) []int64 {
+			out := make([]int64, len(b))
+			for i, n := range b {
+				out[i] = n.Seq
+			}
+			return out
+		}
+		require.Equal(t, [][]int64{{3, 4}, {5, 1, 6}, {2, 7}, {1}},
+			[][]int64{seqs(batches[0]), seqs(batches[1]), seqs(batches[2]), seqs(batches[3])})
+		counts := unreadCounts(t, s, tenantA, userA, "new-in-a", "single-new")
+		require.Equal(t, map[domain.UserID]int{userA: 7, "new-in-a": 2, "single-new": 1}, counts)
+		got, err := s.NotificationsAfter(ctx, tenantA, "new-in-a", 0, 10)
+		require.NoError(t, err)
+		require.Equal(t, []string{batches[1][1].ID, batches[2][0].ID}, notificationIDs(got))
+		seq, err := s.MaxSeq(ctx, tenantB, "new-in-a")
+		require.NoError(t, err)
+		require.Equal(t, int64(3), seq, "the other tenant's user is untouched")
+		require.Equal(t, map[domain.UserID]int{"new-in-a": 3}, unreadCounts(t, s, tenantB, "new-in-a"))
 	},
 }
