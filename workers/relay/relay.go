@@ -23,16 +23,15 @@ type Store interface {
 	ClaimUnpublished(ctx context.Context, limit int) ([]domain.Event, error)
 	MarkPublished(ctx context.Context, ids []string, at time.Time) error
 	// ClaimAndMarkPublished is ClaimUnpublished and MarkPublished in one
-	// round trip; the mark holds only if the transaction commits. Call
-	// inside InTx.
-	ClaimAndMarkPublished(ctx context.Context, limit int, at time.Time) ([]domain.Event, error)
+	// round trip, holding the setting hold (as HoldSetting) first; the
+	// mark holds only if the transaction commits. Call inside InTx.
+	ClaimAndMarkPublished(ctx context.Context, limit int, at time.Time, hold string) ([]domain.Event, error)
 	OldestUnpublished(ctx context.Context) (time.Time, bool, error)
 	// EventSignal fires (coalesced) when new events may be in the outbox.
 	EventSignal() <-chan struct{}
 	// For a stream that can lose its data (stream.Epocher):
 	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
 	SwapSetting(ctx context.Context, key, old, value string) (bool, error)
-	HoldSetting(ctx context.Context, key string) error
 	RequeuePublished(ctx context.Context, since time.Time) (int64, error)
 }
 
@@ -204,14 +203,11 @@ func (r *Relay) publishBatch(ctx context.Context, size int) (int, error) {
 	}
 	var n int
 	err := r.store.InTx(ctx, func(ctx context.Context) error {
-		// While this batch is in flight the epoch cannot be swapped: a
-		// relay that finds the stream lost waits, then requeues it too.
-		if err := r.store.HoldSetting(ctx, r.epochKey()); err != nil {
-			return err
-		}
 		// Claimed and marked at once: if the publish fails, the rollback
-		// unmarks them.
-		events, err := r.store.ClaimAndMarkPublished(ctx, size, r.cfg.Now().UTC())
+		// unmarks them. While this batch is in flight the epoch cannot be
+		// swapped (the claim holds it first): a relay that finds the
+		// stream lost waits, then requeues it too.
+		events, err := r.store.ClaimAndMarkPublished(ctx, size, r.cfg.Now().UTC(), r.epochKey())
 		if err != nil || len(events) == 0 {
 			return err
 		}

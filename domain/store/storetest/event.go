@@ -34,7 +34,7 @@ func claimMarked(t *testing.T, s *sqlstore.Store, limit int) []domain.Event {
 	var got []domain.Event
 	require.NoError(t, s.InTx(ctxFor(t), func(ctx context.Context) error {
 		var err error
-		got, err = s.ClaimAndMarkPublished(ctx, limit, time.Now())
+		got, err = s.ClaimAndMarkPublished(ctx, limit, time.Now(), "")
 		return err
 	}))
 	return got
@@ -277,12 +277,12 @@ var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		}
 		events[2].TenantID = tenantB
 		require.NoError(t, s.AppendEvents(ctx, events...))
-		_, err := s.ClaimAndMarkPublished(ctx, 10, time.Now())
+		_, err := s.ClaimAndMarkPublished(ctx, 10, time.Now(), "")
 		require.Error(t, err, "outside a transaction it would lock nothing")
 
 		// A relay whose publish fails rolls back: nothing stays marked.
 		err = s.InTx(ctx, func(ctx context.Context) error {
-			got, err := s.ClaimAndMarkPublished(ctx, 10, time.Now())
+			got, err := s.ClaimAndMarkPublished(ctx, 10, time.Now(), "no such setting") // holds nothing
 			require.NoError(t, err)
 			require.Equal(t, eventIDs(events), eventIDs(got))
 			return errBoom
@@ -305,7 +305,9 @@ var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
 		require.NoError(t, err)
 		require.False(t, ok)
 
-		// Concurrent claimers take each event once.
+		// Concurrent claimers take each event once; the setting they all
+		// hold (a share lock) does not make them wait for each other.
+		require.NoError(t, s.PutSetting(ctx, "claim-epoch", "1"))
 		var more []domain.Event
 		for i := range 40 {
 			more = append(more, newEvent(t, tenantA, "E", time.Duration(i)*time.Millisecond))
@@ -315,7 +317,7 @@ var eventTests = map[string]func(t *testing.T, s *sqlstore.Store){
 			var got []domain.Event
 			err := s.InTx(ctx, func(ctx context.Context) error {
 				var err error
-				got, err = s.ClaimAndMarkPublished(ctx, 6, time.Now())
+				got, err = s.ClaimAndMarkPublished(ctx, 6, time.Now(), "claim-epoch")
 				return err
 			})
 			return got, err
