@@ -30,6 +30,14 @@ func (s *Store) pgArrays() bool { return s.d.Name() == "postgres" }
 // in id order (see addNotificationSeqs).
 const pgLockUsersQuery = `SELECT id FROM users WHERE tenant_id = ? AND id = ANY(CAST(? AS text[])) ORDER BY id FOR UPDATE`
 
+// pgLockTenantUsersQuery is pgLockUsersQuery that also share-locks the
+// tenant's row first (as shareBroadcastSeq does), in a one-time check
+// before any user is read: one round trip for both, and still a
+// single-table row lock, which a writer that waited for it rechecks
+// cheaply. It returns nothing when the tenant has no row.
+const pgLockTenantUsersQuery = `SELECT id FROM users WHERE tenant_id = ? AND id = ANY(CAST(? AS text[]))
+	AND EXISTS (SELECT 1 FROM tenants WHERE id = ? FOR SHARE) ORDER BY id FOR UPDATE OF users`
+
 // pgAddSeqsQuery is the seq UPDATE over (id, seqs, unread) arrays.
 const pgAddSeqsQuery = `UPDATE users SET notification_seq = users.notification_seq + v.seqs,
 	unread_count = users.unread_count + v.unread
