@@ -26,35 +26,22 @@ import (
 // pgArrays reports whether the store binds batches as arrays.
 func (s *Store) pgArrays() bool { return s.d.Name() == "postgres" }
 
-// pgLockUsersQuery locks the tenant's users listed in one text[] parameter,
-// in id order (see addNotificationSeqs).
-const pgLockUsersQuery = `SELECT id FROM users WHERE tenant_id = ? AND id = ANY(CAST(? AS text[])) ORDER BY id FOR UPDATE`
-
-// pgLockTenantUsersQuery is pgLockUsersQuery that also share-locks the
-// tenant's row first (as shareBroadcastSeq does), in a one-time check
-// before any user is read: one round trip for both, and still a
-// single-table row lock, which a writer that waited for it rechecks
-// cheaply. It returns nothing when the tenant has no row.
+// pgLockTenantUsersQuery locks the tenant's users listed in one text[]
+// parameter, in id order, after share-locking the tenant's row (as
+// shareBroadcastSeq does) in a one-time check before any user is read:
+// one round trip for both, and still a single-table row lock, which a
+// writer that waited for it rechecks cheaply. It returns nothing when the
+// tenant has no row.
 const pgLockTenantUsersQuery = `SELECT id FROM users WHERE tenant_id = ? AND id = ANY(CAST(? AS text[]))
 	AND EXISTS (SELECT 1 FROM tenants WHERE id = ? FOR SHARE) ORDER BY id FOR UPDATE OF users`
 
-// pgAddSeqsQuery is the seq UPDATE over (id, seqs, unread) arrays.
-const pgAddSeqsQuery = `UPDATE users SET notification_seq = users.notification_seq + v.seqs,
-	unread_count = users.unread_count + v.unread
-	FROM unnest(CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[])) AS v(id, seqs, unread)
-	WHERE users.tenant_id = ? AND users.id = v.id
-	RETURNING users.id, users.notification_seq, users.unread_count, users.broadcast_base`
-
-// pgSeqArgs are the arguments of pgAddSeqsQuery for users.
-func pgSeqArgs(tenant domain.TenantID, users []domain.UserID, counts map[domain.UserID]seqCounts) []any {
-	var ids, seqs, unread pgArray
-	for _, u := range users {
-		ids.text(string(u))
-		seqs.int(counts[u].seqs)
-		unread.int(counts[u].unread)
-	}
-	return []any{ids.String(), seqs.String(), unread.String(), tenant}
-}
+// pgCreateUsersQuery gives each listed user of the tenant without a row a
+// minimal one (no seqs, no permissions), starting after the tenant's
+// broadcasts so far; in the list's order, so that two writers creating
+// the same users cannot deadlock.
+const pgCreateUsersQuery = `INSERT INTO users (tenant_id, id, name, email, perms, notification_seq, unread_count, broadcast_base, created_at, updated_at)
+	SELECT ?, id, '', '', '[]', 0, 0, ?, ?, ? FROM unnest(CAST(? AS text[])) WITH ORDINALITY AS x(id, k) ORDER BY k
+	ON CONFLICT (tenant_id, id) DO NOTHING`
 
 // pgNotificationSetsCTE is the CTE t of the sets a pgNotifications binds
 // (its first nine arguments): materialised, so that PostgreSQL casts each
@@ -72,15 +59,6 @@ func pgNotificationRowsFrom(seqCol string) string {
 	return `unnest(CAST(? AS uuid[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS bigint[]))
 		AS r(id, user_id, ` + seqCol + `, k) JOIN t ON t.k = r.k`
 }
-
-// pgInsertNotificationsQuery inserts the rows of a pgNotifications whose
-// seqs are known (one array of them between users and set numbers), then
-// the tenant's broadcast counter they were inserted at.
-var pgInsertNotificationsQuery = `WITH ` + pgNotificationSetsCTE + `
-	INSERT INTO notifications (` + notificationInsertCols + `)
-	SELECT r.id, t.tenant_id, r.user_id, r.seq, t.type, t.severity, t.title, t.body, t.action_url, t.data,
-		t.read_at, t.created_at, CAST(? AS bigint)
-	FROM ` + pgNotificationRowsFrom("seq")
 
 // pgNotifications encodes notification rows as the arguments of a
 // statement built on pgNotificationSetsCTE and pgNotificationRowsFrom.

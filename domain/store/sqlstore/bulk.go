@@ -533,7 +533,8 @@ var pgInsertDirectQuery = pgDirectRecipients + pgDirectLocks + pgDirectInsert("(
 	)` + pgDirectResult
 
 // pgInsertLockedQuery is pgDirectInsert for recipients and a tenant that
-// earlier statements of the transaction found and locked (insertKnown).
+// earlier statements of the transaction found and locked
+// (insertNotificationsPG).
 // Its snapshot, taken after those locks, sees the rows' latest versions.
 // Taking the locks in this statement too (as pgInsertDirectQuery does)
 // made four writers to the same users a third slower than the separate

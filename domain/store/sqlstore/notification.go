@@ -55,13 +55,11 @@ func (s *Store) InsertNotification(ctx context.Context, n *domain.Notification) 
 		return errors.New("insert notification: nil notification")
 	}
 	if s.pgArrays() {
-		_, ok, err := s.insertKnown(ctx, []*domain.Notification{n})
+		_, err := s.insertNotificationsPG(ctx, []*domain.Notification{n})
 		if errors.Is(err, domain.ErrConflict) {
 			return fmt.Errorf("insert notification %s: %w", n.ID, domain.ErrConflict)
 		}
-		if err != nil || ok {
-			return err
-		}
+		return err
 	}
 	row, err := prepareNotification(n)
 	if err != nil {
@@ -166,11 +164,12 @@ const (
 
 // InsertNotifications is InsertNotification for many notifications of one
 // tenant, in one transaction and a few statements whatever their number:
-// the users' sequences advance in one UPDATE per 500 users (rows locked in
-// id order first, so concurrent batches cannot deadlock), the rows go in
-// 500-row INSERTs (on PostgreSQL one statement each, the values bound as
-// arrays: see bcast_pgarrays.go). Each n.Seq is set; one user's
-// notifications get consecutive seqs in slice order.
+// the users' rows are locked in id order first, so concurrent batches
+// cannot deadlock; on PostgreSQL the sequences' advance and the rows'
+// insert are then one statement, the values bound as arrays
+// (insertNotificationsPG), elsewhere one UPDATE per 500 users and 500-row
+// INSERTs. Each n.Seq is set; one user's notifications get consecutive
+// seqs in slice order.
 func (s *Store) InsertNotifications(ctx context.Context, ns []*domain.Notification) error {
 	_, err := s.InsertNotificationsUnread(ctx, ns)
 	return err
@@ -192,36 +191,17 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 		}
 	}
 	if s.pgArrays() {
-		if unread, ok, err := s.insertKnown(ctx, ns); err != nil || ok {
-			return unread, err
-		}
+		return s.insertNotificationsPG(ctx, ns)
 	}
-	// On PostgreSQL the rows are encoded as pgNotifications, elsewhere as
-	// bind values (notificationColCount a row).
-	var (
-		rows []any
-		enc  pgNotifications
-	)
-	pg := s.pgArrays()
-	if pg {
-		enc.reserve(len(ns))
-	} else {
-		rows = make([]any, 0, len(ns)*notificationColCount)
-	}
+	rows := make([]any, 0, len(ns)*notificationColCount)
 	counts := map[domain.UserID]seqCounts{}
 	tenant := ns[0].TenantID
 	for i, n := range ns {
-		if pg {
-			if err := enc.add(n); err != nil {
-				return nil, fmt.Errorf("insert notifications: notification %d: %w", i, err)
-			}
-		} else {
-			row, err := prepareNotification(n)
-			if err != nil {
-				return nil, fmt.Errorf("insert notifications: notification %d: %w", i, err)
-			}
-			rows = append(rows, row...)
+		row, err := prepareNotification(n)
+		if err != nil {
+			return nil, fmt.Errorf("insert notifications: notification %d: %w", i, err)
 		}
+		rows = append(rows, row...)
 		c := counts[n.UserID]
 		c.seqs++
 		c.unread += unreadDelta(n)
@@ -252,16 +232,12 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 			seqs[i] = next[n.UserID]
 			next[n.UserID]++
 		}
-		if pg {
-			err = s.insertNotificationSets(ctx, &enc, seqs, bseq)
-		} else {
-			for i, seq := range seqs {
-				rows[i*notificationColCount+3] = seq
-				rows[(i+1)*notificationColCount-1] = bseq
-			}
-			err = s.insertRows(ctx, "insert notifications", `INSERT INTO notifications (`+notificationInsertCols+`) VALUES `,
-				notificationColCount, notificationsPerInsert, rows)
+		for i, seq := range seqs {
+			rows[i*notificationColCount+3] = seq
+			rows[(i+1)*notificationColCount-1] = bseq
 		}
+		err = s.insertRows(ctx, "insert notifications", `INSERT INTO notifications (`+notificationInsertCols+`) VALUES `,
+			notificationColCount, notificationsPerInsert, rows)
 		if err != nil {
 			return err
 		}
@@ -277,55 +253,53 @@ func (s *Store) InsertNotificationsUnread(ctx context.Context, ns []*domain.Noti
 	return unread, nil
 }
 
-// insertKnown is InsertNotificationsUnread on PostgreSQL when the tenant
-// and every recipient have rows: the tenant's share lock and the users'
-// locks in one statement (pgLockTenantUsersQuery), then one statement
-// (pgInsertLockedQuery) for the users' update and the insert that the
-// general way sends in turn, while others wait for those users' rows: two
-// round trips instead of four. It reports false, having written nothing,
-// when the tenant or a recipient has no row yet: the general way creates
-// it.
-func (s *Store) insertKnown(ctx context.Context, ns []*domain.Notification) (map[domain.UserID]int, bool, error) {
+// insertNotificationsPG is InsertNotificationsUnread on PostgreSQL, in two
+// round trips: the tenant's share lock and the recipients' row locks in
+// one statement (pgLockTenantUsersQuery), then their seqs' and unread
+// counts' advance and the rows' insert in another (pgInsertLockedQuery),
+// while other writers to those users wait. A tenant or recipient without
+// a row yet gets one first (starting after the tenant's broadcasts so
+// far), then the locks are taken again.
+func (s *Store) insertNotificationsPG(ctx context.Context, ns []*domain.Notification) (map[domain.UserID]int, error) {
 	d, err := newDirectRows(ns)
 	if err != nil {
-		return nil, false, fmt.Errorf("insert notifications: %w", err)
+		return nil, fmt.Errorf("insert notifications: %w", err)
 	}
 	tenant := ns[0].TenantID
-	users := make([]domain.UserID, len(d.keys))
-	for i, k := range d.keys {
-		users[i] = k.UserID
+	var ids pgArray
+	for _, k := range d.keys {
+		ids.text(string(k.UserID))
 	}
 	var unread map[domain.UserID]int
 	err = s.InTx(ctx, func(ctx context.Context) error {
-		unread = nil
-		var ids pgArray
-		for _, u := range users {
-			ids.text(string(u))
-		}
-		r, err := s.query(ctx, pgLockTenantUsersQuery, tenant, ids.String(), tenant)
+		locked, err := s.lockTenantUsers(ctx, tenant, ids.String())
 		if err != nil {
-			return s.wrap("lock users", err)
+			return err
 		}
-		locked := 0
-		for r.Next() {
-			locked++
-		}
-		if err := r.Close(); err != nil {
-			return s.wrap("lock users", err)
-		}
-		if err := r.Err(); err != nil {
-			return s.wrap("lock users", err)
-		}
-		if locked != len(users) {
-			return nil
+		if locked != len(d.keys) {
+			bseq, err := s.shareBroadcastSeq(ctx, tenant) // creates the tenant's row
+			if err != nil {
+				return err
+			}
+			at := encTime(now())
+			if _, err := s.exec(ctx, pgCreateUsersQuery, tenant, bseq, at, at, ids.String()); err != nil {
+				return s.wrap("insert notifications: create users", err)
+			}
+			if locked, err = s.lockTenantUsers(ctx, tenant, ids.String()); err != nil {
+				return err
+			}
+			if locked != len(d.keys) {
+				// Cannot happen: every missing row was just created.
+				return fmt.Errorf("insert notifications: %d of %d recipients locked", locked, len(d.keys))
+			}
 		}
 		out, err := s.runDirect(ctx, "insert notifications", pgInsertLockedQuery, d.args, d)
 		if err != nil {
 			return err
 		}
-		if len(out) != len(users) {
+		if len(out) != len(d.keys) {
 			// Cannot happen: every recipient was found and locked.
-			return fmt.Errorf("insert notifications: %d of %d recipients updated", len(out), len(users))
+			return fmt.Errorf("insert notifications: %d of %d recipients updated", len(out), len(d.keys))
 		}
 		unread = make(map[domain.UserID]int, len(out))
 		for k, n := range out {
@@ -333,10 +307,30 @@ func (s *Store) insertKnown(ctx context.Context, ns []*domain.Notification) (map
 		}
 		return nil
 	})
-	if err != nil || unread == nil {
-		return nil, false, err
+	if err != nil {
+		return nil, err
 	}
-	return unread, true, nil
+	return unread, nil
+}
+
+// lockTenantUsers runs pgLockTenantUsersQuery and counts the users it
+// locked (none when the tenant has no row).
+func (s *Store) lockTenantUsers(ctx context.Context, tenant domain.TenantID, ids string) (int, error) {
+	r, err := s.query(ctx, pgLockTenantUsersQuery, tenant, ids, tenant)
+	if err != nil {
+		return 0, s.wrap("lock users", err)
+	}
+	locked := 0
+	for r.Next() {
+		locked++
+	}
+	if err := r.Close(); err != nil {
+		return 0, s.wrap("lock users", err)
+	}
+	if err := r.Err(); err != nil {
+		return 0, s.wrap("lock users", err)
+	}
+	return locked, nil
 }
 
 // addNotificationSeqs advances the sequence and unread count of each of
@@ -356,12 +350,8 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 		last[users[0]], unread[users[0]] = seq, n
 		return last, unread, nil
 	}
-	perStatement := usersPerStatement
-	if s.pgArrays() {
-		perStatement = len(users)
-	}
-	for start := 0; start < len(users); start += perStatement {
-		chunk := users[start:min(start+perStatement, len(users))]
+	for start := 0; start < len(users); start += usersPerStatement {
+		chunk := users[start:min(start+usersPerStatement, len(users))]
 		if q, args := s.lockUsersStatement(tenant, chunk); q != "" {
 			// Lock in id order: two batches sharing users then wait for
 			// each other instead of deadlocking.
@@ -411,13 +401,6 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 // lockUsersStatement is the query locking the tenant's users (a sorted
 // chunk) in id order, or "" when the dialect has no row locks.
 func (s *Store) lockUsersStatement(tenant domain.TenantID, users []domain.UserID) (string, []any) {
-	if s.pgArrays() {
-		var ids pgArray
-		for _, u := range users {
-			ids.text(string(u))
-		}
-		return pgLockUsersQuery, []any{tenant, ids.String()}
-	}
 	lock := s.d.LockRows(false)
 	if lock == "" {
 		return "", nil
@@ -433,9 +416,6 @@ func (s *Store) lockUsersStatement(tenant domain.TenantID, users []domain.UserID
 // addSeqsStatement is the UPDATE advancing the seqs and unread counts of
 // users (a chunk) by counts, returning id, last seq and unread count.
 func (s *Store) addSeqsStatement(tenant domain.TenantID, users []domain.UserID, counts map[domain.UserID]seqCounts) (string, []any) {
-	if s.pgArrays() {
-		return pgAddSeqsQuery, pgSeqArgs(tenant, users, counts)
-	}
 	args := make([]any, 0, 3*len(users)+1)
 	for _, u := range users {
 		args = append(args, u, counts[u].seqs, counts[u].unread)
@@ -446,26 +426,6 @@ func (s *Store) addSeqsStatement(tenant domain.TenantID, users []domain.UserID, 
 		FROM (VALUES ` + strings.Repeat("(?, CAST(? AS BIGINT), CAST(? AS BIGINT)), ", len(users)-1) + `(?, CAST(? AS BIGINT), CAST(? AS BIGINT))) AS v
 		WHERE users.tenant_id = ? AND users.id = v.column1
 		RETURNING users.id, users.notification_seq, users.unread_count, users.broadcast_base`, args
-}
-
-// insertNotificationSets inserts the rows enc holds with their seqs and
-// the tenant's broadcast counter, in one statement (PostgreSQL).
-func (s *Store) insertNotificationSets(ctx context.Context, enc *pgNotifications, seqs []int64, bseq int64) error {
-	var seqArr pgArray
-	for _, seq := range seqs {
-		seqArr.int(seq)
-	}
-	args := enc.args(&seqArr)
-	// bseq's parameter comes between the sets' and the rows'.
-	args = slices.Insert(args, len(enc.sets), any(bseq))
-	_, err := s.exec(ctx, pgInsertNotificationsQuery, args...)
-	if s.kind(err) == KindUniqueViolation {
-		return fmt.Errorf("insert notifications: id taken: %w", domain.ErrConflict)
-	}
-	if err != nil {
-		return s.wrap("insert notifications", err)
-	}
-	return nil
 }
 
 // addNotificationSeq advances the user's sequence by k and unread count by

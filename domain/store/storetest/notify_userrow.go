@@ -106,11 +106,10 @@ var notificationUserRowTests = map[string]func(t *testing.T, s *sqlstore.Store){
 	},
 	// Inside a caller's transaction (a listener's group commit), batches
 	// to known users only and batches with a user or tenant not seen
-	// before take different ways on PostgreSQL (one statement; or, when it
-	// finds a row missing, the statements that create it, after it wrote
-	// nothing). Either way seqs and unread counts continue without gaps,
-	// the transaction goes on, and the same user id in another tenant is
-	// untouched.
+	// before (on PostgreSQL the locks then find a row missing, and the
+	// rows are created before the insert). Either way seqs and unread
+	// counts continue without gaps, the transaction goes on, and the same
+	// user id in another tenant is untouched.
 	"KnownAndUnknownRecipientsInOneTransaction": func(t *testing.T, s *sqlstore.Store) {
 		ctx := ctxFor(t)
 		insertNotifications(t, s, tenantA, userA, 2)
