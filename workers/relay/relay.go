@@ -23,8 +23,9 @@ type Store interface {
 	ClaimUnpublished(ctx context.Context, limit int) ([]domain.Event, error)
 	MarkPublished(ctx context.Context, ids []string, at time.Time) error
 	// ClaimAndMarkPublished is ClaimUnpublished and MarkPublished in one
-	// round trip, holding the setting hold (as HoldSetting) first; the
-	// mark holds only if the transaction commits. Call inside InTx.
+	// round trip, share-locking the setting hold first (until the
+	// transaction ends); the mark holds only if the transaction commits.
+	// Call inside InTx.
 	ClaimAndMarkPublished(ctx context.Context, limit int, at time.Time, hold string) ([]domain.Event, error)
 	OldestUnpublished(ctx context.Context) (time.Time, bool, error)
 	// EventSignal fires (coalesced) when new events may be in the outbox.

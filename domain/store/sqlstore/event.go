@@ -201,9 +201,11 @@ func (s *Store) claimEvents(ctx context.Context, where string, limit int) ([]dom
 // publishes, then commits saves the separate mark's round trip; if the
 // publish fails, the rollback leaves the events unpublished. Oldest
 // (outbox position) first after the jobs, like ClaimUnpublished. A
-// non-empty hold is a setting key held first, as HoldSetting holds it, in
-// the same statement: a relay holds its stream epoch that way, one round
-// trip less per batch.
+// non-empty hold is a setting key share-locked first, in the same
+// statement, until the transaction ends: a relay holds its stream epoch
+// that way while it publishes, so a relay swapping the epoch waits for the
+// batches in flight and then requeues them too. A missing key holds
+// nothing; holders do not block each other.
 func (s *Store) ClaimAndMarkPublished(ctx context.Context, limit int, at time.Time, hold string) ([]domain.Event, error) {
 	if !s.inTx(ctx) {
 		return nil, errors.New("claim and mark events published: must run inside InTx")

@@ -51,20 +51,6 @@ func (s *Store) SwapSetting(ctx context.Context, key, old, value string) (bool, 
 	return n == 1, nil
 }
 
-// HoldSetting keeps the setting under key from changing until the
-// transaction ends (a shared lock: holders do not block each other). A
-// relay holds the stream epoch while it publishes, so a relay swapping the
-// epoch waits for publishes in flight and then requeues them too. A missing
-// key holds nothing. Call it inside InTx.
-func (s *Store) HoldSetting(ctx context.Context, key string) error {
-	var one int
-	err := s.queryRow(ctx, `SELECT 1 FROM settings WHERE key = ?`+s.d.ShareRows(), key).Scan(&one)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return s.wrap("hold setting", err)
-	}
-	return nil
-}
-
 // PutSetting stores value under key, replacing what was there.
 func (s *Store) PutSetting(ctx context.Context, key, value string) error {
 	if key == "" {
