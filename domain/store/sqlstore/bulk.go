@@ -295,6 +295,7 @@ func (s *Store) InsertDirect(ctx context.Context, bs []notification.Bulk, ns []*
 type directRows struct {
 	ns   []*domain.Notification
 	keys []notification.InboxKey
+	ids  string // the recipients' user ids, in keys' order, as one text[] literal
 	back []int64
 	args []any
 }
@@ -333,10 +334,11 @@ func newDirectRows(ns []*domain.Notification) (*directRows, error) {
 		}
 		backs.int(back[i])
 	}
+	rargs := arrayArgs(recipients[:])
 	args := make([]any, 0, 4+13+bulkColCount)
-	args = append(args, arrayArgs(recipients[:])...)
+	args = append(args, rargs...)
 	args = append(args, enc.args(&backs)...)
-	return &directRows{ns: ns, keys: keys, back: back, args: args}, nil
+	return &directRows{ns: ns, keys: keys, ids: rargs[1].(string), back: back, args: args}, nil
 }
 
 // runDirect runs a one-statement insert of d (op names it in errors) and

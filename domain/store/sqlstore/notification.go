@@ -266,13 +266,9 @@ func (s *Store) insertNotificationsPG(ctx context.Context, ns []*domain.Notifica
 		return nil, fmt.Errorf("insert notifications: %w", err)
 	}
 	tenant := ns[0].TenantID
-	var ids pgArray
-	for _, k := range d.keys {
-		ids.text(string(k.UserID))
-	}
 	var unread map[domain.UserID]int
 	err = s.InTx(ctx, func(ctx context.Context) error {
-		locked, err := s.lockTenantUsers(ctx, tenant, ids.String())
+		locked, err := s.lockTenantUsers(ctx, tenant, d.ids)
 		if err != nil {
 			return err
 		}
@@ -282,10 +278,10 @@ func (s *Store) insertNotificationsPG(ctx context.Context, ns []*domain.Notifica
 				return err
 			}
 			at := encTime(now())
-			if _, err := s.exec(ctx, pgCreateUsersQuery, tenant, bseq, at, at, ids.String()); err != nil {
+			if _, err := s.exec(ctx, pgCreateUsersQuery, tenant, bseq, at, at, d.ids); err != nil {
 				return s.wrap("insert notifications: create users", err)
 			}
-			if locked, err = s.lockTenantUsers(ctx, tenant, ids.String()); err != nil {
+			if locked, err = s.lockTenantUsers(ctx, tenant, d.ids); err != nil {
 				return err
 			}
 			if locked != len(d.keys) {
