@@ -240,3 +240,47 @@ func syncLen(m *sync.Map) int {
 	m.Range(func(_, _ any) bool { n++; return true })
 	return n
 }
+
+// TestBatchListenerConsumersTakeTurns: the consumers of one batch listener
+// in a process never run two batches at once (they would lock the same
+// rows and wait for each other); what they read while a batch runs goes
+// into the next, and every event takes effect once.
+func TestBatchListenerConsumersTakeTurns(t *testing.T) {
+	t.Parallel()
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := open(t)
+			var handled sync.Map
+			l := newGroupCommitter(b.store, "Turns", &handled)
+			grouped := l.handleBatch
+			var inFlight, most atomic.Int32
+			l.handleBatch = func(ctx context.Context, evs []domain.Event) error {
+				n := inFlight.Add(1)
+				defer inFlight.Add(-1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				// Long enough for the other consumers to read theirs meanwhile.
+				time.Sleep(20 * time.Millisecond)
+				return grouped(ctx, evs)
+			}
+			// On the listener's own topic, as the relay routes them: that
+			// topic is the one its --concurrency consumers read.
+			const events = 40
+			for i := range events {
+				body, err := json.Marshal(numbered(t, "t-turns", 100+i)) // none poisoned
+				require.NoError(t, err)
+				require.NoError(t, b.stream.Publish(context.Background(), runner.ListenerTopic("events", l.Name()), body))
+			}
+			startRunner(t, b, runner.Config{Concurrency: 4, BatchSize: 4, Tries: 2, Backoff: []time.Duration{time.Millisecond}, Timeout: 10 * time.Second}, l)
+			require.Eventually(t, func() bool { return syncLen(&handled) == events }, 30*time.Second, 10*time.Millisecond)
+			require.EqualValues(t, 1, most.Load(), "two batches of one listener ran at once")
+			require.Equal(t, events, countNotifications(t, b.store, "t-turns"))
+			handled.Range(func(_, v any) bool {
+				require.EqualValues(t, 1, v.(*atomic.Int32).Load())
+				return true
+			})
+			t.Logf("largest batch: %d events (each consumer reads at most 4)", l.largestBatch())
+		})
+	}
+}

@@ -13,6 +13,8 @@
 // by listeners and jobs themselves (processed_events in the effect's
 // transaction, or their own progress records), not here. A listener that
 // is also a BatchListener gets the entries of one read in one attempt (a
-// group commit: one transaction, one commit wait); if that attempt fails,
-// each entry runs alone with its own tries and failed job.
+// group commit: one transaction, one commit wait); its consumers in one
+// process take turns, each attempt taking what all of them read while the
+// previous one ran, so they never wait on each other's row locks. If that
+// attempt fails, each entry runs alone with its own tries and failed job.
 package runner

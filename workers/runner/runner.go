@@ -133,6 +133,9 @@ type Runner struct {
 	cfg       Config
 	listeners []Listener
 	handles   map[string]map[string]bool // listener name → event types it handles
+	// groups holds the shared rounds of each BatchListener (by name), when
+	// the hold leaves room for a group to wait one round (combineGroups).
+	groups map[string]*groupCommit
 }
 
 // New returns a Runner for the listeners.
@@ -156,12 +159,32 @@ func New(cfg Config, s stream.Stream, store Store, listeners ...Listener) (*Runn
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{
+	r := &Runner{
 		core:      newCore(s, store, cfg.Logger, cfg.Now, cfg.ReclaimAfter, cfg.policy().longestStep(), m),
 		cfg:       cfg,
 		listeners: listeners,
 		handles:   handles,
-	}, nil
+		groups:    map[string]*groupCommit{},
+	}
+	if r.combineGroups() {
+		for _, l := range listeners {
+			if _, ok := l.(BatchListener); ok {
+				r.groups[l.Name()] = &groupCommit{}
+			}
+		}
+	}
+	return r, nil
+}
+
+// combineGroups reports whether a BatchListener's consumers may share its
+// rounds. A group handed in may wait for the round in flight before its
+// own starts: two attempts' time after its hold was checked. An entry's
+// hold lasts at least reclaim-after minus extendEvery past that check
+// (the batch is extended once extendEvery has passed), which the default
+// reclaim-after leaves for any timeout; a reclaim-after set close to the
+// timeout does not, and then every consumer runs its own batches.
+func (r *Runner) combineGroups() bool {
+	return r.reclaimAfter-r.extendEvery >= 2*r.cfg.Timeout
 }
 
 // Run consumes until ctx is done, then lets in-flight attempts finish
@@ -245,7 +268,7 @@ func (r *Runner) consume(ctx context.Context, l Listener, topic, consumer string
 			return
 		}
 		b := r.newBatch(topic, l.Name(), consumer, msgs, log)
-		if bl, ok := l.(BatchListener); ok && len(msgs) > 1 {
+		if bl, ok := l.(BatchListener); ok && (len(msgs) > 1 || r.groups[l.Name()] != nil) {
 			r.handleBatch(ctx, bl, msgs, b, log)
 		} else {
 			for _, m := range msgs {
@@ -336,20 +359,28 @@ func (r *Runner) handleBatch(ctx context.Context, l BatchListener, msgs []stream
 
 // runGroup makes one HandleBatch attempt of the group and acknowledges its
 // entries once it succeeded (the effects committed). If it failed, each
-// entry is handled alone, with its own retries and failed job.
+// entry is handled alone, with its own retries and failed job. When the
+// listener's consumers share rounds (groups), the attempt is the round
+// that takes this group with those of the other consumers waiting; a
+// round of one event runs it alone, the usual way.
 func (r *Runner) runGroup(ctx context.Context, l BatchListener, group []prepared, b *batch, log *slog.Logger) {
 	if len(group) == 0 || ctx.Err() != nil {
 		return
 	}
 	policy := r.cfg.policy()
-	if len(group) > 1 {
+	shared := r.groups[l.Name()]
+	if len(group) > 1 || shared != nil {
 		// Extends the whole batch when due; then only the entries still
-		// held may run.
+		// held may run. A shared round may start one attempt later.
+		limit := policy.Timeout
+		if shared != nil {
+			limit *= 2
+		}
 		ids := make([]string, len(group))
 		for i, p := range group {
 			ids[i] = p.m.ID
 		}
-		still := b.holdsAll(ctx, ids, policy.Timeout)
+		still := b.holdsAll(ctx, ids, limit)
 		held := group[:0]
 		for _, p := range group {
 			if len(still) > 0 && still[0] == p.m.ID {
@@ -361,24 +392,37 @@ func (r *Runner) runGroup(ctx context.Context, l BatchListener, group []prepared
 		}
 		group = held
 	}
-	if len(group) > 1 {
+	if len(group) > 1 || (shared != nil && len(group) == 1) {
 		evs := make([]domain.Event, len(group))
 		for i, p := range group {
 			evs[i] = p.ev
 		}
-		t := Task{Name: l.Name(), Queue: r.cfg.Topic, Policy: policy,
-			Run: func(ctx context.Context) error { return l.HandleBatch(ctx, evs) }}
-		took, err := r.attempt(ctx, &t)
-		if err == nil {
-			for _, p := range group {
-				r.obs.attempt(&p.task, nil, false, took)
-				b.ack(p.m.ID)
-			}
-			return
+		attempt := func(evs []domain.Event) (time.Duration, error) {
+			t := Task{Name: l.Name(), Queue: r.cfg.Topic, Policy: policy,
+				Run: func(ctx context.Context) error { return l.HandleBatch(ctx, evs) }}
+			return r.attempt(ctx, &t)
 		}
-		// Not counted as a try of any one entry: which of them failed it
-		// is found out by running each alone.
-		log.WarnContext(ctx, "batch failed; handling its events one by one", slog.Int("events", len(group)), slog.Any("error", err))
+		var out roundOutcome
+		if shared != nil {
+			var started bool
+			if out, started = shared.run(ctx, evs, attempt); !started {
+				return // shutting down before its round: released by the caller
+			}
+		} else {
+			out.took, out.err = attempt(evs)
+		}
+		if !out.alone {
+			if out.err == nil {
+				for _, p := range group {
+					r.obs.attempt(&p.task, nil, false, out.took)
+					b.ack(p.m.ID)
+				}
+				return
+			}
+			// Not counted as a try of any one entry: which of them failed
+			// it is found out by running each alone.
+			log.WarnContext(ctx, "batch failed; handling its events one by one", slog.Int("events", len(group)), slog.Any("error", out.err))
+		}
 	}
 	for _, p := range group {
 		if ctx.Err() != nil {
