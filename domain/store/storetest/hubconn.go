@@ -179,13 +179,13 @@ var hubconnTests = map[string]func(t *testing.T, s *sqlstore.Store){
 
 		// Hostile ids are values, recorded and read like any other.
 		for _, h := range hostile {
-			u := domain.User{TenantID: domain.TenantID(h), ID: domain.UserID(h), Name: h}
+			u := domain.User{TenantID: domain.TenantID(h), ID: domain.UserID(h), Name: h, Email: h, Perms: []string{h}}
 			seqs, unread, err = s.RecordInboxHeads(ctx, []domain.User{u}, []domain.TenantID{u.TenantID}, []domain.UserID{u.ID})
 			require.NoError(t, err)
 			require.Equal(t, []any{int64(0), 0}, []any{seqs[0], unread[0]})
 			got, err := s.GetUser(ctx, u.TenantID, u.ID)
 			require.NoError(t, err)
-			require.Equal(t, h, got.Name)
+			require.Equal(t, u, got)
 		}
 
 		// Bad input fails the call before anything is written.
