@@ -5,12 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"sync"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // client is one WebSocket of one (tenant, user).
@@ -27,8 +24,7 @@ type client struct {
 	lastID  string        // last notification id received (read loop only)
 
 	mu         sync.Mutex
-	ws         *websocket.Conn // made the handshake; closes the socket
-	fr         *frameReader    // reads it
+	fr         *frameReader // reads the socket, and closes it
 	receipts   []receipt
 	err        error
 	reconnects int
@@ -65,13 +61,13 @@ type marker struct {
 func (g *gen) dial(ctx context.Context, c *client) error {
 	c.ready = make(chan struct{})
 	c.done = make(chan struct{})
-	ws, fr, err := g.open(ctx, c, "")
+	fr, err := g.open(ctx, c, "")
 	if err != nil {
 		close(c.done)
 		return err
 	}
 	c.mu.Lock()
-	c.ws, c.fr = ws, fr
+	c.fr = fr
 	c.mu.Unlock()
 	go c.readLoop(g)
 	select {
@@ -85,30 +81,16 @@ func (g *gen) dial(ctx context.Context, c *client) error {
 }
 
 // open dials the socket of c, with ?since= when since is set.
-func (g *gen) open(ctx context.Context, c *client, since string) (*websocket.Conn, *frameReader, error) {
-	u := g.target.ws
+func (g *gen) open(ctx context.Context, c *client, since string) (*frameReader, error) {
+	path := "/ws"
 	if since != "" {
-		u += "?since=" + url.QueryEscape(since)
+		path += "?since=" + url.QueryEscape(since)
 	}
-	ctx, slot := withRawConnSlot(ctx)
-	ws, res, err := websocket.Dial(ctx, u, &websocket.DialOptions{
-		HTTPClient: g.wsHTTP,
-		HTTPHeader: http.Header{"Authorization": {"Bearer " + c.token}},
-	})
-	if res != nil && res.Body != nil {
-		_ = res.Body.Close()
-	}
+	fr, err := dialSocket(ctx, &g.wsDialer, g.target.host, path, c.token, 1<<20)
 	if err != nil {
-		if res != nil {
-			return nil, nil, fmt.Errorf("dial %s/%s: status %d: %w", g.tenantID(c.tenant), c.user, res.StatusCode, err)
-		}
-		return nil, nil, fmt.Errorf("dial %s/%s: %w", g.tenantID(c.tenant), c.user, err)
+		return nil, fmt.Errorf("dial %s/%s: %w", g.tenantID(c.tenant), c.user, err)
 	}
-	if slot.conn == nil {
-		_ = ws.CloseNow()
-		return nil, nil, fmt.Errorf("dial %s/%s: the upgraded socket was not handed over", g.tenantID(c.tenant), c.user)
-	}
-	return ws, newFrameReader(slot.conn, 1<<20), nil
+	return fr, nil
 }
 
 // reconnect does what a browser does when its socket ends: reconnect with
@@ -133,7 +115,7 @@ func (c *client) reconnect(g *gen, cause error) bool {
 		}
 		backoff = min(2*backoff, 2*time.Second)
 		ctx, cancel := context.WithTimeout(g.ctx, 30*time.Second)
-		ws, fr, err := g.open(ctx, c, c.lastID)
+		fr, err := g.open(ctx, c, c.lastID)
 		cancel()
 		if err != nil {
 			cause = err
@@ -142,34 +124,34 @@ func (c *client) reconnect(g *gen, cause error) bool {
 		c.mu.Lock()
 		if g.closing.Load() {
 			c.mu.Unlock()
-			_ = ws.CloseNow()
+			fr.close()
 			continue
 		}
-		c.ws, c.fr = ws, fr
+		c.fr = fr
 		c.mu.Unlock()
 		return true
 	}
 }
 
-// reader returns the client's socket (to close it) and its frame reader.
-func (c *client) reader() (*websocket.Conn, *frameReader) {
+// reader returns the client's frame reader (nil before its socket opened).
+func (c *client) reader() *frameReader {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.ws, c.fr
+	return c.fr
 }
 
 func (c *client) readLoop(g *gen) {
 	defer close(c.done)
 	var f wireFrame
-	ws, fr := c.reader()
+	fr := c.reader()
 	for {
 		frame, err := fr.next()
 		if err != nil {
-			_ = ws.CloseNow()
+			fr.close()
 			if !c.reconnect(g, err) {
 				return
 			}
-			ws, fr = c.reader()
+			fr = c.reader()
 			continue
 		}
 		now := time.Now().UnixNano()

@@ -26,16 +26,16 @@ const warmupPhase = int8(numPhases)
 
 // gen is one run of the load generator.
 type gen struct {
-	ctx     context.Context // the run's: ends at --max-duration
-	closing atomic.Bool     // the run is closing its sockets: no reconnects
-	cfg     Config
-	log     io.Writer
-	run     string // run id: namespaces tenants, SKUs and payloads
-	target  target
-	pid     int // server process, 0 when unknown
-	secret  []byte
-	api     *http.Client
-	wsHTTP  *http.Client
+	ctx      context.Context // the run's: ends at --max-duration
+	closing  atomic.Bool     // the run is closing its sockets: no reconnects
+	cfg      Config
+	log      io.Writer
+	run      string // run id: namespaces tenants, SKUs and payloads
+	target   target
+	pid      int // server process, 0 when unknown
+	secret   []byte
+	api      *http.Client
+	wsDialer net.Dialer // the clients' sockets
 
 	clients []*client
 	tenants []*tenant
@@ -99,7 +99,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		DisableCompression: true,
 		DialContext:        (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}}
-	g.wsHTTP = &http.Client{Transport: &upgradeTransport{dialer: net.Dialer{Timeout: 5 * time.Second}}}
+	g.wsDialer = net.Dialer{Timeout: 5 * time.Second}
 	defer g.closeAll()
 	if err := g.waitReady(ctx); err != nil {
 		return rep, err
@@ -248,8 +248,8 @@ func (g *gen) closeAll() {
 		if c == nil {
 			continue
 		}
-		if ws, _ := c.reader(); ws != nil {
-			wg.Go(func() { _ = ws.CloseNow() })
+		if fr := c.reader(); fr != nil {
+			wg.Go(fr.close)
 		}
 	}
 	wg.Wait()

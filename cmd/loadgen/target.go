@@ -17,7 +17,7 @@ var errNotLoopback = errors.New("loadgen only targets loopback addresses (127.0.
 // target is the server, pinned to a loopback address.
 type target struct {
 	base string // http://IP:port, no trailing slash
-	ws   string // ws://IP:port/ws
+	host string // IP:port, the WebSocket is at /ws
 	port int
 }
 
@@ -48,7 +48,7 @@ func resolveTarget(ctx context.Context, raw string) (target, error) {
 		return target{}, fmt.Errorf("--url %q: %w", raw, err)
 	}
 	hp := net.JoinHostPort(addr.String(), strconv.Itoa(port))
-	return target{base: "http://" + hp, ws: "ws://" + hp + "/ws", port: port}, nil
+	return target{base: "http://" + hp, host: hp, port: port}, nil
 }
 
 func loopbackAddr(ctx context.Context, host string) (netip.Addr, error) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,8 +17,7 @@ import (
 // by byte and a message reader copying into the caller's buffer cost about
 // a fifth of the load generator's CPU per frame, CPU taken from the server
 // it shares the two cores with. It answers pings itself (the server pings
-// every client); the library still made the handshake and closes the
-// socket.
+// every client). dialSocket made the handshake.
 //
 // Only one goroutine reads; it is also the only one that writes (pongs).
 type frameReader struct {
@@ -33,6 +31,10 @@ type frameReader struct {
 func newFrameReader(c net.Conn, limit int) *frameReader {
 	return &frameReader{conn: c, br: bufio.NewReaderSize(c, 4<<10), limit: limit}
 }
+
+// close closes the socket at once, without a closing handshake (a client
+// that goes away); a read in progress returns an error.
+func (r *frameReader) close() { _ = r.conn.Close() }
 
 // closeError is a close frame from the server.
 type closeError struct {
@@ -162,16 +164,4 @@ func closeFrom(p []byte) error {
 		return &closeError{code: 1005} // no status received
 	}
 	return &closeError{code: int(binary.BigEndian.Uint16(p)), reason: string(p[2:])}
-}
-
-// rawConnKey carries a *rawConnSlot in a dial's context: the upgrade
-// transport puts the socket it upgraded there, for the frameReader.
-type rawConnKey struct{}
-
-type rawConnSlot struct{ conn net.Conn }
-
-// withRawConnSlot returns ctx carrying a slot for the upgraded socket.
-func withRawConnSlot(ctx context.Context) (context.Context, *rawConnSlot) {
-	slot := &rawConnSlot{}
-	return context.WithValue(ctx, rawConnKey{}, slot), slot
 }
