@@ -162,6 +162,15 @@ func (ps posters) post(ctx context.Context, token, path string, body []byte) (in
 	return p.post(ctx, token, path, body)
 }
 
+// postJSON is post with body encoded as JSON.
+func (ps posters) postJSON(ctx context.Context, token, path string, body any) (int, []byte, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return 0, nil, err
+	}
+	return ps.post(ctx, token, path, b)
+}
+
 // closeAll closes every connection; call it once no request is running.
 func (ps posters) closeAll() {
 	for {
