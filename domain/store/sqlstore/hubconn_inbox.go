@@ -113,17 +113,7 @@ func (s *Store) inboxHeadsQuery(record []domain.User, tenants []domain.TenantID,
 		if len(record) == 0 {
 			return pgInboxHeadsQuery, arrayArgs(keys[:])
 		}
-		var rec [5]pgArray // tenant, id, name, email, perms
-		for _, u := range record {
-			rec[0].text(string(u.TenantID))
-			rec[1].text(string(u.ID))
-			rec[2].text(u.Name)
-			rec[3].text(u.Email)
-			rec[4].text(encPerms(u.Perms))
-		}
-		at := encTime(now())
-		args := append(arrayArgs(rec[:]), at, at)
-		return pgRecordInboxHeadsQuery, append(args, arrayArgs(keys[:])...)
+		return pgRecordInboxHeadsQuery, append(pgUpsertUsersArgs(record), arrayArgs(keys[:])...)
 	}
 	// SQLite: no writing WITH, so never a record (RecordInboxHeads takes
 	// two calls there); the keys as a VALUES list.
@@ -192,28 +182,10 @@ const (
 const pgInboxHeadsQuery = `WITH ` + pgHeadsKeys + `
 	SELECT u.tenant_id, u.user_id, ` + headSeq + `, ` + headUnread + headsFromUX
 
-// pgRecordInboxHeadsQuery is inboxHeadsAfter recording users first: the
-// users to record as five text[] (tenant, id, name, email, perms as JSON),
-// in key order; created_at and updated_at; then the keys as above. As
-// writeTenantShares and writeUpsertUsers: the tenants' counters
-// share-locked in id order before any user row, the users upserted in
-// key order (so two connecting nodes cannot deadlock), a changed user's
-// name, email and perms updated, an unchanged one left alone.
-const pgRecordInboxHeadsQuery = `WITH r AS (
-		SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]))
-		WITH ORDINALITY AS r(tenant_id, id, name, email, perms, k)
-	), tl AS MATERIALIZED (
-		SELECT id, broadcast_seq FROM tenants WHERE id IN (SELECT tenant_id FROM r) ORDER BY id FOR SHARE
-	), w AS (
-		INSERT INTO users (tenant_id, id, name, email, perms, created_at, updated_at, broadcast_base)
-		SELECT r.tenant_id, r.id, r.name, r.email, CAST(r.perms AS jsonb), ?, ?,
-			COALESCE((SELECT broadcast_seq FROM tl WHERE tl.id = r.tenant_id), 0)
-		FROM r ORDER BY r.k
-		ON CONFLICT (tenant_id, id) DO UPDATE SET
-			name = excluded.name, email = excluded.email, perms = excluded.perms, updated_at = excluded.updated_at
-			WHERE users.name <> excluded.name OR users.email <> excluded.email OR users.perms <> excluded.perms
-		RETURNING tenant_id, id, notification_seq, unread_count, broadcast_base
-	), ` + pgHeadsKeys + `
+// pgRecordInboxHeadsQuery is inboxHeadsAfter recording users first (the
+// upsert UpsertUsers runs, pgUpsertUsersCTE), then reading the keys as
+// above.
+const pgRecordInboxHeadsQuery = `WITH ` + pgUpsertUsersCTE + `, ` + pgHeadsKeys + `
 	SELECT u.tenant_id, u.user_id,
 		CASE WHEN w.id IS NULL THEN ` + headSeq + ` ELSE w.notification_seq + tl.broadcast_seq - w.broadcast_base END,
 		CASE WHEN w.id IS NULL THEN ` + headUnread + ` ELSE w.unread_count + tl.broadcast_seq - w.broadcast_base END` +

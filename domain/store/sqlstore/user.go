@@ -96,6 +96,10 @@ func (s *Store) UpsertUsers(ctx context.Context, users []domain.User) error {
 	}
 	for chunk := range slices.Chunk(rows, maxUsersPerUpsert) {
 		err := s.upsertWith(ctx, chunk, func(ctx context.Context) error {
+			if s.pgArrays() {
+				_, err := s.exec(ctx, pgUpsertUsersQuery, pgUpsertUsersArgs(chunk)...)
+				return err
+			}
 			var q strings.Builder
 			q.WriteString(`WITH `)
 			args := writeTenantShares(&q, make([]any, 0, 8*len(chunk)), chunk, s.d.ShareRows())
@@ -210,10 +214,55 @@ func writeUpsertUsers(q *strings.Builder, args []any, users []domain.User) []any
 		q.WriteString("(?, ?, ?, ?, ?, ?, ?, COALESCE((SELECT broadcast_seq FROM tl WHERE tl.id = ?), 0))")
 		args = append(args, u.TenantID, u.ID, u.Name, u.Email, encPerms(u.Perms), at, at, u.TenantID)
 	}
-	q.WriteString(` ON CONFLICT (tenant_id, id) DO UPDATE SET
-		name = excluded.name, email = excluded.email, perms = excluded.perms, updated_at = excluded.updated_at
-		WHERE users.name <> excluded.name OR users.email <> excluded.email OR users.perms <> excluded.perms`)
+	q.WriteString(upsertUserConflict)
 	return args
+}
+
+// upsertUserConflict is what an upsert does with a user that has a row:
+// a changed name, email or perms is written, an unchanged user is left
+// alone (no new row version).
+const upsertUserConflict = ` ON CONFLICT (tenant_id, id) DO UPDATE SET
+		name = excluded.name, email = excluded.email, perms = excluded.perms, updated_at = excluded.updated_at
+		WHERE users.name <> excluded.name OR users.email <> excluded.email OR users.perms <> excluded.perms`
+
+// pgUpsertUsersCTE is the upsert of users on PostgreSQL, as writeTenantShares
+// and writeUpsertUsers write it elsewhere, with the users bound as arrays
+// (pgUpsertUsersArgs): one statement text whatever their number, where a
+// list of placeholders made a new text to parse and plan for nearly every
+// batch. r holds the users in key order, tl their tenants' counters
+// share-locked in id order before any user row, w the upsert in key order
+// (so two nodes recording the same users cannot deadlock), returning the
+// figures of each row it wrote.
+const pgUpsertUsersCTE = `r AS (
+		SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]))
+		WITH ORDINALITY AS r(tenant_id, id, name, email, perms, k)
+	), tl AS MATERIALIZED (
+		SELECT id, broadcast_seq FROM tenants WHERE id IN (SELECT tenant_id FROM r) ORDER BY id FOR SHARE
+	), w AS (
+		INSERT INTO users (tenant_id, id, name, email, perms, created_at, updated_at, broadcast_base)
+		SELECT r.tenant_id, r.id, r.name, r.email, CAST(r.perms AS jsonb), ?, ?,
+			COALESCE((SELECT broadcast_seq FROM tl WHERE tl.id = r.tenant_id), 0)
+		FROM r ORDER BY r.k` + upsertUserConflict + `
+		RETURNING tenant_id, id, notification_seq, unread_count, broadcast_base
+	)`
+
+// pgUpsertUsersQuery is UpsertUsers' statement on PostgreSQL.
+const pgUpsertUsersQuery = `WITH ` + pgUpsertUsersCTE + ` SELECT count(*) FROM w`
+
+// pgUpsertUsersArgs are the arguments of pgUpsertUsersCTE for users (in
+// key order, as userRows returns them): five text[] (tenant, id, name,
+// email, perms as JSON), then created_at and updated_at.
+func pgUpsertUsersArgs(users []domain.User) []any {
+	var cols [5]pgArray
+	for _, u := range users {
+		cols[0].text(string(u.TenantID))
+		cols[1].text(string(u.ID))
+		cols[2].text(u.Name)
+		cols[3].text(u.Email)
+		cols[4].text(encPerms(u.Perms))
+	}
+	at := encTime(now())
+	return append(arrayArgs(cols[:]), at, at)
 }
 
 // GetUser returns one user of the tenant; domain.ErrNotFound when unknown.
