@@ -164,11 +164,11 @@ const (
 
 // InsertNotifications is InsertNotification for many notifications of one
 // tenant, in one transaction and a few statements whatever their number:
-// the users' rows are locked in id order first, so concurrent batches
-// cannot deadlock; on PostgreSQL the sequences' advance and the rows'
-// insert are then one statement, the values bound as arrays
-// (insertNotificationsPG), elsewhere one UPDATE per 500 users and 500-row
-// INSERTs. Each n.Seq is set; one user's notifications get consecutive
+// on PostgreSQL the users' rows are locked in id order first, so
+// concurrent batches cannot deadlock, and the sequences' advance and the
+// rows' insert are then one statement, the values bound as arrays
+// (insertNotificationsPG); on SQLite, whose transaction excludes other
+// writers, one UPDATE per 500 users and 500-row INSERTs. Each n.Seq is set; one user's notifications get consecutive
 // seqs in slice order.
 func (s *Store) InsertNotifications(ctx context.Context, ns []*domain.Notification) error {
 	_, err := s.InsertNotificationsUnread(ctx, ns)
@@ -332,7 +332,10 @@ func (s *Store) lockTenantUsers(ctx context.Context, tenant domain.TenantID, ids
 // addNotificationSeqs advances the sequence and unread count of each of
 // users (sorted) by counts[user] and returns each one's last seq and new
 // unread count, creating unknown users. bseq is the tenant's broadcast
-// counter, read under its share lock (shareBroadcastSeq).
+// counter, read under its share lock (shareBroadcastSeq). It takes no row
+// locks: it runs only where the transaction already excludes every other
+// writer (SQLite's IMMEDIATE transactions); PostgreSQL, with row locks,
+// takes insertNotificationsPG, which locks the users in id order first.
 func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID, users []domain.UserID, counts map[domain.UserID]seqCounts, bseq int64) (map[domain.UserID]int64, map[domain.UserID]int, error) {
 	last := make(map[domain.UserID]int64, len(users))
 	unread := make(map[domain.UserID]int, len(users))
@@ -348,17 +351,6 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 	}
 	for start := 0; start < len(users); start += usersPerStatement {
 		chunk := users[start:min(start+usersPerStatement, len(users))]
-		if q, args := s.lockUsersStatement(tenant, chunk); q != "" {
-			// Lock in id order: two batches sharing users then wait for
-			// each other instead of deadlocking.
-			r, err := s.query(ctx, q, args...)
-			if err != nil {
-				return nil, nil, s.wrap("lock users", err)
-			}
-			if err := r.Close(); err != nil {
-				return nil, nil, s.wrap("lock users", err)
-			}
-		}
 		q, args := s.addSeqsStatement(tenant, chunk, counts)
 		r, err := s.query(ctx, q, args...)
 		if err != nil {
@@ -392,21 +384,6 @@ func (s *Store) addNotificationSeqs(ctx context.Context, tenant domain.TenantID,
 		}
 	}
 	return last, unread, nil
-}
-
-// lockUsersStatement is the query locking the tenant's users (a sorted
-// chunk) in id order, or "" when the dialect has no row locks.
-func (s *Store) lockUsersStatement(tenant domain.TenantID, users []domain.UserID) (string, []any) {
-	lock := s.d.LockRows(false)
-	if lock == "" {
-		return "", nil
-	}
-	args := make([]any, 0, len(users)+1)
-	args = append(args, tenant)
-	for _, u := range users {
-		args = append(args, u)
-	}
-	return `SELECT id FROM users WHERE tenant_id = ? AND id IN (` + inList(len(users)) + `) ORDER BY id` + lock, args
 }
 
 // addSeqsStatement is the UPDATE advancing the seqs and unread counts of
