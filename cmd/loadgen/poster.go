@@ -44,8 +44,7 @@ const (
 var errBadResponse = errors.New("malformed HTTP response")
 
 func newPoster(t target) *poster {
-	hp := t.base[len("http://"):]
-	return &poster{addr: hp, host: hp, dialer: net.Dialer{Timeout: 5 * time.Second}}
+	return &poster{addr: t.host, host: t.host, dialer: net.Dialer{Timeout: 5 * time.Second}}
 }
 
 // post sends body as JSON to path with a bearer token and returns the

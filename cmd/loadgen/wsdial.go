@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // dialSocket opens a WebSocket the way a browser's would be, by hand: one
@@ -88,25 +90,12 @@ func handshake(conn net.Conn, br *bufio.Reader, hostport, path, token string) er
 	switch {
 	case !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket"):
 		return fmt.Errorf("websocket handshake: 101 with Upgrade %q", resp.Header.Get("Upgrade"))
-	case !headerHasToken(resp.Header, "Connection", "upgrade"):
+	case !httpguts.HeaderValuesContainsToken(resp.Header.Values("Connection"), "upgrade"):
 		return fmt.Errorf("websocket handshake: 101 with Connection %q", resp.Header.Get("Connection"))
 	case resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key):
 		return errors.New("websocket handshake: 101 with a wrong Sec-WebSocket-Accept")
 	}
 	return nil
-}
-
-// headerHasToken reports whether the comma-separated header name lists
-// token (case-insensitive).
-func headerHasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // refusedError is a handshake the server answered with another status
