@@ -32,3 +32,13 @@ func PoolMaxConns(url string) (int32, error) {
 	}
 	return cfg.MaxConns, nil
 }
+
+// RuntimeParams are the parameters Open would send with every connection
+// for url.
+func RuntimeParams(url string) (map[string]string, error) {
+	cfg, err := poolConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.ConnConfig.RuntimeParams, nil
+}
