@@ -7,7 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifyhub/notifyhub/domain"
@@ -261,5 +263,69 @@ func TestDirectSendWithALostAnswerIsNotSentTwice(t *testing.T) {
 		require.EqualValues(t, 1, b.Sent)
 		require.Empty(t, d.jobs, "no job queued")
 		require.Len(t, inbox(t, f, "acme", "bob"), 1, "notified once")
+	})
+}
+
+// holdingFanout holds every push of a notification titled title until
+// release is closed, whatever its context says (a broker that hangs), and
+// hands the rest to next.
+type holdingFanout struct {
+	title   string
+	held    chan struct{} // one value per push held
+	release chan struct{}
+	next    notification.Fanout
+}
+
+func (h *holdingFanout) Publish(ctx context.Context, u domain.InboxUpdate) error {
+	if u.Notification != nil && u.Notification.Title == h.title {
+		h.held <- struct{}{}
+		<-h.release
+	}
+	return h.next.Publish(ctx, u)
+}
+
+// A send to several users never holds a personal send up: with eight list
+// sends stuck pushing (in every lane they could take), a personal send
+// still commits and is pushed.
+func TestPersonalSendPassesStuckListSends(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		fan := &holdingFanout{title: "list", held: make(chan struct{}, 64), release: make(chan struct{}), next: f.fan}
+		bulk := notification.NewBulkService(f.store, notification.NewService(f.store, fan, nil, nil), &dispatcher{}, nil)
+		var lists sync.WaitGroup
+		for range 8 {
+			lists.Go(func() {
+				_, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: []string{"bob", "carol"}, Title: "list"})
+				assert.NoError(t, err)
+			})
+		}
+		<-fan.held // a list send's push is stuck
+		personal := make(chan error, 1)
+		go func() {
+			_, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: []string{"alice"}, Title: "personal"})
+			personal <- err
+		}()
+		select {
+		case err := <-personal:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			close(fan.release)
+			t.Fatal("the personal send waited behind the stuck list sends")
+		}
+		items := inbox(t, f, "acme", "alice")
+		require.Len(t, items, 1)
+		require.Equal(t, "personal", items[0].Title)
+		pushed := 0
+		for _, u := range f.fan.all() {
+			if u.UserID == "alice" && u.Notification != nil && u.Notification.Title == "personal" {
+				pushed++
+			}
+		}
+		require.Equal(t, 1, pushed, "pushed while the list sends are stuck")
+
+		close(fan.release)
+		lists.Wait()
+		require.Len(t, inbox(t, f, "acme", "bob"), 8, "every list send lands once released")
 	})
 }
