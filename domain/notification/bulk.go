@@ -184,7 +184,7 @@ type BulkService struct {
 	// the inline send stop short, the job resumes it.
 	InlineMax int
 	// GroupMax is how many direct sends one transaction commits at most
-	// (default 64).
+	// (default 128).
 	GroupMax int
 	lanes    [directLanes]groupCommit
 	known    knownUsers // recipients of direct sends found to exist

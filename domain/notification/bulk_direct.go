@@ -40,7 +40,7 @@ import (
 
 // Bounds of one group commit.
 const (
-	defaultGroupMax    = 64   // requests
+	defaultGroupMax    = 128  // requests: the personal lane takes every personal send
 	groupRecipientsMax = 4000 // recipients; a request alone always fits
 )
 
