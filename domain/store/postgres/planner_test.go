@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/notifyhub/notifyhub/domain"
@@ -41,16 +42,18 @@ func TestBatchesFindRecipientsByKey(t *testing.T) {
 	t.Parallel()
 	base := baseURL(t)
 	schema := storetest.NewSchema(t, base)
-	s, _ := openIn(t, base, schema)
 	ctx := ctxFor(t)
+
+	setup := openFlushed(t, base, schema, "setup")
 	users := make([]domain.User, 1000)
 	for i := range users {
 		users[i] = domain.User{TenantID: "acme", ID: domain.UserID(fmt.Sprintf("user-%04d", i))}
 	}
-	require.NoError(t, s.UpsertUsers(ctx, users))
-	before := usersScans(t, s, schema, "users", 1000)
+	require.NoError(t, setup.UpsertUsers(ctx, users))
+	before := setup.closeAndScans(t)
 
 	const batches, perBatch = 40, 6
+	s := openFlushed(t, base, schema, "batches")
 	for b := range batches {
 		ns := make([]*domain.Notification, perBatch)
 		for i := range ns {
@@ -60,33 +63,53 @@ func TestBatchesFindRecipientsByKey(t *testing.T) {
 			require.NoError(t, s.InsertNotifications(ctx, ns))
 			continue
 		}
-		bulk := directBulk("acme", ns)
-		_, err := s.InsertDirect(ctx, []notification.Bulk{bulk}, ns)
+		_, err := s.InsertDirect(ctx, []notification.Bulk{directBulk("acme", ns)}, ns)
 		require.NoError(t, err)
 	}
-	after := usersScans(t, s, schema, "notifications", batches*perBatch)
+	after := s.closeAndScans(t)
 	require.Greater(t, after.idx, before.idx, "the batches read users by key")
 	require.Equal(t, before.seq, after.seq, "no batch scanned the users table (index scans %d → %d)", before.idx, after.idx)
 }
 
+// flushedStore is a store whose sessions' statistics can be read in full
+// once it is closed.
+type flushedStore struct {
+	*sqlstore.Store
+	base, schema, app string
+}
+
+// openFlushed opens a store on schema whose sessions carry an application
+// name of their own.
+func openFlushed(t *testing.T, base, schema, role string) *flushedStore {
+	t.Helper()
+	app := schema + "_" + role
+	url := storetest.WithParam(storetest.WithSearchPath(base, schema), "application_name", app)
+	s, err := postgres.Open(ctxFor(t), url, nil)
+	require.NoError(t, err)
+	f := &flushedStore{Store: s, base: base, schema: schema, app: app}
+	t.Cleanup(func() { _ = s.Close() })
+	return f
+}
+
 type scans struct{ seq, idx int64 }
 
-// usersScans returns the users table's scan counts once the statistics
-// show the rows inserted so far into table (PostgreSQL publishes a
-// session's counts within a second or so of its transactions).
-func usersScans(t *testing.T, s *sqlstore.Store, schema, table string, inserted int64) scans {
+// closeAndScans closes the store, waits until its sessions have ended (a
+// session publishes its pending statistics as it exits, before it leaves
+// pg_stat_activity) and returns the users table's scan counts.
+func (f *flushedStore) closeAndScans(t *testing.T) scans {
 	t.Helper()
-	var got scans
+	require.NoError(t, f.Close())
+	conn, err := pgx.Connect(ctxFor(t), f.base)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
 	require.Eventually(t, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		var ins int64
-		err := s.DB().QueryRowContext(ctx, `SELECT coalesce(u.seq_scan, 0), coalesce(u.idx_scan, 0), x.n_tup_ins
-			FROM pg_stat_user_tables u, pg_stat_user_tables x
-			WHERE u.schemaname = $1 AND u.relname = 'users' AND x.schemaname = $1 AND x.relname = $2`,
-			schema, table).Scan(&got.seq, &got.idx, &ins)
-		return err == nil && ins >= inserted
-	}, 60*time.Second, 100*time.Millisecond, "the statistics never showed the rows inserted into %s", table)
+		var n int
+		err := conn.QueryRow(ctxFor(t), `SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE $1 || '%'`, f.app).Scan(&n)
+		return err == nil && n == 0
+	}, 60*time.Second, 20*time.Millisecond, "the store's sessions never ended")
+	var got scans
+	require.NoError(t, conn.QueryRow(ctxFor(t), `SELECT coalesce(seq_scan, 0), coalesce(idx_scan, 0)
+		FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'users'`, f.schema).Scan(&got.seq, &got.idx))
 	return got
 }
 

@@ -100,14 +100,20 @@ func admin(t testing.TB, base, stmt string) {
 // WithSearchPath returns the database URL (or key=value DSN) base with its
 // search_path set to schema.
 func WithSearchPath(base, schema string) string {
+	return WithParam(base, "search_path", schema)
+}
+
+// WithParam returns the database URL (or key=value DSN) base with the
+// connection parameter key set to value (a plain word).
+func WithParam(base, key, value string) string {
 	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
 		u, err := url.Parse(base)
 		if err == nil {
 			q := u.Query()
-			q.Set("search_path", schema)
+			q.Set(key, value)
 			u.RawQuery = q.Encode()
 			return u.String()
 		}
 	}
-	return base + " search_path=" + schema
+	return base + " " + key + "=" + value
 }
