@@ -35,7 +35,7 @@ func DefaultMaxConns() int32 {
 	return int32(max(16, 4*runtime.NumCPU()))
 }
 
-// PlannerDefaults are the planner settings every connection of the store
+// plannerDefaults are the planner settings every connection of the store
 // sets unless the URL sets them itself (a parameter of that name, as
 // random_page_cost=4).
 //
@@ -46,13 +46,13 @@ func DefaultMaxConns() int32 {
 // the few recipients of each batch of notifications (a tenant of 1,000
 // users; larger tables flip the choice back): 50,000 personal
 // notifications at 5,000/s cost PostgreSQL 6.3–6.5 CPU-seconds at 4,
-// 5.5–5.7 at 1.1. 1.1 is the
-// value PostgreSQL's documentation suggests for storage with cheap random
-// reads; it prices those probes as what they cost here.
-var PlannerDefaults = map[string]string{"random_page_cost": "1.1"}
+// 5.5–5.7 at 1.1. 1.1 is the value PostgreSQL's documentation suggests
+// for storage with cheap random reads; it prices those probes as what
+// they cost here.
+var plannerDefaults = map[string]string{"random_page_cost": "1.1"}
 
 // poolConfig parses url, with DefaultMaxConns unless the URL sizes the
-// pool itself, and PlannerDefaults where the URL does not set them.
+// pool itself, and plannerDefaults where the URL does not set them.
 func poolConfig(url string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -62,7 +62,7 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = DefaultMaxConns()
 	}
-	for name, value := range PlannerDefaults {
+	for name, value := range plannerDefaults {
 		if _, ok := cfg.ConnConfig.RuntimeParams[name]; !ok {
 			cfg.ConnConfig.RuntimeParams[name] = value
 		}
