@@ -20,7 +20,10 @@ import (
 //     not block (Hub.Deliver does not).
 //   - resync is called whenever the subscription may have missed updates
 //     (lost connection, reconnect, dropped messages); the hub then refills
-//     every connection from History, so nothing committed is lost.
+//     every connection from History, so nothing committed is lost. It is
+//     also called once the subscription is live, before anything is
+//     delivered: a socket that registered before that may have missed what
+//     was published meanwhile.
 //   - Subscribe blocks until ctx is done and then returns nil promptly; it
 //     retries transport errors itself rather than returning them.
 type Broker interface {

@@ -48,6 +48,10 @@ func Run(t *testing.T, newNodes NewNodes) {
 		t.Parallel()
 		testBatches(t, newNodes)
 	})
+	t.Run("ResyncsOnceLive", func(t *testing.T) {
+		t.Parallel()
+		testResyncOnceLive(t, newNodes)
+	})
 	t.Run("SubscribeRequiresCallbacks", func(t *testing.T) {
 		t.Parallel()
 		b := newNodes(t, 1)[0]
@@ -344,4 +348,25 @@ func testPublishCanceled(t *testing.T, newNodes NewNodes) {
 	err := b.Publish(ctx, notificationUpdate("t1", "u1", 1))
 	require.Error(t, err)
 	require.True(t, errors.Is(err, context.Canceled), "want context.Canceled, got %v", err)
+}
+
+// A subscription resyncs once it is live, before it delivers anything:
+// sockets that registered before it may have missed what was published
+// while it started.
+func testResyncOnceLive(t *testing.T, newNodes NewNodes) {
+	b := newNodes(t, 1)[0]
+	for _, batch := range []bool{false, true} {
+		if _, ok := b.(hub.BatchBroker); batch && !ok {
+			continue
+		}
+		s := subscribeWith(t, b, batch)
+		warmUp(t, b, s)
+		// resync and deliver are called from one goroutine: the resync is
+		// in before the probe that warmUp saw.
+		select {
+		case <-s.resyncs:
+		default:
+			t.Fatalf("live (batch %t) without a resync first", batch)
+		}
+	}
 }

@@ -131,6 +131,9 @@ func (b *Broker) subscribe(ctx context.Context, deliver func([]domain.InboxUpdat
 		delete(b.subs, s)
 		b.mu.Unlock()
 	}()
+	// Live from here: sockets that registered before may have missed what
+	// was published until now (see hub.Broker).
+	resync()
 	var run []domain.InboxUpdate // reused by join
 	for {
 		select {

@@ -290,10 +290,16 @@ func (s *subscriber) readOnce(ctx context.Context) error {
 			return err
 		}
 	}
-	if s.lastID == "" || s.lost {
+	first := s.lastID == ""
+	if first || s.lost {
 		if err := s.position(ctx); err != nil {
 			return err
 		}
+	}
+	if first && !s.lost {
+		// Live from here: sockets that registered before may have missed
+		// what was published until now (see hub.Broker).
+		s.resync()
 	}
 	if s.lost {
 		// Redis answers again: whatever was published while it did not
