@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -197,17 +198,10 @@ func (g *gen) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("server at %s not ready: %v", g.target.base, cmpErr(err, ctx.Err()))
+			return fmt.Errorf("server at %s not ready: %v", g.target.base, cmp.Or(err, ctx.Err()))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // makeClients assigns users to tenants (client i in tenant i mod T; the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
@@ -38,7 +39,7 @@ func dialSocket(ctx context.Context, d *net.Dialer, hostport, path, token string
 	fr := newFrameReader(conn, limit)
 	err = handshake(conn, fr.br, hostport, path, token)
 	if !stop() {
-		err = cmpErr(ctx.Err(), err)
+		err = cmp.Or(ctx.Err(), err)
 	}
 	if err != nil {
 		_ = conn.Close()
