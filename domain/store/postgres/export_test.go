@@ -24,21 +24,5 @@ func (l *listener) Sessions() int64 { return l.sessions.Load() }
 // Owns reports whether pid is one of the store's pooled connections.
 func (l *listener) Owns(pid uint32) bool { return l.own.has(pid) }
 
-// PoolMaxConns is the pool size Open would use for url.
-func PoolMaxConns(url string) (int32, error) {
-	cfg, err := poolConfig(url)
-	if err != nil {
-		return 0, err
-	}
-	return cfg.MaxConns, nil
-}
-
-// RuntimeParams are the parameters Open would send with every connection
-// for url.
-func RuntimeParams(url string) (map[string]string, error) {
-	cfg, err := poolConfig(url)
-	if err != nil {
-		return nil, err
-	}
-	return cfg.ConnConfig.RuntimeParams, nil
-}
+// PoolConfig is the pool configuration Open would use for url.
+var PoolConfig = poolConfig

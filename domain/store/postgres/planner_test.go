@@ -17,17 +17,15 @@ import (
 )
 
 func TestPlannerDefaultsUnlessTheURLSetsThem(t *testing.T) {
-	p, err := postgres.RuntimeParams("postgres://u@127.0.0.1:5432/db?sslmode=disable")
-	require.NoError(t, err)
-	require.Equal(t, "1.1", p["random_page_cost"])
-
-	p, err = postgres.RuntimeParams("postgres://u@127.0.0.1:5432/db?sslmode=disable&random_page_cost=4")
-	require.NoError(t, err)
-	require.Equal(t, "4", p["random_page_cost"], "the URL's setting wins")
-
-	p, err = postgres.RuntimeParams("host=127.0.0.1 dbname=db random_page_cost=2")
-	require.NoError(t, err)
-	require.Equal(t, "2", p["random_page_cost"], "also in key=value form")
+	for url, want := range map[string]string{
+		"postgres://u@127.0.0.1:5432/db?sslmode=disable":                    "1.1", // our default
+		"postgres://u@127.0.0.1:5432/db?sslmode=disable&random_page_cost=4": "4",   // the URL's setting wins
+		"host=127.0.0.1 dbname=db random_page_cost=2":                       "2",   // also in key=value form
+	} {
+		cfg, err := postgres.PoolConfig(url)
+		require.NoError(t, err)
+		require.Equal(t, want, cfg.ConnConfig.RuntimeParams["random_page_cost"], url)
+	}
 }
 
 // The batched writes of notifications find their recipients through the
