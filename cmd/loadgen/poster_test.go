@@ -148,19 +148,8 @@ func TestPosterCancelAndFailure(t *testing.T) {
 	}
 
 	// A listener that closes every connection at once: each post fails.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
-	dead, err := resolveTarget(context.Background(), "http://"+ln.Addr().String())
+	addr := acceptLoop(t, func(c net.Conn) { _ = c.Close() })
+	dead, err := resolveTarget(context.Background(), "http://"+addr)
 	require.NoError(t, err)
 	p := newPoster(dead)
 	for range 2 {

@@ -76,6 +76,22 @@ func TestDialSocketRefusedHandshake(t *testing.T) {
 // keeps it open until the test ends.
 func rawServer(t *testing.T, reply func(key string) string) string {
 	t.Helper()
+	return acceptLoop(t, func(c net.Conn) {
+		t.Cleanup(func() { _ = c.Close() })
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		if r := reply(req.Header.Get("Sec-WebSocket-Key")); r != "" {
+			_, _ = c.Write([]byte(r))
+		}
+	})
+}
+
+// acceptLoop listens on loopback until the test ends, handing each
+// connection to handle in a goroutine of its own; it returns the address.
+func acceptLoop(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close() })
@@ -85,16 +101,7 @@ func rawServer(t *testing.T, reply func(key string) string) string {
 			if err != nil {
 				return
 			}
-			t.Cleanup(func() { _ = c.Close() })
-			go func() {
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				if r := reply(req.Header.Get("Sec-WebSocket-Key")); r != "" {
-					_, _ = c.Write([]byte(r))
-				}
-			}()
+			go handle(c)
 		}
 	}()
 	return ln.Addr().String()
