@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/procfs"
+
 	"github.com/notifyhub/notifyhub/domain"
 	"github.com/notifyhub/notifyhub/web/auth"
 )
@@ -44,6 +46,7 @@ type gen struct {
 	received [numPhases + 1]atomic.Int64 // receipts per phase, as they arrive
 	products atomic.Pointer[map[string]receipt]
 	sampler  *sampler
+	proc     procfs.FS // the machine's /proc, for its CPU time (machineCPU)
 }
 
 type tenant struct {
@@ -95,6 +98,12 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		}
 	}
 	rep.PID = g.pid
+	if g.proc, err = procfs.NewDefaultFS(); err == nil {
+		_, err = readMachineCPU(g.proc)
+	}
+	if err != nil {
+		rep.note("cannot read the machine's CPU time (%v): no busy and steal figures", err)
+	}
 	g.api = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: max(cfg.Senders, cfg.PersonalSenders) + 16, MaxIdleConnsPerHost: max(cfg.Senders, cfg.PersonalSenders) + 16,
 		DisableCompression: true,
@@ -279,6 +288,7 @@ func phaseIndex(name string) int8 { return int8(slices.Index(allPhases[:], name)
 // resource use during it.
 func (g *gen) measure(name string, fn func(*PhaseResult)) PhaseResult {
 	r := PhaseResult{Name: name}
+	machineBefore, machineErr := readMachineCPU(g.proc)
 	var before procSample
 	if g.pid != 0 {
 		before, _ = readProc(g.pid)
@@ -290,6 +300,11 @@ func (g *gen) measure(name string, fn func(*PhaseResult)) PhaseResult {
 	fn(&r)
 	r.Wall = time.Since(start)
 	r.OwnCPU = selfCPU() - own
+	if machineErr == nil {
+		if now, err := readMachineCPU(g.proc); err == nil {
+			r.MachineBusy, r.MachineSteal, r.MachineKnown = now.since(machineBefore)
+		}
+	}
 	if g.pid != 0 {
 		if after, err := readProc(g.pid); err == nil {
 			r.ServerCPU = after.cpu - before.cpu

@@ -145,6 +145,7 @@ func TestRunAccountsLossAndDuplicates(t *testing.T) {
 	var out strings.Builder
 	rep.writeTable(&out)
 	require.Contains(t, out.String(), "personal-max")
+	require.Contains(t, out.String(), "busy %")
 	require.NoError(t, rep.writeJSON(&out))
 }
 

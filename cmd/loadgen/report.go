@@ -26,8 +26,14 @@ type PhaseResult struct {
 	ServerCPUPer100k float64       `json:"server_cpu_seconds_per_100k"`
 	ServerRSSPeak    int64         `json:"server_rss_peak_bytes"`
 	OwnCPU           time.Duration `json:"loadgen_cpu_ns"`
-	Connect          *ConnectStats `json:"connect,omitempty"`
-	Notes            []string      `json:"notes,omitempty"`
+	// The whole machine's CPU during the phase, as shares of all its CPUs'
+	// time (machineCPU): busy (steal included) and stolen by the
+	// hypervisor; MachineKnown is false where /proc/stat is not readable.
+	MachineKnown bool          `json:"machine_known"`
+	MachineBusy  float64       `json:"machine_busy"`
+	MachineSteal float64       `json:"machine_steal"`
+	Connect      *ConnectStats `json:"connect,omitempty"`
+	Notes        []string      `json:"notes,omitempty"`
 }
 
 // ConnectStats is the connect phase's memory view of the server.
@@ -111,20 +117,24 @@ func (r *Report) writeTable(w io.Writer) {
 	fmt.Fprintf(w, "run %s against %s (server pid %d), %d clients in %d tenants; %d CPUs (%s), %s\n\n",
 		r.Run, r.Target, r.PID, r.Clients, r.Tenants, r.Machine.CPUs, r.Machine.Model, r.Machine.Go)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tsent\texpected\treceived\tlost\tdup\tstray\tper s\tmin\tp50\tp95\tp99\tmax\tsrv CPU s\tsrv CPU s/100k\tlg CPU s\t")
+	fmt.Fprintln(tw, "phase\tsent\texpected\treceived\tlost\tdup\tstray\tper s\tmin\tp50\tp95\tp99\tmax\tsrv CPU s\tsrv CPU s/100k\tlg CPU s\tbusy %\tsteal %\t")
 	for _, p := range r.Phases {
 		if p.Skipped != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", p.Name)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", p.Name)
 			continue
 		}
 		per100k := "-"
 		if p.ServerCPUPer100k > 0 {
 			per100k = fmt.Sprintf("%.2f", p.ServerCPUPer100k)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.2f\t\n",
+		busy, steal := "-", "-"
+		if p.MachineKnown {
+			busy, steal = fmt.Sprintf("%.0f", p.MachineBusy*100), fmt.Sprintf("%.1f", p.MachineSteal*100)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.2f\t%s\t%s\t\n",
 			p.Name, p.Sent, p.Expected, p.Received, p.Lost, p.Duplicated, p.Stray, p.Rate,
 			ms(p.Latency.Min), ms(p.Latency.P50), ms(p.Latency.P95), ms(p.Latency.P99), ms(p.Latency.Max),
-			p.ServerCPU.Seconds(), per100k, p.OwnCPU.Seconds())
+			p.ServerCPU.Seconds(), per100k, p.OwnCPU.Seconds(), busy, steal)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
