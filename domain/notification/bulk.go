@@ -186,8 +186,13 @@ type BulkService struct {
 	// GroupMax is how many direct sends one transaction commits at most
 	// (default 128).
 	GroupMax int
-	lanes    [directLanes]groupCommit
-	known    knownUsers // recipients of direct sends found to exist
+	// OnGroupCommit, when set before the first request, learns of every
+	// group commit of direct sends once its members are answered (the
+	// app makes metrics of it). It runs on the lane's flusher: it must
+	// be quick and must not block.
+	OnGroupCommit func(GroupCommit)
+	lanes         [directLanes]groupCommit
+	known         knownUsers // recipients of direct sends found to exist
 }
 
 // NewBulkService returns a BulkService; now defaults to time.Now.

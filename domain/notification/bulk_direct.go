@@ -51,6 +51,20 @@ const (
 	directLanes
 )
 
+// laneNames name the lanes in GroupCommit.
+var laneNames = [directLanes]string{personalLane: "personal", groupLane: "group"}
+
+// GroupCommit is what BulkService.OnGroupCommit learns of one group
+// commit of direct sends. Under load a commit that takes long makes the
+// next group larger, and so slower: these three show whether that is
+// happening and where the POST's time goes.
+type GroupCommit struct {
+	Lane     string        // "personal" (sends to one user) or "group" (to several)
+	Requests int           // requests the group took off the queue
+	Waited   time.Duration // how long its oldest request had waited for it
+	Took     time.Duration // the write, its commit and the push
+}
+
 // directSend is one request waiting for its group to commit.
 type directSend struct {
 	ctx  context.Context // the request's: a member whose request ended is dropped
@@ -61,6 +75,7 @@ type directSend struct {
 	// reaches, so several such sends share a commit and their frames a
 	// socket write.
 	audience []domain.UserID
+	queued   time.Time // when it joined its lane's queue
 	// Set by the flush before done is closed.
 	result Bulk
 	err    error
@@ -103,13 +118,14 @@ func (s *BulkService) newDirectSend(ctx context.Context, b Bulk) (*directSend, b
 // sendDirect sends m's bulk through a group commit and returns it as
 // committed.
 func (s *BulkService) sendDirect(m *directSend) (Bulk, error) {
-	b := m.bulk
-	g := &s.lanes[laneOf(b)]
+	lane := laneOf(m.bulk)
+	g := &s.lanes[lane]
+	m.queued = time.Now() // not s.now: a duration, on the monotonic clock
 	g.mu.Lock()
 	g.queue = append(g.queue, m)
 	if !g.running {
 		g.running = true
-		go s.flushQueued(g)
+		go s.flushQueued(lane)
 	}
 	g.mu.Unlock()
 	// Not abandoned when ctx ends: the flush is bounded by inlineTimeout,
@@ -129,13 +145,19 @@ func laneOf(b Bulk) int {
 
 // flushQueued commits the lane's queued sends group after group until
 // none is left.
-func (s *BulkService) flushQueued(g *groupCommit) {
+func (s *BulkService) flushQueued(lane int) {
+	g := &s.lanes[lane]
 	for {
 		group := s.nextGroup(g)
 		if len(group) == 0 {
 			return
 		}
+		start := time.Now()
 		s.flush(group)
+		if s.OnGroupCommit != nil {
+			s.OnGroupCommit(GroupCommit{Lane: laneNames[lane], Requests: len(group),
+				Waited: start.Sub(group[0].queued), Took: time.Since(start)})
+		}
 	}
 }
 

@@ -329,3 +329,54 @@ func TestPersonalSendPassesStuckListSends(t *testing.T) {
 		require.Len(t, inbox(t, f, "acme", "bob"), 8, "every list send lands once released")
 	})
 }
+
+// Every group commit of direct sends is reported once its members are
+// answered: sends to one user in the personal lane, lists in the group
+// lane, each request in exactly one group.
+func TestGroupCommitsAreReported(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		bulk := notification.NewBulkService(f.store, f.svc, &dispatcher{}, nil)
+		var (
+			mu      sync.Mutex
+			reqs    = map[string]int{}
+			commits []notification.GroupCommit
+		)
+		bulk.OnGroupCommit = func(c notification.GroupCommit) {
+			mu.Lock()
+			defer mu.Unlock()
+			reqs[c.Lane] += c.Requests
+			commits = append(commits, c)
+		}
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				_, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: []string{"bob"}, Title: fmt.Sprintf("p%d", i)})
+				assert.NoError(t, err)
+			})
+		}
+		for i := range 3 {
+			wg.Go(func() {
+				_, err := bulk.Request(ctx, sender, notification.BulkRequest{UserIDs: []string{"bob", "carol"}, Title: fmt.Sprintf("l%d", i)})
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		// The last report follows its members' answers.
+		require.Eventually(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return reqs["personal"]+reqs["group"] >= 23
+		}, 10*time.Second, time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		require.Equal(t, map[string]int{"personal": 20, "group": 3}, reqs)
+		for _, c := range commits {
+			require.Positive(t, c.Requests, "%+v", c)
+			require.GreaterOrEqual(t, c.Waited, time.Duration(0), "%+v", c)
+			require.Positive(t, c.Took, "%+v", c)
+		}
+		require.Len(t, inbox(t, f, "acme", "bob"), 23)
+	})
+}

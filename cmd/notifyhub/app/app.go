@@ -503,6 +503,9 @@ func (a *App) buildJobs(events meteredStore) error {
 	}
 	a.Dispatcher = jobs.NewDispatcher(events, a.Jobs, nil)
 	a.Bulk = notification.NewBulkService(events, a.Notifications, a.Dispatcher, nil)
+	if err := observeGroupCommits(a.Bulk, a.registry); err != nil {
+		return err
+	}
 	files, err := reportfs.New(a.cfg.DataDir)
 	if err != nil {
 		return err

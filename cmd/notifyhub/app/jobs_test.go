@@ -76,6 +76,18 @@ func TestBulkNotificationsEndToEnd(t *testing.T) {
 			call(t, a, stranger, "GET", "/api/v1/notifications", nil, http.StatusOK, &page)
 			require.Empty(t, page.Data)
 			call(t, a, stranger, "GET", "/api/v1/notifications/bulk/"+created.ID, nil, http.StatusNotFound, nil)
+
+			// The list went through a group commit of the group lane, a
+			// send to one user through the personal lane; /metrics
+			// counts each (after the answer: eventually).
+			call(t, a, alice, "POST", "/api/v1/notifications", map[string]any{
+				"user_ids": []string{"bob"}, "title": "One for bob"}, http.StatusAccepted, nil)
+			for _, lane := range []string{"group", "personal"} {
+				require.Eventually(t, func() bool {
+					return metricValue(a, `notifyhub_direct_group_requests_sum{lane="`+lane+`"}`) == 1 &&
+						metricValue(a, `notifyhub_direct_group_commit_seconds_count{lane="`+lane+`"}`) == 1
+				}, 10*time.Second, 20*time.Millisecond, "lane %s", lane)
+			}
 		})
 	}
 }
