@@ -284,30 +284,27 @@ func (g *gen) phaseReceived(p int8) {
 
 func phaseIndex(name string) int8 { return int8(slices.Index(allPhases[:], name)) }
 
-// measure runs one phase and adds the server's and the load generator's
-// resource use during it.
+// measure runs one phase and adds the server's, the load generator's and
+// the machine's resource use during it: from its start, or from where the
+// phase restarted the meter (r.restartMeter: the business phase does once
+// its setup is done).
 func (g *gen) measure(name string, fn func(*PhaseResult)) PhaseResult {
 	r := PhaseResult{Name: name}
-	machineBefore, machineErr := readMachineCPU(g.proc)
-	var before procSample
-	if g.pid != 0 {
-		before, _ = readProc(g.pid)
-		g.sampler.resetPeak()
-	}
-	own := selfCPU()
-	start := time.Now()
+	m := g.startMeter()
+	r.restartMeter = func() { m = g.startMeter() }
 	g.logf("phase %s", name)
 	fn(&r)
-	r.Wall = time.Since(start)
-	r.OwnCPU = selfCPU() - own
-	if machineErr == nil {
+	r.restartMeter = nil
+	r.Wall = time.Since(m.start)
+	r.OwnCPU = selfCPU() - m.own
+	if m.machineErr == nil {
 		if now, err := readMachineCPU(g.proc); err == nil {
-			r.MachineBusy, r.MachineSteal, r.MachineKnown = now.since(machineBefore)
+			r.MachineBusy, r.MachineSteal, r.MachineKnown = now.since(m.machine)
 		}
 	}
 	if g.pid != 0 {
 		if after, err := readProc(g.pid); err == nil {
-			r.ServerCPU = after.cpu - before.cpu
+			r.ServerCPU = after.cpu - m.server.cpu
 			r.ServerRSSPeak = max(g.sampler.resetPeak(), after.rss)
 			if r.Received > 0 && r.Name != phaseConnect {
 				r.ServerCPUPer100k = r.ServerCPU.Seconds() / float64(r.Received) * 100_000
@@ -321,6 +318,26 @@ func (g *gen) measure(name string, fn func(*PhaseResult)) PhaseResult {
 		g.logf("phase %s skipped: %s", name, r.Skipped)
 	}
 	return r
+}
+
+// meter is where a phase's resource figures start from.
+type meter struct {
+	start      time.Time
+	own        time.Duration // the load generator's CPU
+	server     procSample
+	machine    machineCPU
+	machineErr error
+}
+
+func (g *gen) startMeter() meter {
+	m := meter{own: selfCPU()}
+	m.machine, m.machineErr = readMachineCPU(g.proc)
+	if g.pid != 0 {
+		m.server, _ = readProc(g.pid)
+		g.sampler.resetPeak()
+	}
+	m.start = time.Now()
+	return m
 }
 
 // connect opens every client's socket, --connect-concurrency at a time.

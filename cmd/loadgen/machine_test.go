@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/procfs"
 	"github.com/stretchr/testify/require"
@@ -82,9 +83,7 @@ func TestPhasesReportTheMachineBusy(t *testing.T) {
 	require.NoError(t, err)
 	g := &gen{proc: fs, log: io.Discard}
 	r := g.measure(phasePersonal, func(*PhaseResult) {
-		for i := 0; i < 3e7; i++ { // a few tens of milliseconds of CPU
-			sink += i
-		}
+		require.Positive(t, burn(3e7)) // a few tens of milliseconds of CPU
 	})
 	require.True(t, r.MachineKnown)
 	require.Greater(t, r.MachineBusy, 0.0)
@@ -92,4 +91,30 @@ func TestPhasesReportTheMachineBusy(t *testing.T) {
 	require.GreaterOrEqual(t, r.MachineSteal, 0.0)
 }
 
-var sink int
+// burn spends CPU: the sum of 0 to n-1 (returned, so it is not left out).
+func burn(n int) int {
+	sum := 0
+	for i := range n {
+		sum += i
+	}
+	return sum
+}
+
+// A phase that restarts its meter (after its setup) reports only what
+// came after: the setup's CPU is not the phase's.
+func TestRestartedMeterLeavesTheSetupOut(t *testing.T) {
+	t.Parallel()
+	fs, err := procfs.NewDefaultFS()
+	require.NoError(t, err)
+	g := &gen{proc: fs, log: io.Discard}
+	var setup time.Duration
+	r := g.measure(phaseBusiness, func(r *PhaseResult) {
+		before := selfCPU()
+		require.Positive(t, burn(1e8)) // the setup: some tens of milliseconds of CPU
+		setup = selfCPU() - before
+		r.restartMeter()
+	})
+	require.Positive(t, setup)
+	require.Less(t, r.OwnCPU, setup, "the setup's CPU was counted")
+	require.Nil(t, r.restartMeter, "not kept past the phase")
+}

@@ -302,9 +302,10 @@ func (g *gen) business(ctx context.Context, r *PhaseResult) {
 	// generator as much CPU per command as a good part of the server's.
 	ps := newPosters(g.target, g.cfg.Senders)
 	defer ps.closeAll()
-	// Setup, not measured as part of the phase's figures: one product per
-	// command and one warm-up product per tenant, each stocked above its
-	// reorder level.
+	// Setup, not measured as part of the phase's figures (its time,
+	// CPU and the machine's are counted from the end of the warm-up):
+	// one product per command and one warm-up product per tenant, each
+	// stocked above its reorder level.
 	setupStart := time.Now()
 	products := make([]string, count+len(ts))
 	var setupErr atomic.Pointer[error]
@@ -354,6 +355,8 @@ func (g *gen) business(ctx context.Context, r *PhaseResult) {
 		r.note("warm-up: only %d of %d LowStockNotifications arrived within --drain", got, warmExpected)
 	}
 
+	// The phase's figures are the measured commands', not the setup's.
+	r.restartMeter()
 	l := newLedger(count)
 	l.member = func(n, c int) bool {
 		cl := g.clients[c]

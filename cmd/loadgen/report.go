@@ -34,6 +34,10 @@ type PhaseResult struct {
 	MachineSteal float64       `json:"machine_steal"`
 	Connect      *ConnectStats `json:"connect,omitempty"`
 	Notes        []string      `json:"notes,omitempty"`
+
+	// restartMeter, while the phase runs, starts its wall time and
+	// resource figures over: a phase calls it when its setup is done.
+	restartMeter func()
 }
 
 // ConnectStats is the connect phase's memory view of the server.
