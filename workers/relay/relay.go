@@ -36,6 +36,13 @@ type Store interface {
 	RequeuePublished(ctx context.Context, since time.Time) (int64, error)
 }
 
+// localDrainer is a Store that announces its commits to other processes
+// unless told that a relay of its own process drains them
+// (sqlstore.Store.DrainLocally).
+type localDrainer interface {
+	DrainLocally() (release func())
+}
+
 // Publisher appends encoded events to a stream topic (stream.Stream has it).
 type Publisher interface {
 	Publish(ctx context.Context, topic string, bodies ...[]byte) error
@@ -134,6 +141,11 @@ func New(cfg Config, store Store, pub Publisher) (*Relay, error) {
 // Run publishes until ctx is done. Errors (database or stream down) are
 // logged and retried with backoff; Run returns only ctx's end.
 func (r *Relay) Run(ctx context.Context) error {
+	// This relay drains its own process's commits: the store need not
+	// wake other processes' relays for them.
+	if d, ok := r.store.(localDrainer); ok {
+		defer d.DrainLocally()()
+	}
 	poll := time.NewTicker(r.cfg.PollInterval)
 	defer poll.Stop()
 	backoff := 50 * time.Millisecond

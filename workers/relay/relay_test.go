@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -583,4 +585,39 @@ func eventIDs(events []domain.Event) []string {
 		ids[i] = ev.ID
 	}
 	return ids
+}
+
+// drainWatch is a store that records the relay's DrainLocally calls.
+type drainWatch struct {
+	relay.Store
+	active, released atomic.Int32
+}
+
+func (d *drainWatch) DrainLocally() func() {
+	d.active.Add(1)
+	return func() { d.active.Add(-1); d.released.Add(1) }
+}
+
+// A running relay tells its store that it drains the process's outbox
+// (so that the store does not wake other processes' relays for its
+// commits), and takes it back when it stops.
+func TestRunningRelayDrainsItsProcessOutbox(t *testing.T) {
+	t.Parallel()
+	b := backends()["sqlite+dbqueue"](t)
+	require.NoError(t, b.stream.EnsureGroup(context.Background(), "events", "g"))
+	store := &drainWatch{Store: b.store}
+	r, err := relay.New(relay.Config{PollInterval: 10 * time.Millisecond, PublishOutsideTx: true}, store, b.stream)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	ev, err := appendEvent(context.Background(), b.store, "t1", 1)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return slices.Contains(drain(t, b.stream, "g"), ev.ID) },
+		30*time.Second, 10*time.Millisecond, "the relay publishes")
+	require.EqualValues(t, 1, store.active.Load(), "registered while it runs")
+	cancel()
+	require.NoError(t, <-done)
+	require.Zero(t, store.active.Load())
+	require.EqualValues(t, 1, store.released.Load(), "released once it stopped")
 }

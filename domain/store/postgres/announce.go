@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,8 @@ type announcer struct {
 	mu      sync.Mutex
 	running bool // a goroutine is sending
 	pending bool // a commit came after the send in flight began
+
+	kicks atomic.Int64 // commits announced, for tests
 }
 
 // announceTimeout bounds one NOTIFY.
@@ -31,6 +34,7 @@ const announceTimeout = 5 * time.Second
 
 // kick announces a commit: now, or right after the announcement in flight.
 func (a *announcer) kick() {
+	a.kicks.Add(1)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.pending = true

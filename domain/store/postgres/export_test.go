@@ -12,8 +12,21 @@ type Listener = listener
 
 // OpenWithListener is Open that also returns the listener.
 func OpenWithListener(ctx context.Context, url string, logger *slog.Logger) (*sqlstore.Store, *Listener, error) {
-	return open(ctx, url, logger)
+	s, l, _, err := open(ctx, url, logger)
+	return s, l, err
 }
+
+// Announcer lets the external tests count the commits announced.
+type Announcer = announcer
+
+// OpenWithAnnouncer is Open that also returns the announcer.
+func OpenWithAnnouncer(ctx context.Context, url string, logger *slog.Logger) (*sqlstore.Store, *Announcer, error) {
+	s, _, a, err := open(ctx, url, logger)
+	return s, a, err
+}
+
+// Kicks counts the commits announced so far.
+func (a *announcer) Kicks() int64 { return a.kicks.Load() }
 
 // PID is the backend pid of the live LISTEN session, 0 while down.
 func (l *listener) PID() uint32 { return l.pid.Load() }

@@ -224,3 +224,26 @@ func TestEventsAreAnnouncedAfterCommit(t *testing.T) {
 	wg.Wait()
 	waitSignal(t, relay, "a burst of commits by another process must wake the relay")
 }
+
+// A process whose relay drains its own outbox does not announce its
+// commits to the other processes (one NOTIFY, and a wake-up of every
+// listener, for about every commit); its own relay is still woken. Once
+// the relay stops, commits are announced again.
+func TestCommitsAreNotAnnouncedWhileTheirProcessDrainsThem(t *testing.T) {
+	t.Parallel()
+	base := baseURL(t)
+	schema := storetest.NewSchema(t, base)
+	s, a, err := postgres.OpenWithAnnouncer(ctxFor(t), storetest.WithSearchPath(base, schema), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+
+	release := s.DrainLocally()
+	require.NoError(t, s.AppendEvents(ctxFor(t), event("t1")))
+	waitSignal(t, s, "the process's own relay is woken")
+	require.Zero(t, a.Kicks(), "its own relay publishes it: nobody else to wake")
+
+	release()
+	release() // a second release is the same release
+	require.NoError(t, s.AppendEvents(ctxFor(t), event("t1")))
+	require.EqualValues(t, 1, a.Kicks(), "no relay here any more: the others are told")
+}

@@ -76,18 +76,19 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 // pending migrations to the current schema and returns the store with its
 // LISTEN loop running. Close the store to stop both.
 func Open(ctx context.Context, url string, logger *slog.Logger) (*sqlstore.Store, error) {
-	s, _, err := open(ctx, url, logger)
+	s, _, _, err := open(ctx, url, logger)
 	return s, err
 }
 
-// open is Open that also returns the listener, for tests.
-func open(ctx context.Context, url string, logger *slog.Logger) (*sqlstore.Store, *listener, error) {
+// open is Open that also returns the listener and the announcer, for
+// tests.
+func open(ctx context.Context, url string, logger *slog.Logger) (*sqlstore.Store, *listener, *announcer, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	cfg, err := poolConfig(url)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "notifyhub"
@@ -113,13 +114,13 @@ func open(ctx context.Context, url string, logger *slog.Logger) (*sqlstore.Store
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open postgres: %w", err)
+		return nil, nil, nil, fmt.Errorf("open postgres: %w", err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	fail := func(err error) (*sqlstore.Store, *listener, error) {
+	fail := func(err error) (*sqlstore.Store, *listener, *announcer, error) {
 		err = errors.Join(err, db.Close())
 		pool.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := db.PingContext(ctx); err != nil {
 		return fail(fmt.Errorf("open postgres: %w", err))
@@ -156,7 +157,7 @@ func open(ctx context.Context, url string, logger *slog.Logger) (*sqlstore.Store
 		defer close(done)
 		l.run(lctx)
 	}()
-	return s, l, nil
+	return s, l, a, nil
 }
 
 // migrate applies the migrations to the current schema while holding an

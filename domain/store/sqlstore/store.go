@@ -79,7 +79,8 @@ type Config struct {
 	// failing with a retryable error. Default 5.
 	MaxTxAttempts int
 	// EventsCommitted, when set, runs after every commit that appended
-	// events (after EventSignal fires): the backend tells other processes.
+	// events (after EventSignal fires) while no relay of this process
+	// drains the outbox (DrainLocally): the backend tells other processes.
 	EventsCommitted func()
 }
 
@@ -96,6 +97,9 @@ type Store struct {
 	events      chan struct{}
 	// eventsCommitted is Config.EventsCommitted.
 	eventsCommitted func()
+	// localDrains counts this process's relays draining the outbox
+	// (DrainLocally).
+	localDrains atomic.Int32
 
 	closeOnce sync.Once
 	closeErr  error
@@ -174,6 +178,20 @@ func (s *Store) SignalEvents() {
 	case s.events <- struct{}{}:
 	default: // a wake-up is already pending; it covers this one too
 	}
+}
+
+// DrainLocally tells the store that a relay in this process drains the
+// outbox whenever EventSignal fires, until release is called. While one
+// does, commits are not announced to other processes
+// (Config.EventsCommitted): this process's relay publishes its own
+// events, and waking the others' would only have them find nothing (on
+// PostgreSQL a NOTIFY round trip, and a wake-up of every listener, for
+// about every commit under load). Should the local relay fall behind,
+// the others still find the events at their next poll.
+func (s *Store) DrainLocally() (release func()) {
+	s.localDrains.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { s.localDrains.Add(-1) }) }
 }
 
 // Querier is what *sql.DB and *sql.Tx have in common.
@@ -276,7 +294,7 @@ func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context) error) e
 	st.done.Store(true)
 	if st.events.Load() {
 		s.SignalEvents()
-		if s.eventsCommitted != nil {
+		if s.eventsCommitted != nil && s.localDrains.Load() == 0 {
 			s.eventsCommitted()
 		}
 	}
