@@ -141,7 +141,8 @@ func (s *Store) inboxHeadsQuery(record []domain.User, tenants []domain.TenantID,
 // Either is no older than the start of the call, which is all a catch-up
 // needs (the socket was registered before it: anything committed later
 // reaches it live). Too many users for one statement, or SQLite (no
-// writing WITH), take the two calls in turn, with the same results.
+// writing WITH), take the two calls in turn in one transaction, with the
+// same results.
 func (s *Store) RecordInboxHeads(ctx context.Context, record []domain.User, tenants []domain.TenantID, users []domain.UserID) (maxSeqs []int64, unread []int, err error) {
 	if len(tenants) != len(users) {
 		return nil, nil, fmt.Errorf("inbox heads: %d tenants for %d users", len(tenants), len(users))
@@ -150,11 +151,28 @@ func (s *Store) RecordInboxHeads(ctx context.Context, record []domain.User, tena
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(rows) == 0 || !s.pgArrays() || len(rows) > maxUsersPerUpsert || len(users) > maxUsersPerInboxHeads {
-		if err := s.UpsertUsers(ctx, record); err != nil {
+	if len(rows) == 0 {
+		return s.InboxHeads(ctx, tenants, users)
+	}
+	if !s.pgArrays() || len(rows) > maxUsersPerUpsert || len(users) > maxUsersPerInboxHeads {
+		// One transaction, so that no broadcast commits between the
+		// two: the upsert holds SQLite's write lock, or PostgreSQL's
+		// share lock on the tenant rows (which a broadcast needs
+		// exclusively), until the heads are read. Otherwise a user
+		// created here could read the broadcasts committed meanwhile
+		// into its head, and drop their live copies as already sent.
+		err := s.InTx(ctx, func(ctx context.Context) error {
+			if err := s.UpsertUsers(ctx, record); err != nil {
+				return err
+			}
+			var err error
+			maxSeqs, unread, err = s.InboxHeads(ctx, tenants, users)
+			return err
+		})
+		if err != nil {
 			return nil, nil, err
 		}
-		return s.InboxHeads(ctx, tenants, users)
+		return maxSeqs, unread, nil
 	}
 	maxSeqs, unread = make([]int64, len(users)), make([]int, len(users))
 	err = s.upsertWith(ctx, rows, func(ctx context.Context) error {
