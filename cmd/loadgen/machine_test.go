@@ -83,7 +83,7 @@ func TestPhasesReportTheMachineBusy(t *testing.T) {
 	require.NoError(t, err)
 	g := &gen{proc: fs, log: io.Discard}
 	r := g.measure(phasePersonal, func(*PhaseResult) {
-		require.Positive(t, burn(3e7)) // a few tens of milliseconds of CPU
+		burn(50 * time.Millisecond) // several of /proc/stat's 10-ms ticks
 	})
 	require.True(t, r.MachineKnown)
 	require.Greater(t, r.MachineBusy, 0.0)
@@ -91,13 +91,18 @@ func TestPhasesReportTheMachineBusy(t *testing.T) {
 	require.GreaterOrEqual(t, r.MachineSteal, 0.0)
 }
 
-// burn spends CPU: the sum of 0 to n-1 (returned, so it is not left out).
-func burn(n int) int {
-	sum := 0
-	for i := range n {
-		sum += i
+// burn spends at least d of this process's CPU time (counted by the
+// kernel, so however fast the machine).
+func burn(d time.Duration) {
+	start := selfCPU()
+	for sum := 0; selfCPU()-start < d; {
+		for i := range 100_000 {
+			sum += i
+		}
+		if sum < 0 { // never: keeps the loop from being left out
+			panic(sum)
+		}
 	}
-	return sum
 }
 
 // A phase that restarts its meter (after its setup) reports only what
@@ -110,7 +115,7 @@ func TestRestartedMeterLeavesTheSetupOut(t *testing.T) {
 	var setup time.Duration
 	r := g.measure(phaseBusiness, func(r *PhaseResult) {
 		before := selfCPU()
-		require.Positive(t, burn(1e8)) // the setup: some tens of milliseconds of CPU
+		burn(50 * time.Millisecond) // the setup
 		setup = selfCPU() - before
 		r.restartMeter()
 	})
