@@ -51,15 +51,15 @@ const (
 	directLanes
 )
 
-// laneNames name the lanes in GroupCommit.
-var laneNames = [directLanes]string{personalLane: "personal", groupLane: "group"}
+// GroupCommitLanes name the lanes in GroupCommit, indexed by lane.
+var GroupCommitLanes = [directLanes]string{personalLane: "personal", groupLane: "group"}
 
 // GroupCommit is what BulkService.OnGroupCommit learns of one group
 // commit of direct sends. Under load a commit that takes long makes the
 // next group larger, and so slower: these three show whether that is
 // happening and where the POST's time goes.
 type GroupCommit struct {
-	Lane     string        // "personal" (sends to one user) or "group" (to several)
+	Lane     string        // GroupCommitLanes: "personal" (sends to one user) or "group" (to several)
 	Requests int           // requests the group took off the queue
 	Waited   time.Duration // how long its oldest request had waited for it
 	Took     time.Duration // the write, its commit and the push
@@ -155,7 +155,7 @@ func (s *BulkService) flushQueued(lane int) {
 		start := time.Now()
 		s.flush(group)
 		if s.OnGroupCommit != nil {
-			s.OnGroupCommit(GroupCommit{Lane: laneNames[lane], Requests: len(group),
+			s.OnGroupCommit(GroupCommit{Lane: GroupCommitLanes[lane], Requests: len(group),
 				Waited: start.Sub(group[0].queued), Took: time.Since(start)})
 		}
 	}

@@ -32,16 +32,15 @@ func observeGroupCommits(bulk *notification.BulkService, reg prometheus.Register
 	if err := errors.Join(reg.Register(requests), reg.Register(waited), reg.Register(took)); err != nil {
 		return err
 	}
+	// Every lane's series exist from the start, at zero; the observers
+	// are looked up once, not per commit.
 	type observers struct{ requests, waited, took prometheus.Observer }
 	lanes := map[string]observers{}
-	for _, lane := range []string{"personal", "group"} { // both show from the start, at zero
+	for _, lane := range notification.GroupCommitLanes {
 		lanes[lane] = observers{requests.WithLabelValues(lane), waited.WithLabelValues(lane), took.WithLabelValues(lane)}
 	}
 	bulk.OnGroupCommit = func(c notification.GroupCommit) {
-		o, ok := lanes[c.Lane]
-		if !ok { // a lane added later: its series appear when used
-			o = observers{requests.WithLabelValues(c.Lane), waited.WithLabelValues(c.Lane), took.WithLabelValues(c.Lane)}
-		}
+		o := lanes[c.Lane]
 		o.requests.Observe(float64(c.Requests))
 		o.waited.Observe(c.Waited.Seconds())
 		o.took.Observe(c.Took.Seconds())
