@@ -385,6 +385,9 @@ func (s *BulkService) broadcastDirect(ctx context.Context, b Bulk) (Bulk, error)
 	// bulk committed. Bounded as a group commit is.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), inlineTimeout)
 	defer cancel()
+	if bs, ok := s.store.(broadcastBulkStore); ok {
+		return s.broadcastWithBulk(ctx, bs, b)
+	}
 	var sent Bulk
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		var err error
@@ -406,7 +409,35 @@ func (s *BulkService) broadcast(ctx context.Context, b Bulk) (Bulk, error) {
 		return b, err
 	}
 	// Microseconds, as stored: a direct send's answer equals a later GET.
-	now := s.now().UTC().Truncate(time.Microsecond)
+	return completedBroadcast(b, s.now().UTC().Truncate(time.Microsecond), recipients), nil
+}
+
+// broadcastBulkStore is a BulkStore that stores a broadcast with the bulk
+// it completes in one transaction of its own (sqlstore: one round trip on
+// PostgreSQL). It stores the bulk's Total and Sent as the number of
+// recipients and its ResumeAfter as the last one's id.
+type broadcastBulkStore interface {
+	InsertBroadcastBulk(ctx context.Context, n *domain.Notification, b Bulk) ([]BroadcastRecipient, error)
+}
+
+// broadcastWithBulk is broadcastDirect through a broadcastBulkStore.
+func (s *BulkService) broadcastWithBulk(ctx context.Context, bs broadcastBulkStore, b Bulk) (Bulk, error) {
+	n, err := s.sender.newBroadcast(b.TenantID, b.draft())
+	if err != nil {
+		return b, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond) // as stored
+	// The store sets the counts and the resume point from the recipients.
+	recipients, err := bs.InsertBroadcastBulk(ctx, n, completedBroadcast(b, now, nil))
+	if err != nil {
+		return b, fmt.Errorf("broadcast notification: %w", err)
+	}
+	s.sender.publishAfterCommit(ctx, broadcastUpdates(n, recipients)...) // committed: at once
+	return completedBroadcast(b, now, recipients), nil
+}
+
+// completedBroadcast is b completed at now by a broadcast to recipients.
+func completedBroadcast(b Bulk, now time.Time, recipients []BroadcastRecipient) Bulk {
 	if b.StartedAt == nil {
 		b.StartedAt = &now
 	}
@@ -416,7 +447,7 @@ func (s *BulkService) broadcast(ctx context.Context, b Bulk) (Bulk, error) {
 	if len(recipients) > 0 {
 		b.ResumeAfter = recipients[len(recipients)-1].UserID
 	}
-	return b, nil
+	return b
 }
 
 // newBulk is the pending bulk a valid request describes.

@@ -3,6 +3,7 @@ package notification_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -216,6 +217,15 @@ func (s *downBroadcasts) InsertBroadcast(ctx context.Context, n *domain.Notifica
 	return s.Store.InsertBroadcast(ctx, n)
 }
 
+// InsertBroadcastBulk fails as InsertBroadcast does: the direct write of
+// a broadcast with its bulk (one transaction of its own).
+func (s *downBroadcasts) InsertBroadcastBulk(ctx context.Context, n *domain.Notification, b notification.Bulk) ([]notification.BroadcastRecipient, error) {
+	if s.down.Add(-1) >= 0 {
+		return nil, errors.New("connection refused")
+	}
+	return s.Store.InsertBroadcastBulk(ctx, n, b)
+}
+
 // A direct broadcast whose write fails falls back to the queued job:
 // the request still answers with the bulk, and the job sends it once.
 func TestBroadcastFallsBackToTheJob(t *testing.T) {
@@ -224,7 +234,7 @@ func TestBroadcastFallsBackToTheJob(t *testing.T) {
 		ctx := context.Background()
 		st := &downBroadcasts{Store: f.store}
 		d := &dispatcher{}
-		bulk := notification.NewBulkService(f.store, notification.NewService(st, f.fan, nil, nil), d, nil)
+		bulk := notification.NewBulkService(st, notification.NewService(st, f.fan, nil, nil), d, nil)
 
 		// Down for the direct write and the inline run after it: the job
 		// is left to send it.
@@ -275,23 +285,66 @@ func (s *lostCommit) InTx(ctx context.Context, fn func(ctx context.Context) erro
 	return errors.New("connection reset after the commit")
 }
 
+// lostBroadcastAnswer is a store whose next broadcast with its bulk
+// commits but reports a failure.
+type lostBroadcastAnswer struct {
+	*sqlstore.Store
+	lose atomic.Bool
+}
+
+func (s *lostBroadcastAnswer) InsertBroadcastBulk(ctx context.Context, n *domain.Notification, b notification.Bulk) ([]notification.BroadcastRecipient, error) {
+	rs, err := s.Store.InsertBroadcastBulk(ctx, n, b)
+	if err != nil || !s.lose.CompareAndSwap(true, false) {
+		return rs, err
+	}
+	return nil, errors.New("connection reset after the commit")
+}
+
 // A direct broadcast that committed though its answer was lost is not
 // sent again: the fallback finds the bulk id taken and answers with it.
+// Both ways of storing it: a transaction through InTx (whose answer this
+// test loses after its commit hooks ran, so the pushes went out), and the
+// broadcast with its bulk in one call (one round trip on PostgreSQL),
+// whose lost answer leaves the recipients and their seqs unknown: nothing
+// is pushed, and sockets find the broadcast in the database at their next
+// gap or reconnect.
 func TestBroadcastWithALostAnswerIsNotSentTwice(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, f fixture) {
-		ctx := context.Background()
-		st := &lostCommit{BulkStore: f.store}
-		st.lose.Store(true)
-		d := &dispatcher{}
-		bulk := notification.NewBulkService(st, f.svc, d, nil)
-		b, err := bulk.Request(ctx, sender, notification.BulkRequest{All: true, Title: "once"})
-		require.NoError(t, err)
-		require.False(t, st.lose.Load(), "the answer was lost")
-		require.Equal(t, notification.BulkCompleted, b.Status)
-		require.EqualValues(t, 3, b.Sent)
-		require.Empty(t, d.jobs, "no job queued")
-		requireBroadcast(t, f, "acme", "once", []domain.UserID{"alice", "bob", "carol"})
+		for name, lossy := range map[string]func() (notification.BulkStore, *atomic.Bool){
+			"transaction": func() (notification.BulkStore, *atomic.Bool) {
+				st := &lostCommit{BulkStore: f.store}
+				return st, &st.lose
+			},
+			"broadcast with bulk": func() (notification.BulkStore, *atomic.Bool) {
+				st := &lostBroadcastAnswer{Store: f.store}
+				return st, &st.lose
+			},
+		} {
+			t.Run(name, func(t *testing.T) {
+				ctx := context.Background()
+				st, lose := lossy()
+				lose.Store(true)
+				d := &dispatcher{}
+				bulk := notification.NewBulkService(st, f.svc, d, nil)
+				title := "once by " + name
+				b, err := bulk.Request(ctx, sender, notification.BulkRequest{All: true, Title: title})
+				require.NoError(t, err)
+				require.False(t, lose.Load(), "the answer was lost")
+				require.Equal(t, notification.BulkCompleted, b.Status)
+				require.EqualValues(t, 3, b.Sent)
+				require.Empty(t, d.jobs, "no job queued")
+				if name == "transaction" {
+					requireBroadcast(t, f, "acme", title, []domain.UserID{"alice", "bob", "carol"})
+					return
+				}
+				for _, u := range []domain.UserID{"alice", "bob", "carol"} {
+					got := slices.DeleteFunc(inbox(t, f, "acme", u), func(n domain.Notification) bool { return n.Title != title })
+					require.Len(t, got, 1, "%s gets it once", u)
+				}
+				require.Empty(t, pushedTitled(f, title), "the recipients were never learnt")
+			})
+		}
 	})
 }
 

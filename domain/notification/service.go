@@ -298,19 +298,16 @@ func inboxUpdates(ns []*domain.Notification, unread map[InboxKey]int) []domain.I
 // unread count. Inside a caller's InTx it joins it. It returns the
 // recipients, in user-id order.
 func (s *Service) broadcast(ctx context.Context, tenant domain.TenantID, d Draft) ([]BroadcastRecipient, error) {
-	data, err := d.validate()
-	if err != nil {
+	if _, err := d.validate(); err != nil {
 		return nil, err
 	}
 	var recipients []BroadcastRecipient
-	err = s.store.InTx(ctx, func(ctx context.Context) error {
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		// The transaction may be retried: everything is built afresh.
-		n := &domain.Notification{
-			ID: domain.NewID(), TenantID: tenant, Type: d.Type, Severity: d.Severity, Title: d.Title,
-			Body: d.Body, ActionURL: d.ActionURL, Data: data,
-			CreatedAt: s.now().UTC().Truncate(time.Microsecond), // as stored
+		n, err := s.newBroadcast(tenant, d)
+		if err != nil {
+			return err
 		}
-		var err error
 		if recipients, err = s.store.InsertBroadcast(ctx, n); err != nil {
 			return err
 		}
@@ -321,6 +318,20 @@ func (s *Service) broadcast(ctx context.Context, tenant domain.TenantID, d Draft
 		return nil, fmt.Errorf("broadcast notification: %w", err)
 	}
 	return recipients, nil
+}
+
+// newBroadcast is the broadcast of draft d to tenant's users, with a new
+// id, created now.
+func (s *Service) newBroadcast(tenant domain.TenantID, d Draft) (*domain.Notification, error) {
+	data, err := d.validate()
+	if err != nil {
+		return nil, err
+	}
+	return &domain.Notification{
+		ID: domain.NewID(), TenantID: tenant, Type: d.Type, Severity: d.Severity, Title: d.Title,
+		Body: d.Body, ActionURL: d.ActionURL, Data: data,
+		CreatedAt: s.now().UTC().Truncate(time.Microsecond), // as stored
+	}, nil
 }
 
 // broadcastUpdates are the updates to push for broadcast n, one per

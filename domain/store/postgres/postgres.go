@@ -231,3 +231,49 @@ func (Dialect) Classify(err error) sqlstore.ErrorKind {
 	}
 	return sqlstore.KindOther
 }
+
+var _ sqlstore.Pipeliner = Dialect{}
+
+// Pipeline sends stmts on one connection in one round trip, as a pgx
+// batch: one Sync after the last, so PostgreSQL runs them as one implicit
+// transaction (sqlstore.Pipeliner). A missing row for a Dest is
+// sql.ErrNoRows, as database/sql reports it.
+func (Dialect) Pipeline(ctx context.Context, db *sql.DB, stmts []sqlstore.PipelinedStatement) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(driverConn any) error {
+		dc, ok := driverConn.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("pipeline: a %T is not a pgx connection", driverConn)
+		}
+		var b pgx.Batch
+		for _, st := range stmts {
+			b.Queue(st.Query, st.Args...)
+		}
+		results := dc.Conn().SendBatch(ctx, &b)
+		var first error
+		for _, st := range stmts {
+			var err error
+			if st.Dest != nil {
+				err = results.QueryRow().Scan(st.Dest...)
+				if errors.Is(err, pgx.ErrNoRows) {
+					err = sql.ErrNoRows
+				}
+			} else {
+				_, err = results.Exec()
+			}
+			if first == nil {
+				first = err
+			}
+		}
+		// Close reads up to the Sync: only then has the transaction ended.
+		// After a failed statement it reports that statement's error again.
+		if err := results.Close(); first == nil {
+			first = err
+		}
+		return first
+	})
+}

@@ -42,47 +42,22 @@ type BroadcastRecipient = notification.BroadcastRecipient
 // sets them. Users created while it commits wait for it, and then start
 // after it: a broadcast reaches exactly the users it returns.
 func (s *Store) InsertBroadcast(ctx context.Context, n *domain.Notification) ([]BroadcastRecipient, error) {
-	if n == nil {
-		return nil, errors.New("insert broadcast: nil notification")
-	}
-	if n.UserID != "" {
-		return nil, fmt.Errorf("insert broadcast: %w", domain.Invalid("user_id", "a broadcast has no user"))
-	}
-	if n.ReadAt != nil {
-		return nil, fmt.Errorf("insert broadcast: %w", domain.Invalid("read_at", "a broadcast is stored unread"))
-	}
-	if err := requireTenant(n.TenantID); err != nil {
-		return nil, fmt.Errorf("insert broadcast: %w", err)
-	}
-	if n.ID == "" {
-		n.ID = domain.NewID()
-	}
-	id, err := newRowID("id", n.ID)
+	data, err := prepareBroadcast(n)
 	if err != nil {
-		return nil, fmt.Errorf("insert broadcast: %w", err)
+		return nil, err
 	}
-	data, err := encJSON("data", n.Data, "{}")
-	if err != nil {
-		return nil, fmt.Errorf("insert broadcast: %w", err)
-	}
-	if n.CreatedAt.IsZero() {
-		n.CreatedAt = now()
-	}
-	n.ID, n.Seq = id, 0
-	n.CreatedAt = n.CreatedAt.UTC().Truncate(time.Microsecond)
 	var out []BroadcastRecipient
 	err = s.InTx(ctx, func(ctx context.Context) error {
 		out = nil
 		// The exclusive lock waits for every personal insert in flight
 		// (each holds the share lock): their rows count before this one.
-		const advance = `UPDATE tenants SET broadcast_seq = broadcast_seq + 1 WHERE id = ? RETURNING broadcast_seq`
 		var bseq int64
-		err := s.queryRow(ctx, advance, n.TenantID).Scan(&bseq)
+		err := s.queryRow(ctx, advanceBroadcastSeq, n.TenantID).Scan(&bseq)
 		if errors.Is(err, sql.ErrNoRows) {
 			if err := s.ensureTenant(ctx, n.TenantID); err != nil {
 				return err
 			}
-			err = s.queryRow(ctx, advance, n.TenantID).Scan(&bseq)
+			err = s.queryRow(ctx, advanceBroadcastSeq, n.TenantID).Scan(&bseq)
 		}
 		if err != nil {
 			return s.wrap("insert broadcast: advance", err)
@@ -106,6 +81,39 @@ func (s *Store) InsertBroadcast(ctx context.Context, n *domain.Notification) ([]
 		return nil, err
 	}
 	return out, nil
+}
+
+// prepareBroadcast validates broadcast n, sets its id (when empty),
+// created_at and seq as stored, and returns its data as stored.
+func prepareBroadcast(n *domain.Notification) (data string, err error) {
+	if n == nil {
+		return "", errors.New("insert broadcast: nil notification")
+	}
+	if n.UserID != "" {
+		return "", fmt.Errorf("insert broadcast: %w", domain.Invalid("user_id", "a broadcast has no user"))
+	}
+	if n.ReadAt != nil {
+		return "", fmt.Errorf("insert broadcast: %w", domain.Invalid("read_at", "a broadcast is stored unread"))
+	}
+	if err := requireTenant(n.TenantID); err != nil {
+		return "", fmt.Errorf("insert broadcast: %w", err)
+	}
+	if n.ID == "" {
+		n.ID = domain.NewID()
+	}
+	id, err := newRowID("id", n.ID)
+	if err != nil {
+		return "", fmt.Errorf("insert broadcast: %w", err)
+	}
+	if data, err = encJSON("data", n.Data, "{}"); err != nil {
+		return "", fmt.Errorf("insert broadcast: %w", err)
+	}
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = now()
+	}
+	n.ID, n.Seq = id, 0
+	n.CreatedAt = n.CreatedAt.UTC().Truncate(time.Microsecond)
+	return data, nil
 }
 
 // broadcastInsert inserts a broadcast's one row (arguments: id,
@@ -174,13 +182,18 @@ func (s *Store) insertBroadcastPacked(ctx context.Context, id string, tenant dom
 	if err != nil {
 		return nil, s.broadcastInsertErr(id, err)
 	}
-	out, err := unpackRecipients(packed.String)
+	return unpackSortedRecipients(packed.String)
+}
+
+// unpackSortedRecipients reads what insertBroadcastPacked packed and
+// sorts it in byte order of the ids. Sorted here, not by the database:
+// its collation's sort took more than half of the statement's time, with
+// the tenant row locked.
+func unpackSortedRecipients(packed string) ([]BroadcastRecipient, error) {
+	out, err := unpackRecipients(packed)
 	if err != nil {
 		return nil, fmt.Errorf("insert broadcast: recipients: %w", err)
 	}
-	// Sorted here, in byte order, not by the database: its collation's
-	// sort took more than half of the statement's time, with the tenant
-	// row locked.
 	slices.SortFunc(out, func(a, b BroadcastRecipient) int { return strings.Compare(string(a.UserID), string(b.UserID)) })
 	return out, nil
 }

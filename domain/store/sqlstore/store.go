@@ -245,9 +245,16 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 	if s.txFrom(ctx) != nil {
 		return fn(ctx)
 	}
+	return s.retrying(ctx, func() error { return s.runTx(ctx, fn) })
+}
+
+// retrying runs run, a whole transaction, until it succeeds, fails with
+// an error that is not retryable, or has failed a few times; between runs
+// it waits a jittered, growing backoff.
+func (s *Store) retrying(ctx context.Context, run func() error) error {
 	backoff := 5 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := s.runTx(ctx, fn)
+		err := run()
 		if err == nil {
 			return nil
 		}

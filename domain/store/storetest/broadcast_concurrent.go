@@ -152,7 +152,7 @@ func testBroadcastConcurrentWithPersonal(t *testing.T, s *sqlstore.Store) {
 					tenant = tenantB
 				}
 				n := newBroadcast(tenant, fmt.Sprintf("bcast %d #%d", b, i))
-				rs, err := s.InsertBroadcast(ctx, n)
+				rs, err := insertBroadcastEitherWay(ctx, s, n, i)
 				if err != nil {
 					errs <- fmt.Errorf("broadcaster %d: %w", b, err)
 					return
@@ -202,7 +202,7 @@ func testBroadcastConcurrentNewUsers(t *testing.T, s *sqlstore.Store) {
 			<-start
 			for i := range 12 {
 				n := newBroadcast(tenantA, fmt.Sprintf("bcast %d #%d", b, i))
-				rs, err := s.InsertBroadcast(ctx, n)
+				rs, err := insertBroadcastEitherWay(ctx, s, n, i)
 				if err != nil {
 					errs <- err
 					return

@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 		{"UnreadCounter", unreadCounterTests},
 		{"NotificationUserRow", notificationUserRowTests},
 		{"BroadcastOnce", broadcastOnceTests},
+		{"BroadcastBulk", broadcastBulkTests},
 		{"User", userTests},
 		{"UserPerms", userPermsTests},
 		{"Job", jobTests},
