@@ -32,7 +32,7 @@ func writeNow(rc syscall.RawConn, p []byte) (int, error) {
 	var n int
 	var werr error
 	if err := rc.Write(func(fd uintptr) bool {
-		n, werr = syscall.Write(int(fd), p)
+		n, werr = sendFD(int(fd), p)
 		return true // never wait: the caller keeps the rest
 	}); err != nil {
 		return 0, err
