@@ -14,15 +14,24 @@ import (
 //     the update is handed to the transport, or an error (ctx done, backend
 //     down); a failed publish is not retried by the broker.
 //   - Every Subscribe, on every node, sees every update published after it
-//     started, in publish order (one total order shared by all subscribers).
-//     Updates published before Subscribe started need not be seen.
-//   - deliver is called from one goroutine, one update at a time, and must
-//     not block (Hub.Deliver does not).
+//     started, once. Updates published on one node arrive in that node's
+//     publish order, and those of other nodes in one order shared by all
+//     subscribers; but a backend may hand a node's own updates to that
+//     node's subscriptions as it publishes them, ahead of other nodes'
+//     updates published just before (the Redis broker does: one hop less
+//     to a node's own sockets). The hub does not rely on the order across
+//     nodes: it orders a user's notifications by seq, holding a gap until
+//     History fills it, and trusts a carried unread count only when no
+//     read change is recent. Updates published before Subscribe started
+//     need not be seen.
+//   - deliver and resync are called one at a time, never concurrently, and
+//     must not block (Hub.Deliver does not).
 //   - resync is called whenever the subscription may have missed updates
 //     (lost connection, reconnect, dropped messages); the hub then refills
 //     every connection from History, so nothing committed is lost. It is
-//     also called once the subscription is live, before anything is
-//     delivered: a socket that registered before that may have missed what
+//     also called once the subscription is live, before anything read from
+//     the transport is delivered (a node's own updates may come earlier):
+//     a socket that registered before that may have missed what
 //     was published meanwhile.
 //   - Subscribe blocks until ctx is done and then returns nil promptly; it
 //     retries transport errors itself rather than returning them.

@@ -171,14 +171,17 @@ func (h *Hub) DeliverBatch(us []domain.InboxUpdate) {
 		u := &us[i]
 		k := userKey{tenant: u.TenantID, user: u.UserID}
 		s := h.shard(k)
+		// One lookup, the encoding under the read lock: a registration
+		// waits for one update's encoding at most.
 		s.mu.RLock()
-		n := len(s.users[k])
-		s.mu.RUnlock()
-		if n == 0 {
+		cs := s.users[k]
+		if len(cs) == 0 {
+			s.mu.RUnlock()
 			continue // nobody of this user on this node: skip the encoding
 		}
 		ob, err := enc.encode(u)
 		if err != nil {
+			s.mu.RUnlock()
 			// Connections will notice the missing seq on the next update
 			// and refill from History, which is the truth.
 			h.log.Error("hub: drop undeliverable update",
@@ -186,8 +189,7 @@ func (h *Hub) DeliverBatch(us []domain.InboxUpdate) {
 				slog.Any("err", err))
 			continue
 		}
-		s.mu.RLock()
-		for _, c := range s.users[k] {
+		for _, c := range cs {
 			if c.post(ob) {
 				starts = append(starts, c)
 			}
@@ -215,26 +217,23 @@ const fanOutWidth = 8
 // each inline while its writes need no wait (runInline), and hands the
 // others to loops of their own. Every loop a delivery starts starts here:
 // a group commit's personal notifications share workers as a broadcast's
-// recipients do.
+// recipients do. The worker, not the caller, tells which run inline: it
+// is about to touch each connection's writer anyway, and the caller is
+// still queueing the rest of a broadcast.
 func fanOut(cs []*conn) {
 	if len(cs) == 0 {
 		return
 	}
-	var inline []*conn
-	for _, c := range cs {
-		if c.canRunInline() {
-			inline = append(inline, c)
-		} else {
-			startLoop(c)
-		}
-	}
-	if len(inline) > 0 {
-		connLoops.run(func() {
-			for _, c := range inline {
+	cs = slices.Clone(cs)
+	connLoops.run(func() {
+		for _, c := range cs {
+			if c.canRunInline() {
 				c.runInline()
+			} else {
+				startLoop(c)
 			}
-		})
-	}
+		}
+	})
 }
 
 // oneUpdateEach reports whether us are the recipients' copies of one

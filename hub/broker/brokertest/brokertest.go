@@ -187,14 +187,35 @@ func testFanOutInOrder(t *testing.T, newNodes NewNodes) {
 
 	const total = 50
 	for i := 1; i <= total; i++ {
-		// Alternate publishing nodes: order is the order of the calls.
-		require.NoError(t, nodes[i%2].Publish(t.Context(), notificationUpdate("t1", "u1", int64(i))))
+		// Alternate publishing nodes, each with a user of its own: one
+		// node's updates arrive in the order of its calls. Across nodes
+		// a node may see its own first (see hub.Broker).
+		user := domain.UserID(fmt.Sprint("from-node-", i%2))
+		require.NoError(t, nodes[i%2].Publish(t.Context(), notificationUpdate("t1", user, int64(i))))
+	}
+	// Then a marker from each node: whatever a subscription would get
+	// twice (its own node's updates read back from the transport) comes
+	// before the other node's marker.
+	for i, n := range nodes {
+		require.NoError(t, n.Publish(t.Context(), notificationUpdate("t1", domain.UserID(fmt.Sprint("marker-", i)), 1)))
 	}
 	for _, s := range []*sub{a, b} {
-		for i := 1; i <= total; i++ {
+		last := map[domain.UserID]int64{"from-node-0": 0, "from-node-1": -1}
+		markers := map[domain.UserID]bool{}
+		for len(markers) < 2 {
 			u := next(t, s)
-			require.Equal(t, int64(i), u.Seq, "updates out of order or missing")
+			if u.UserID == "marker-0" || u.UserID == "marker-1" {
+				require.False(t, markers[u.UserID], "%s twice", u.UserID)
+				markers[u.UserID] = true
+				continue
+			}
+			prev, ok := last[u.UserID]
+			require.True(t, ok, "unexpected update for %s", u.UserID)
+			require.Equal(t, prev+2, u.Seq, "%s: a node's updates out of order, missing or repeated", u.UserID)
+			last[u.UserID] = u.Seq
 		}
+		require.Equal(t, map[domain.UserID]int64{"from-node-0": total, "from-node-1": total - 1}, last,
+			"every update of both nodes before the markers")
 	}
 }
 

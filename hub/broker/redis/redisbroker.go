@@ -70,6 +70,11 @@ type Broker struct {
 
 	errors  *prometheus.CounterVec
 	resyncs prometheus.Counter
+
+	// node marks the entries this broker has already delivered to its own
+	// subscriptions (local.go); their readers skip them.
+	node  string
+	local localSubs
 }
 
 // New returns a Broker; it does not contact Redis.
@@ -106,6 +111,7 @@ func New(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("redis broker config: %w", err)
 	}
 	b := &Broker{
+		node:   newNodeID(),
 		client: cfg.Client,
 		key:    cfg.Prefix + "inbox",
 		cfg:    cfg,
@@ -141,6 +147,9 @@ func (b *Broker) Publish(ctx context.Context, u domain.InboxUpdate) error {
 	if err != nil {
 		return fmt.Errorf("redis broker: publish: %w", err)
 	}
+	if b.local.deliver([]domain.InboxUpdate{u}) {
+		values = append(values, fieldOrigin, b.node)
+	}
 	err = b.client.XAdd(ctx, &redis.XAddArgs{
 		Stream: b.key,
 		MaxLen: b.cfg.MaxLen,
@@ -166,6 +175,21 @@ const publishPipeline = 64
 // MaxLen/k entries. On error some of the updates may have been published;
 // like Publish, it is not retried.
 func (b *Broker) PublishBatch(ctx context.Context, us []domain.InboxUpdate) error {
+	if !b.local.any() {
+		return b.publishBatch(ctx, us, false)
+	}
+	// This node's subscriptions get the updates now, while the entries go
+	// to Redis for the other nodes: neither waits for the other. The
+	// subscriptions take them even should the XADD fail.
+	done := make(chan error, 1)
+	go func() { done <- b.publishBatch(ctx, us, true) }()
+	b.local.deliver(us)
+	return <-done
+}
+
+// publishBatch writes us to the stream; local marks the entries as
+// already delivered by this node.
+func (b *Broker) publishBatch(ctx context.Context, us []domain.InboxUpdate, local bool) error {
 	var enc batchEncoder
 	pipe := b.client.Pipeline()
 	queued := 0
@@ -182,8 +206,12 @@ func (b *Broker) PublishBatch(ctx context.Context, us []domain.InboxUpdate) erro
 	}
 	add := func() error {
 		count := enc.count
+		values := []any{fieldV3, enc.entry()}
+		if local {
+			values = append(values, fieldOrigin, b.node)
+		}
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: b.key, MaxLen: max(1, b.cfg.MaxLen/int64(count)), Approx: true,
-			Values: []any{fieldV3, enc.entry()}})
+			Values: values})
 		if queued++; queued >= publishPipeline {
 			return exec()
 		}
@@ -234,7 +262,9 @@ func (b *Broker) SubscribeBatch(ctx context.Context, deliver func([]domain.Inbox
 
 func (b *Broker) subscribe(ctx context.Context, deliver func([]domain.InboxUpdate), resync func()) error {
 	s := &subscriber{b: b, deliver: deliver, resync: resync}
+	s.local.deliver = deliver
 	defer s.closeConn()
+	defer b.local.add(&s.local)()
 
 	// Wake a blocked XREAD as soon as ctx is done, rather than after Block.
 	done := make(chan struct{})
@@ -277,6 +307,9 @@ type subscriber struct {
 	deliver func([]domain.InboxUpdate)
 	resync  func()
 	batch   []domain.InboxUpdate // decoded from one read, reused
+	// local takes this node's own updates to deliver; it also serialises
+	// them with the reader's deliveries (local.go).
+	local localSub
 
 	conn   *redis.Conn
 	connID atomic.Int64
@@ -299,7 +332,7 @@ func (s *subscriber) readOnce(ctx context.Context) error {
 	if first && !s.lost {
 		// Live from here: sockets that registered before may have missed
 		// what was published until now (see hub.Broker).
-		s.resync()
+		s.resyncLocked()
 	}
 	if s.lost {
 		// Redis answers again: whatever was published while it did not
@@ -307,7 +340,7 @@ func (s *subscriber) readOnce(ctx context.Context) error {
 		s.lost = false
 		s.b.resyncs.Inc()
 		s.b.log.Info("redis broker: reconnected, resyncing the hub", slog.String("from", s.lastID))
-		s.resync()
+		s.resyncLocked()
 	}
 	streams, err := s.conn.XRead(ctx, &redis.XReadArgs{
 		Streams: []string{s.b.key, s.lastID},
@@ -323,6 +356,9 @@ func (s *subscriber) readOnce(ctx context.Context) error {
 	for _, st := range streams {
 		for _, m := range st.Messages {
 			s.lastID = m.ID
+			if m.Values[fieldOrigin] == s.b.node {
+				continue // delivered when this node published it
+			}
 			var err error
 			if s.batch, err = decode(s.batch, m); err != nil {
 				// Not ours to fix, and the update is lost for this node:
@@ -332,7 +368,7 @@ func (s *subscriber) readOnce(ctx context.Context) error {
 				s.b.errors.WithLabelValues("decode").Inc()
 				s.b.log.Error("redis broker: undecodable entry, resyncing", slog.String("id", m.ID), slog.Any("err", err))
 				s.b.resyncs.Inc()
-				s.resync()
+				s.resyncLocked()
 			}
 		}
 	}
@@ -340,12 +376,21 @@ func (s *subscriber) readOnce(ctx context.Context) error {
 	return nil
 }
 
+// resyncLocked calls resync, never while a local delivery runs.
+func (s *subscriber) resyncLocked() {
+	s.local.mu.Lock()
+	defer s.local.mu.Unlock()
+	s.resync()
+}
+
 // flush delivers the updates decoded so far.
 func (s *subscriber) flush() {
 	if len(s.batch) == 0 {
 		return
 	}
+	s.local.mu.Lock()
 	s.deliver(s.batch)
+	s.local.mu.Unlock()
 	clear(s.batch) // the updates point into the entries' memory
 	if cap(s.batch) > 4*maxBatchUpdates {
 		s.batch = nil // a catch-up read's burst is not kept
