@@ -56,9 +56,17 @@ func (c *collector) users() []domain.UserID {
 	return out
 }
 
-// subscribeCollector subscribes c to b until the test ends and waits
-// until the subscription reads the stream (its first resync).
+// subscribeCollector subscribes a collector to b until the test ends and
+// waits until the subscription reads the stream (its first resync).
 func subscribeCollector(t *testing.T, b *redisbroker.Broker) *collector {
+	t.Helper()
+	c := startCollector(t, b)
+	require.Eventually(t, func() bool { return c.resyncs.Load() > 0 }, wait, time.Millisecond)
+	return c
+}
+
+// startCollector subscribes a collector to b until the test ends.
+func startCollector(t *testing.T, b *redisbroker.Broker) *collector {
 	t.Helper()
 	c := &collector{t: t}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -72,7 +80,6 @@ func subscribeCollector(t *testing.T, b *redisbroker.Broker) *collector {
 		<-done
 		require.False(t, c.overlap.Load(), "deliver or resync calls overlapped")
 	})
-	require.Eventually(t, func() bool { return c.resyncs.Load() > 0 }, wait, time.Millisecond)
 	return c
 }
 
@@ -182,14 +189,7 @@ func TestOwnUpdatesDeliveredWhileRedisIsDown(t *testing.T) {
 	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { _ = down.Close() })
 	b := newBroker(t, down, redisbroker.Config{Prefix: "notifyhub-test:" + domain.NewID() + ":"})
-	col := &collector{t: t}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = b.SubscribeBatch(ctx, col.deliver, col.resync)
-	}()
-	defer func() { cancel(); <-done }()
+	col := startCollector(t, b)
 	require.Eventually(t, func() bool {
 		return b.PublishBatch(t.Context(), readUpdates(3, "x")) != nil && len(col.users()) >= 3
 	}, wait, 10*time.Millisecond)
