@@ -194,8 +194,13 @@ func unpackSortedRecipients(packed string) ([]BroadcastRecipient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("insert broadcast: recipients: %w", err)
 	}
-	slices.SortFunc(out, func(a, b BroadcastRecipient) int { return strings.Compare(string(a.UserID), string(b.UserID)) })
+	sortRecipients(out)
 	return out, nil
+}
+
+// sortRecipients sorts rs in byte order of the ids.
+func sortRecipients(rs []BroadcastRecipient) {
+	slices.SortFunc(rs, func(a, b BroadcastRecipient) int { return strings.Compare(string(a.UserID), string(b.UserID)) })
 }
 
 // unpackRecipients reads what insertBroadcastPacked packed.

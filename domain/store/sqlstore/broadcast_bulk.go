@@ -67,8 +67,9 @@ func (s *Store) InsertBroadcastBulk(ctx context.Context, n *domain.Notification,
 		return nil, fmt.Errorf("insert bulk: %w", err)
 	}
 	var (
-		bseq   int64
-		packed sql.NullString
+		bseq                      int64
+		ids                       []string
+		personal, unreadPersonals []int64
 	)
 	args := []any{n.TenantID, // b
 		n.ID, n.TenantID, n.Type, n.Severity, n.Title, n.Body, n.ActionURL, data, encTime(n.CreatedAt), // ins
@@ -78,7 +79,7 @@ func (s *Store) InsertBroadcastBulk(ctx context.Context, n *domain.Notification,
 	args = append(args, bulk[bulkResumeCol+1:]...)
 	stmts := []PipelinedStatement{
 		{Query: s.rebind(advanceBroadcastSeq), Args: []any{n.TenantID}, Dest: []any{&bseq}},
-		{Query: s.rebind(pgBroadcastBulkQuery), Args: args, Dest: []any{&packed}},
+		{Query: s.rebind(pgBroadcastBulkQuery), Args: args, Dest: []any{&ids, &personal, &unreadPersonals}},
 	}
 	err = s.retrying(ctx, func() error { return p.Pipeline(ctx, s.db, stmts) })
 	if errors.Is(err, sql.ErrNoRows) {
@@ -89,7 +90,17 @@ func (s *Store) InsertBroadcastBulk(ctx context.Context, n *domain.Notification,
 	if err != nil {
 		return nil, s.broadcastInsertErr(n.ID, err)
 	}
-	return unpackSortedRecipients(packed.String)
+	if len(personal) != len(ids) || len(unreadPersonals) != len(ids) {
+		return nil, fmt.Errorf("insert broadcast: recipients: %d ids, %d seqs, %d counts", len(ids), len(personal), len(unreadPersonals))
+	}
+	// A broadcast's position in a user's inbox: their personal count plus
+	// the tenant's broadcasts since they were first seen (broadcast.go).
+	out := make([]BroadcastRecipient, len(ids))
+	for i, id := range ids {
+		out[i] = BroadcastRecipient{UserID: domain.UserID(id), Seq: personal[i] + bseq, Unread: int(unreadPersonals[i] + bseq)}
+	}
+	sortRecipients(out)
+	return out, nil
 }
 
 // insertBroadcastBulkTx is InsertBroadcastBulk in a transaction: the
@@ -128,19 +139,23 @@ const (
 // pgBroadcastBulkQuery is InsertBroadcastBulk's second statement: the
 // tenant's counter as the first statement left it (b), the broadcast's row
 // (ins), one pass over its recipients, every user known before it (r:
-// their number, the last id in byte order, and the recipients packed as
-// insertBroadcastPacked packs them), and the bulk with that number and
-// id. Arguments: the tenant; the broadcast's columns but bseq; the
-// tenant; the bulk's columns but total, sent and resume_after.
+// their number, the last id in byte order, and per recipient the id and
+// the personal seq and unread count less the user's broadcast base, to
+// which the counter adds the broadcasts), and the bulk with that number
+// and id. The recipients come as three arrays, in binary: a packed text
+// value, as insertBroadcastPacked reads them through database/sql, took
+// PostgreSQL twice the time to build (about 0.3 ms more per 1,000 users).
+// Arguments: the tenant; the broadcast's columns but bseq; the tenant;
+// the bulk's columns but total, sent and resume_after.
 const pgBroadcastBulkQuery = `WITH b AS (SELECT broadcast_seq AS bseq FROM tenants WHERE id = ?),
 	ins AS (INSERT INTO broadcasts (id, tenant_id, bseq, type, severity, title, body, action_url, data, created_at)
 		VALUES (?, ?, (SELECT bseq FROM b), ?, ?, ?, ?, ?, ?, ?)),
 	r AS (SELECT count(*) AS n, COALESCE(max(u.id COLLATE "C"), '') AS last,
-			string_agg(octet_length(u.id) || ':' || u.id
-				|| (u.notification_seq + b.bseq - u.broadcast_base) || ','
-				|| (u.unread_count + b.bseq - u.broadcast_base) || ';', '') AS packed
+			COALESCE(array_agg(u.id), '{}') AS ids,
+			COALESCE(array_agg(u.notification_seq - u.broadcast_base), '{}') AS personal,
+			COALESCE(array_agg(u.unread_count - u.broadcast_base), '{}') AS unread
 		FROM users u, b WHERE u.tenant_id = ? AND u.broadcast_base < b.bseq),
 	bulk AS (INSERT INTO bulk_notifications (` + bulkCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT n FROM r), (SELECT n FROM r), ?, ?,
 			(SELECT last FROM r), ?, ?, ?, ?))
-	SELECT packed FROM r`
+	SELECT ids, personal, unread FROM r`

@@ -179,12 +179,19 @@ func (b *Broker) PublishBatch(ctx context.Context, us []domain.InboxUpdate) erro
 		return b.publishBatch(ctx, us, false)
 	}
 	// This node's subscriptions get the updates now, while the entries go
-	// to Redis for the other nodes: neither waits for the other. The
-	// subscriptions take them even should the XADD fail.
-	done := make(chan error, 1)
-	go func() { done <- b.publishBatch(ctx, us, true) }()
-	b.local.deliver(us)
-	return <-done
+	// to Redis for the other nodes: neither waits for the other, and they
+	// take them even should the XADD fail. The XADD keeps this goroutine,
+	// which is running: handed to a new one, it waited behind the fan-out
+	// that the local delivery starts (the other nodes got a broadcast 0.5
+	// ms later at the median, 2.5 ms at p90, here).
+	delivered := make(chan struct{})
+	go func() {
+		defer close(delivered)
+		b.local.deliver(us)
+	}()
+	err := b.publishBatch(ctx, us, true)
+	<-delivered
+	return err
 }
 
 // publishBatch writes us to the stream; local marks the entries as
