@@ -100,15 +100,21 @@ func usersOf(us []domain.InboxUpdate) []domain.UserID {
 	return out
 }
 
+// twoNodes returns two brokers on one fresh stream, each with a client of
+// its own as on separate machines, and the first one's client.
+func twoNodes(t *testing.T) (*redisbroker.Broker, *redisbroker.Broker, *redis.Client) {
+	t.Helper()
+	c := newClient(t)
+	prefix := uniquePrefix(t, c)
+	return newBroker(t, c, redisbroker.Config{Prefix: prefix}), newBroker(t, newClient(t), redisbroker.Config{Prefix: prefix}), c
+}
+
 // A node's subscription has its own node's updates by the time Publish or
 // PublishBatch returns, and only once: the entries it reads back are
 // skipped. Another node reads every one of them from the stream, in order.
 func TestOwnUpdatesDeliveredAtPublishOnce(t *testing.T) {
 	t.Parallel()
-	c := newClient(t)
-	prefix := uniquePrefix(t, c)
-	self := newBroker(t, c, redisbroker.Config{Prefix: prefix})
-	other := newBroker(t, newClient(t), redisbroker.Config{Prefix: prefix})
+	self, other, c := twoNodes(t)
 	mine, theirs := subscribeCollector(t, self), subscribeCollector(t, other)
 
 	batch := readUpdates(1500, "batch") // more than one entry
@@ -165,10 +171,7 @@ func TestNoSubscriptionNoMark(t *testing.T) {
 // this node's.
 func TestForeignMarksAreDelivered(t *testing.T) {
 	t.Parallel()
-	c := newClient(t)
-	prefix := uniquePrefix(t, c)
-	writer := newBroker(t, newClient(t), redisbroker.Config{Prefix: prefix})
-	reader := newBroker(t, c, redisbroker.Config{Prefix: prefix})
+	reader, writer, c := twoNodes(t)
 	got := subscribeCollector(t, reader)
 	_ = subscribeCollector(t, writer) // so that its entries are marked
 	require.NoError(t, writer.Publish(t.Context(), readUpdates(1, "marked-by-writer")[0]))
@@ -202,12 +205,8 @@ func TestOwnUpdatesDeliveredWhileRedisIsDown(t *testing.T) {
 // deliveries never overlap (the collector checks).
 func TestConcurrentPublishersEachUpdateOnce(t *testing.T) {
 	t.Parallel()
-	c := newClient(t)
-	prefix := uniquePrefix(t, c)
-	nodes := []*redisbroker.Broker{
-		newBroker(t, c, redisbroker.Config{Prefix: prefix}),
-		newBroker(t, newClient(t), redisbroker.Config{Prefix: prefix}),
-	}
+	a, b, _ := twoNodes(t)
+	nodes := []*redisbroker.Broker{a, b}
 	subs := []*collector{subscribeCollector(t, nodes[0]), subscribeCollector(t, nodes[1])}
 	const publishers, each = 8, 40
 	var wg sync.WaitGroup

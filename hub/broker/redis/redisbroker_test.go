@@ -257,10 +257,7 @@ func TestCancelWakesBlockedRead(t *testing.T) {
 // one would, and a bad one fails the batch before anything is sent.
 func TestPublishBatchKeepsOrder(t *testing.T) {
 	t.Parallel()
-	c := newClient(t)
-	prefix := uniquePrefix(t, c)
-	pub := newBroker(t, c, redisbroker.Config{Prefix: prefix})
-	sub := newBroker(t, newClient(t), redisbroker.Config{Prefix: prefix})
+	pub, sub, _ := twoNodes(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	got := make(chan domain.InboxUpdate, 3000)
