@@ -298,16 +298,15 @@ func inboxUpdates(ns []*domain.Notification, unread map[InboxKey]int) []domain.I
 // unread count. Inside a caller's InTx it joins it. It returns the
 // recipients, in user-id order.
 func (s *Service) broadcast(ctx context.Context, tenant domain.TenantID, d Draft) ([]BroadcastRecipient, error) {
-	if _, err := d.validate(); err != nil {
+	data, err := d.validate()
+	if err != nil {
 		return nil, err
 	}
 	var recipients []BroadcastRecipient
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		// The transaction may be retried: everything is built afresh.
-		n, err := s.newBroadcast(tenant, d)
-		if err != nil {
-			return err
-		}
+		n := s.broadcastOf(tenant, d, data)
+		var err error
 		if recipients, err = s.store.InsertBroadcast(ctx, n); err != nil {
 			return err
 		}
@@ -327,11 +326,17 @@ func (s *Service) newBroadcast(tenant domain.TenantID, d Draft) (*domain.Notific
 	if err != nil {
 		return nil, err
 	}
+	return s.broadcastOf(tenant, d, data), nil
+}
+
+// broadcastOf is newBroadcast for a draft already validated (data is
+// what validate returned).
+func (s *Service) broadcastOf(tenant domain.TenantID, d Draft, data json.RawMessage) *domain.Notification {
 	return &domain.Notification{
 		ID: domain.NewID(), TenantID: tenant, Type: d.Type, Severity: d.Severity, Title: d.Title,
 		Body: d.Body, ActionURL: d.ActionURL, Data: data,
 		CreatedAt: s.now().UTC().Truncate(time.Microsecond), // as stored
-	}, nil
+	}
 }
 
 // broadcastUpdates are the updates to push for broadcast n, one per
