@@ -83,8 +83,9 @@ func (s *Store) InsertBroadcastBulk(ctx context.Context, n *domain.Notification,
 	}
 	err = s.retrying(ctx, func() error { return p.Pipeline(ctx, s.db, stmts) })
 	if errors.Is(err, sql.ErrNoRows) {
-		// No tenant row: the broadcast's foreign key failed the second
-		// statement, so nothing is stored. The transaction creates it.
+		// No tenant row: the second statement failed too (a broadcast
+		// without a number, of a tenant that does not exist), so nothing
+		// is stored. The transaction path creates the tenant.
 		return s.insertBroadcastBulkTx(ctx, n, b)
 	}
 	if err != nil {
