@@ -236,8 +236,8 @@ var _ sqlstore.Pipeliner = Dialect{}
 
 // Pipeline sends stmts on one connection in one round trip, as a pgx
 // batch: one Sync after the last, so PostgreSQL runs them as one implicit
-// transaction (sqlstore.Pipeliner). A missing row for a Dest is
-// sql.ErrNoRows, as database/sql reports it.
+// transaction (sqlstore.Pipeliner). A missing row is sql.ErrNoRows, as
+// database/sql reports it.
 func (Dialect) Pipeline(ctx context.Context, db *sql.DB, stmts []sqlstore.PipelinedStatement) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -256,14 +256,9 @@ func (Dialect) Pipeline(ctx context.Context, db *sql.DB, stmts []sqlstore.Pipeli
 		results := dc.Conn().SendBatch(ctx, &b)
 		var first error
 		for _, st := range stmts {
-			var err error
-			if st.Dest != nil {
-				err = results.QueryRow().Scan(st.Dest...)
-				if errors.Is(err, pgx.ErrNoRows) {
-					err = sql.ErrNoRows
-				}
-			} else {
-				_, err = results.Exec()
+			err := results.QueryRow().Scan(st.Dest...)
+			if errors.Is(err, pgx.ErrNoRows) {
+				err = sql.ErrNoRows
 			}
 			if first == nil {
 				first = err

@@ -21,10 +21,9 @@ type Pipeliner interface {
 }
 
 // PipelinedStatement is one statement of a Pipeline: Query, in the
-// dialect's markers, with Args. When Dest is set the statement's first row
-// is scanned into it (sql.ErrNoRows when there is none); otherwise its
-// rows are discarded. Pipeline returns the first statement's error, or
-// the first missing row.
+// dialect's markers, with Args; its first row is scanned into Dest
+// (sql.ErrNoRows when there is none). Pipeline returns the first
+// statement's error, or the first missing row.
 type PipelinedStatement struct {
 	Query string
 	Args  []any

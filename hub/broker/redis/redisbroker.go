@@ -268,7 +268,7 @@ func (b *Broker) SubscribeBatch(ctx context.Context, deliver func([]domain.Inbox
 }
 
 func (b *Broker) subscribe(ctx context.Context, deliver func([]domain.InboxUpdate), resync func()) error {
-	s := &subscriber{b: b, deliver: deliver, resync: resync}
+	s := &subscriber{b: b, resync: resync}
 	s.local.deliver = deliver
 	defer s.closeConn()
 	defer b.local.add(&s.local)()
@@ -310,12 +310,12 @@ func (b *Broker) subscribe(ctx context.Context, deliver func([]domain.InboxUpdat
 // subscriber is one Subscribe call; only its goroutine touches it, except
 // connID, read by the waker.
 type subscriber struct {
-	b       *Broker
-	deliver func([]domain.InboxUpdate)
-	resync  func()
-	batch   []domain.InboxUpdate // decoded from one read, reused
-	// local takes this node's own updates to deliver; it also serialises
-	// them with the reader's deliveries (local.go).
+	b      *Broker
+	resync func()
+	batch  []domain.InboxUpdate // decoded from one read, reused
+	// local holds the deliver func, which takes both what the reader
+	// decodes and this node's own updates as it publishes them, one
+	// batch at a time (local.go).
 	local localSub
 
 	conn   *redis.Conn
@@ -396,7 +396,7 @@ func (s *subscriber) flush() {
 		return
 	}
 	s.local.mu.Lock()
-	s.deliver(s.batch)
+	s.local.deliver(s.batch)
 	s.local.mu.Unlock()
 	clear(s.batch) // the updates point into the entries' memory
 	if cap(s.batch) > 4*maxBatchUpdates {
