@@ -442,8 +442,16 @@ func completedBroadcast(b Bulk, now time.Time, recipients []BroadcastRecipient) 
 		b.StartedAt = &now
 	}
 	b.Status, b.CompletedAt, b.LastError = BulkCompleted, &now, ""
-	b.Sent, b.Failed, b.Errors = int64(len(recipients)), 0, []RecipientError{} // none, as stored
-	b.Total = b.Sent
+	b.Failed, b.Errors = 0, []RecipientError{} // none, as stored
+	return b.ReachedBy(recipients)
+}
+
+// ReachedBy is b as a broadcast to recipients (in user-id order) leaves
+// its counts: Total and Sent their number, ResumeAfter the last one's id
+// ("" for none). Stores that write a broadcast's bulk with it
+// (InsertBroadcastBulk) record the same.
+func (b Bulk) ReachedBy(recipients []BroadcastRecipient) Bulk {
+	b.Total, b.Sent, b.ResumeAfter = int64(len(recipients)), int64(len(recipients)), ""
 	if len(recipients) > 0 {
 		b.ResumeAfter = recipients[len(recipients)-1].UserID
 	}

@@ -112,11 +112,7 @@ func (s *Store) insertBroadcastBulkTx(ctx context.Context, n *domain.Notificatio
 		if out, err = s.InsertBroadcast(ctx, n); err != nil {
 			return err
 		}
-		b.Total, b.Sent, b.ResumeAfter = int64(len(out)), int64(len(out)), ""
-		if len(out) > 0 {
-			b.ResumeAfter = out[len(out)-1].UserID
-		}
-		return s.InsertBulk(ctx, b)
+		return s.InsertBulk(ctx, b.ReachedBy(out))
 	})
 	if err != nil {
 		return nil, err
