@@ -1,8 +1,6 @@
 package redisbroker
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"slices"
 	"sync"
 
@@ -29,13 +27,6 @@ import (
 // fieldOrigin names the node that already delivered an entry's updates
 // to its own subscriptions.
 const fieldOrigin = "o"
-
-// newNodeID is a random id that no other broker shares.
-func newNodeID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-	return hex.EncodeToString(b[:])
-}
 
 // localSub is one subscription as the publishing side sees it. mu
 // serialises its deliveries, local and read from the stream, so that

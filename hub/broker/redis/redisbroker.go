@@ -111,7 +111,7 @@ func New(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("redis broker config: %w", err)
 	}
 	b := &Broker{
-		node:   newNodeID(),
+		node:   domain.NewID(), // no other broker shares it
 		client: cfg.Client,
 		key:    cfg.Prefix + "inbox",
 		cfg:    cfg,
